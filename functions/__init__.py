@@ -1,0 +1,1 @@
+"""The agent platform: handlers written only against runtime/ (no cloud SDKs)."""

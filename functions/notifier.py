@@ -1,0 +1,5 @@
+"""Topic subscriber: delivers lifecycle events to webhooks."""
+
+
+def deliver(message):
+    return None

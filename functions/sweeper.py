@@ -1,0 +1,5 @@
+"""Scheduled sweeper: times out stuck tasks."""
+
+
+def sweep(event):
+    return None

@@ -1,0 +1,5 @@
+"""Queue worker: runs agent tasks."""
+
+
+def run_task(message):
+    return None

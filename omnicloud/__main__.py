@@ -1,0 +1,5 @@
+import sys
+
+from omnicloud.cli import main
+
+sys.exit(main())

@@ -1,0 +1,203 @@
+"""`omnicloud preview`: run the real Pulumi program under Pulumi's mocks, offline, and record
+every resource it registers (type, name, parent, resolved inputs).
+
+No Pulumi CLI, plugin or credentials are involved: the mocks stand in for the engine, and a
+per-cloud table (omnicloud/mockstate/) fills in what the cloud would compute (ARNs, URLs, ids).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+@dataclass
+class PreviewResource:
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    props: dict[str, Any]
+    custom: bool
+    # Resource options that matter to reviewers of a plan (prod protection).
+    protect: bool = False
+    retain_on_delete: bool = False
+    delete_before_replace: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        return {"urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent, "props": self.props,
+                "options": {"protect": self.protect, "retain_on_delete": self.retain_on_delete,
+                            "delete_before_replace": self.delete_before_replace}}
+
+
+@dataclass
+class PreviewResult:
+    cloud: str
+    stack: str
+    resources: list[PreviewResource] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "cloud": self.cloud,
+            "stack": self.stack,
+            "resources": [r.as_json() for r in self.resources],
+            "outputs": self.outputs,
+            "warnings": self.warnings,
+        }
+
+    def of_type(self, type_: str) -> list[PreviewResource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def children(self, urn: str) -> list[PreviewResource]:
+        return [r for r in self.resources if r.parent == urn]
+
+    def by_name(self, name: str, type_: str | None = None) -> PreviewResource:
+        found = [r for r in self.resources if r.name == name and (type_ is None or r.type == type_)]
+        if len(found) != 1:
+            raise KeyError(f"{len(found)} resources named {name!r}" + (f" of type {type_}" if type_ else ""))
+        return found[0]
+
+
+def plain(value: Any) -> Any:
+    """Inputs as JSON: archives and assets become descriptions, unknowns become null."""
+    import pulumi
+
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, pulumi.FileArchive):
+        return {"archive": str(value.path)}
+    if isinstance(value, pulumi.AssetArchive):
+        return {"archive": sorted(value.assets)}
+    if isinstance(value, (pulumi.FileAsset, pulumi.StringAsset)):
+        return {"asset": getattr(value, "path", None) or "<inline>"}
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def read_stack_config(project_dir: Path, stack: str) -> dict[str, Any]:
+    """The `config:` block of Pulumi.<stack>.yaml (flat `ns:key` -> value)."""
+    path = project_dir / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        stacks = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
+        raise FileNotFoundError(f"{path}: no such stack file; stacks here: {', '.join(stacks) or 'none'}")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise ValueError(f"{where}: YAML syntax error: {getattr(exc, 'problem', exc)}") from None
+    config = data.get("config") or {}
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: `config:` must be a mapping")
+    return {str(k): v for k, v in config.items()}
+
+
+def run_preview(project_dir: Path, cloud: str, stack: str = "dev", app: str | None = None) -> PreviewResult:
+    """Run the Pulumi program for `cloud` on `stack` under mocks and return what it registered."""
+    import pulumi
+    from pulumi.runtime import config as pulumi_config
+    from pulumi.runtime import mocks, settings
+    from pulumi.runtime.stack import run_pulumi_func
+    from pulumi.runtime.sync_await import _sync_await
+
+    from omnicloud.program import build_context, define, settings_from_config
+
+    config = read_stack_config(project_dir, stack)
+    config["omnicloud:cloud"] = cloud
+    if app is not None:
+        config["omnicloud:app"] = app
+    stack_settings = settings_from_config(config, f"Pulumi.{stack}.yaml")
+    ctx, warnings = build_context(project_dir, stack_settings, stack)
+
+    state_module = importlib.import_module(f"omnicloud.mockstate.{cloud}")
+    result = PreviewResult(cloud=cloud, stack=stack, warnings=[str(w) for w in warnings])
+
+    class Recorder(mocks.Mocks):
+        def new_resource(self, args: mocks.MockResourceArgs):
+            resource_id, state = state_module.state(args.typ, args.name, dict(args.inputs))
+            return resource_id, state
+
+        def call(self, args: mocks.MockCallArgs):
+            return state_module.call(args.token, dict(args.args)), []
+
+    class Monitor(mocks.MockMonitor):
+        def RegisterResource(self, request):
+            response = super().RegisterResource(request)
+            if request.type != "pulumi:pulumi:Stack":
+                from pulumi.runtime import rpc
+
+                inputs = _sync_await(_deserialize(rpc, request.object))
+                result.resources.append(PreviewResource(
+                    urn=response.urn, type=request.type, name=request.name,
+                    parent=request.parent or None, props=plain(inputs), custom=bool(request.custom),
+                    protect=bool(request.protect), retain_on_delete=bool(request.retainOnDelete),
+                    delete_before_replace=bool(request.deleteBeforeReplace),
+                ))
+            return response
+
+    settings.ROOT.set(None)
+    pulumi_config.set_all_config({k: _config_value(v) for k, v in config.items()})
+    mocks.set_mocks(Recorder(), project="omnicloud", stack=stack, preview=False,
+                    monitor=Monitor(Recorder()))
+    _sync_await(run_pulumi_func(lambda: define(ctx)))
+    root = settings.get_root_resource()
+    exports = getattr(root, "outputs", None) or {}
+    if exports:
+        result.outputs = plain(_sync_await(pulumi.Output.from_input(exports).future()))
+    return result
+
+
+async def _deserialize(rpc, struct):
+    return rpc.deserialize_properties(struct, keep_unknowns=False)
+
+
+def _config_value(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and set(value) == {"secure"}:
+        return "[secret]"
+    return json.dumps(value)
+
+
+def render_tree(result: PreviewResult) -> str:
+    """Human-readable tree: components with their children and key properties."""
+    by_parent: dict[str | None, list[PreviewResource]] = {}
+    urns = {r.urn for r in result.resources}
+    for r in result.resources:
+        parent = r.parent if r.parent in urns else None
+        by_parent.setdefault(parent, []).append(r)
+    lines = [f"{result.cloud} / {result.stack}: {len(result.resources)} resources"]
+
+    def walk(parent: str | None, depth: int) -> None:
+        for r in by_parent.get(parent, []):
+            summary = _summary(r)
+            lines.append(f"{'  ' * depth}{'+ ' if r.custom else '* '}{r.type}  {r.name}{summary}")
+            walk(r.urn, depth + 1)
+
+    walk(None, 1)
+    for key, value in result.outputs.items():
+        lines.append(f"  output {key}: {json.dumps(value)}")
+    return "\n".join(lines)
+
+
+_KEY_PROPS = ("runtime", "memorySize", "timeout", "billingMode", "visibilityTimeoutSeconds", "redrivePolicy",
+              "maxDeliveryCount", "deadLetterPolicy", "filterPolicy", "filter", "scheduleExpression", "schedule",
+              "role", "policy", "routeKey", "protocol")
+
+
+def _summary(r: PreviewResource) -> str:
+    shown = {k: r.props[k] for k in _KEY_PROPS if k in r.props and r.props[k] not in (None, "", [], {})}
+    if not shown:
+        return ""
+    text = ", ".join(f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in shown.items())
+    return f"  ({text[:160]}{'...' if len(text) > 160 else ''})"

@@ -1,0 +1,118 @@
+"""The Pulumi program: stack config -> app.yaml -> components. `pulumi up` and `omnicloud preview`
+both run exactly this."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pulumi
+
+from spec import SpecError, load_app_with_warnings
+from spec.model import FunctionSpec, StackSettings
+
+OVERRIDABLE = ("memory", "timeout", "min_instances", "architecture")
+
+
+class StackConfigError(Exception):
+    """A Pulumi.<stack>.yaml setting that cannot be used; the message is one line."""
+
+
+def settings_from_config(config: dict[str, Any], where: str) -> StackSettings:
+    """StackSettings from `omnicloud:*` config values (as Pulumi or a stack file holds them)."""
+    values = {key.split(":", 1)[1]: value for key, value in config.items() if key.startswith("omnicloud:")}
+    if "cloud" not in values:
+        raise StackConfigError(f"{where}: omnicloud:cloud is not set; run `pulumi config set omnicloud:cloud aws|azure|gcp`")
+    if values["cloud"] not in ("aws", "azure", "gcp"):
+        raise StackConfigError(f"{where}: omnicloud:cloud is {values['cloud']!r}; use aws, azure or gcp")
+    if values.get("environment", "dev") not in ("dev", "prod"):
+        raise StackConfigError(f"{where}: omnicloud:environment is {values['environment']!r}; use dev or prod")
+    functions = values.get("functions") or {}
+    if isinstance(functions, str):
+        import json
+
+        functions = json.loads(functions)
+    if not isinstance(functions, dict):
+        raise StackConfigError(f"{where}: omnicloud:functions must map function names to settings")
+    for fname, override in functions.items():
+        if not isinstance(override, dict):
+            raise StackConfigError(f"{where}: omnicloud:functions.{fname} must be a mapping of {', '.join(OVERRIDABLE)}")
+        unknown = sorted(set(override) - set(OVERRIDABLE))
+        if unknown:
+            raise StackConfigError(
+                f"{where}: omnicloud:functions.{fname}: {', '.join(unknown)} cannot be set per stack; use {', '.join(OVERRIDABLE)}")
+    values["functions"] = functions
+    return StackSettings(**{k: v for k, v in values.items() if k in StackSettings.model_fields})
+
+
+def apply_overrides(app, settings: StackSettings, where: str):
+    """Check per-stack overrides name real functions and hold valid values."""
+    from pydantic import ValidationError
+
+    for fname, override in settings.functions.items():
+        if fname not in app.functions:
+            raise StackConfigError(f"{where}: omnicloud:functions.{fname}: no function {fname!r} in app.yaml")
+        try:
+            FunctionSpec.model_validate({**app.functions[fname].model_dump(), **override})
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise StackConfigError(
+                f"{where}: omnicloud:functions.{fname}.{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+    return settings.functions
+
+
+def build_context(project_dir: Path, settings: StackSettings, stack: str, *, package: bool = True):
+    """Validate app.yaml for the stack's cloud and package its code: everything before resources."""
+    from providers.base import DeployContext
+
+    app_path = (project_dir / settings.app).resolve()
+    app, warnings = load_app_with_warnings(app_path, cloud=settings.cloud)
+    for warning in warnings:
+        pulumi.log.warn(str(warning)) if _in_pulumi() else None
+    overrides = apply_overrides(app, settings, f"Pulumi.{stack}.yaml")
+    ctx = DeployContext(app=app, app_dir=app_path.parent, cloud=settings.cloud, stack=stack,
+                        environment=settings.environment, overrides=overrides)
+    if package:
+        from omnicloud.bundle import build_artifacts
+
+        ctx.artifacts = build_artifacts(app, app_path.parent, settings.cloud)
+    return ctx, warnings
+
+
+def _in_pulumi() -> bool:
+    try:
+        pulumi.get_stack()
+        return True
+    except Exception:
+        return False
+
+
+def define(ctx) -> None:
+    """Register the app's resources and export its neutral outputs."""
+    from components import App
+
+    app = App(ctx.app.name, {"context": ctx})
+    pulumi.export("cloud", ctx.cloud)
+    pulumi.export("environment", ctx.environment)
+    if app.url is not None:
+        pulumi.export("url", app.url)
+    pulumi.export("functions", {name: fn.name for name, fn in app.functions.items()})
+
+
+def main() -> None:
+    """Entry point of __main__.py under the Pulumi CLI."""
+    config = pulumi.Config("omnicloud")
+    raw = {f"omnicloud:{key}": config.get(key) for key in ("cloud", "environment", "app")}
+    functions = config.get_object("functions")
+    if functions is not None:
+        raw["omnicloud:functions"] = functions
+    raw = {k: v for k, v in raw.items() if v is not None}
+    stack = pulumi.get_stack()
+    project_dir = Path(os.getcwd())
+    try:
+        settings = settings_from_config(raw, f"Pulumi.{stack}.yaml")
+        ctx, _ = build_context(project_dir, settings, stack)
+    except (SpecError, StackConfigError) as exc:
+        raise pulumi.RunError(str(exc)) from None
+    define(ctx)

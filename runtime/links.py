@@ -1,0 +1,77 @@
+"""Links: how a function finds the resources app.yaml let it touch, and refuses the others.
+
+Each link arrives as one environment variable, set by the provider (or `omnicloud dev`):
+``OMNICLOUD_LINK_<NAME>`` (name upper-cased, ``-`` -> ``_``) holding JSON::
+
+    {"kind": "table", "verbs": ["read", "write"], "logical": "agents", ...backend properties}
+
+Backend properties per cloud (what each backend reads):
+  aws    table: name, partition_key, sort_key, ttl | queue: url, arn | topic: arn | secret: arn
+  azure  table: endpoint, name (+ keys) | queue/topic: namespace, name | secret: vault_url, name
+  gcp    table: project, database, collection (+ keys) | queue/topic: topic (projects/p/topics/t) | secret: name (projects/p/secrets/s)
+  local  table/queue/topic: name (+ keys) | secret: env (variable holding the value)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+ENV_PREFIX = "OMNICLOUD_LINK_"
+
+
+class LinkError(PermissionError):
+    """The function was not linked to this resource, or not granted this verb."""
+
+
+@dataclass(frozen=True)
+class Link:
+    logical: str
+    kind: str
+    verbs: tuple[str, ...]
+    props: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.props.get(key, default)
+
+    def require(self, key: str) -> Any:
+        if key not in self.props or self.props[key] in (None, ""):
+            raise LinkError(f"link {self.logical!r} ({self.kind}) has no {key!r}; redeploy so the link is complete")
+        return self.props[key]
+
+
+def env_name(logical: str) -> str:
+    return ENV_PREFIX + logical.upper().replace("-", "_")
+
+
+def link_env(logical: str, kind: str, verbs: list[str] | tuple[str, ...], **props: Any) -> dict[str, str]:
+    """The environment entry that links `logical` (used by providers and the dev server)."""
+    body = {"kind": kind, "verbs": list(verbs), "logical": logical, **props}
+    return {env_name(logical): json.dumps(body, sort_keys=True, separators=(",", ":"))}
+
+
+def resolve(logical: str, kind: str, verb: str | None = None, environ: dict[str, str] | None = None) -> Link:
+    """The link for `logical`, checked for `kind` and `verb`; LinkError otherwise."""
+    env = os.environ if environ is None else environ
+    function = env.get("OMNICLOUD_FUNCTION", "this function")
+    raw = env.get(env_name(logical))
+    if raw is None:
+        raise LinkError(
+            f"{function} is not linked to {kind} {logical!r}; add `{logical}: [...]` under its links in app.yaml"
+        )
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise LinkError(f"{env_name(logical)} is not valid JSON; redeploy to rewrite the link") from None
+    link = Link(logical=logical, kind=data.get("kind", ""), verbs=tuple(data.get("verbs", ())),
+                props={k: v for k, v in data.items() if k not in ("kind", "verbs", "logical")})
+    if link.kind != kind:
+        raise LinkError(f"{logical!r} is a {link.kind}, not a {kind}")
+    if verb is not None and verb not in link.verbs:
+        granted = ", ".join(link.verbs) or "nothing"
+        raise LinkError(
+            f"{function} may not {verb} {kind} {logical!r} (granted: {granted}); add {verb!r} to its link in app.yaml"
+        )
+    return link

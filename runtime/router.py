@@ -1,0 +1,147 @@
+"""A small router for a function's http prefix: path params, methods, JSON errors, no tracebacks."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .types import BadRequest, Request, Response
+
+log = logging.getLogger("omnicloud.router")
+
+Handler = Callable[..., Response | dict | list | str | bytes | None]
+
+
+class HTTPError(Exception):
+    """Raise from a route to answer `{"error": {"code", "message"}}` with `status`."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+    def response(self) -> Response:
+        return Response.error(self.status, self.code, self.message, dict(self.headers))
+
+
+_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}")
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    template: str
+    pattern: re.Pattern[str]
+    handler: Handler
+
+
+def _compile(template: str) -> re.Pattern[str]:
+    out, pos = [], 0
+    for match in _PARAM.finditer(template):
+        out.append(re.escape(template[pos : match.start()]))
+        out.append(f"(?P<{match.group(1)}>.+)" if match.group(2) else f"(?P<{match.group(1)}>[^/]+)")
+        pos = match.end()
+    out.append(re.escape(template[pos:]))
+    return re.compile("^" + "".join(out) + "/?$")
+
+
+class Router:
+    """Routes requests below the function's http prefix to handlers.
+
+    ``@app.get("/agents/{agent_id}")`` handlers take ``(request, **path_params)`` and return a
+    Response, or a dict/list (sent as JSON 200), or None (204).
+    """
+
+    def __init__(self, prefix: str | None = None):
+        self._prefix = prefix
+        self.routes: list[Route] = []
+        self._before: list[Callable[[Request], Response | None]] = []
+
+    @property
+    def prefix(self) -> str:
+        prefix = self._prefix if self._prefix is not None else os.environ.get("OMNICLOUD_HTTP_PREFIX", "/")
+        return "/" + prefix.strip("/") if prefix.strip("/") else ""
+
+    def route(self, method: str, template: str) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            for verb in method.upper().split(","):
+                self.routes.append(Route(verb.strip(), template, _compile(template), handler))
+            return handler
+
+        return register
+
+    def get(self, template: str):
+        return self.route("GET", template)
+
+    def post(self, template: str):
+        return self.route("POST", template)
+
+    def put(self, template: str):
+        return self.route("PUT", template)
+
+    def patch(self, template: str):
+        return self.route("PATCH", template)
+
+    def delete(self, template: str):
+        return self.route("DELETE", template)
+
+    def before(self, hook: Callable[[Request], Response | None]) -> Callable[[Request], Response | None]:
+        """Run `hook` before every route; a Response it returns is sent instead."""
+        self._before.append(hook)
+        return hook
+
+    def relative_path(self, path: str) -> str:
+        prefix = self.prefix
+        if prefix and (path == prefix or path.startswith(prefix + "/")):
+            path = path[len(prefix) :]
+        return path or "/"
+
+    def __call__(self, request: Request) -> Response:
+        try:
+            return self._dispatch(request)
+        except HTTPError as exc:
+            return exc.response()
+        except BadRequest as exc:
+            return Response.error(400, "bad_request", str(exc))
+        except Exception:
+            log.exception("unhandled error in %s %s", request.method, request.path)
+            return Response.error(500, "internal", "internal error; the log has the details")
+
+    def _dispatch(self, request: Request) -> Response:
+        path = self.relative_path(request.route_path or request.path)
+        request.route_path = path
+        allowed: list[str] = []
+        for route in self.routes:
+            match = route.pattern.match(path)
+            if not match:
+                continue
+            if route.method != request.method and not (route.method == "GET" and request.method == "HEAD"):
+                allowed.append(route.method)
+                continue
+            request.path_params = match.groupdict()
+            for hook in self._before:
+                early = hook(request)
+                if early is not None:
+                    return early
+            return _as_response(route.handler(request, **request.path_params))
+        if allowed:
+            return Response.error(
+                405, "method_not_allowed", f"{request.method} is not allowed on {path}; use {', '.join(sorted(set(allowed)))}",
+                headers={"allow": ", ".join(sorted(set(allowed)))},
+            )
+        return Response.error(404, "not_found", f"no route for {request.method} {path}")
+
+
+def _as_response(result: object) -> Response:
+    if isinstance(result, Response):
+        return result
+    if result is None:
+        return Response(status=204)
+    if isinstance(result, (dict, list)):
+        return Response.json(result)
+    return Response(status=200, body=result)
