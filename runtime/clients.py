@@ -15,7 +15,7 @@ from typing import Any
 
 from . import context
 from .backends.base import ConditionFailed, OutgoingMessage, Page
-from .links import Link, LinkError, resolve
+from .links import Link, LinkError, current_environ, resolve
 from .types import encode_body
 
 BACKENDS = {
@@ -31,7 +31,7 @@ _lock = threading.Lock()
 
 
 def backend_module(cloud: str | None = None):
-    cloud = cloud or os.environ.get("OMNICLOUD_CLOUD", "local")
+    cloud = cloud or current_environ().get("OMNICLOUD_CLOUD") or os.environ.get("OMNICLOUD_CLOUD", "local")
     try:
         return importlib.import_module(BACKENDS[cloud])
     except KeyError:

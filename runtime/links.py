@@ -14,8 +14,11 @@ Backend properties per cloud (what each backend reads):
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,9 +55,29 @@ def link_env(logical: str, kind: str, verbs: list[str] | tuple[str, ...], **prop
     return {env_name(logical): json.dumps(body, sort_keys=True, separators=(",", ":"))}
 
 
-def resolve(logical: str, kind: str, verb: str | None = None, environ: dict[str, str] | None = None) -> Link:
+# Where several functions share one process (`omnicloud dev`), each invocation sees only its
+# own function's environment: the dev server sets it here for the duration of the call.
+_environ: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar("omnicloud_environ", default=None)
+
+
+@contextlib.contextmanager
+def use_environ(environ: Mapping[str, str]) -> Iterator[None]:
+    """Resolve links (and OMNICLOUD_* settings) from `environ` instead of os.environ."""
+    token = _environ.set(environ)
+    try:
+        yield
+    finally:
+        _environ.reset(token)
+
+
+def current_environ() -> Mapping[str, str]:
+    override = _environ.get()
+    return os.environ if override is None else override
+
+
+def resolve(logical: str, kind: str, verb: str | None = None, environ: Mapping[str, str] | None = None) -> Link:
     """The link for `logical`, checked for `kind` and `verb`; LinkError otherwise."""
-    env = os.environ if environ is None else environ
+    env = current_environ() if environ is None else environ
     function = env.get("OMNICLOUD_FUNCTION", "this function")
     raw = env.get(env_name(logical))
     if raw is None:
