@@ -1,63 +1,263 @@
-"""Function artifacts: a deterministic zip of the app's code plus runtime/ per function.
+"""Deterministic per-cloud function artifacts (`omnicloud package`, and `pulumi up` / preview).
 
-(Minimal first version: one shared bundle per cloud. The per-cloud layouts, vendoring and
-size checks of `omnicloud package` build on this.)
+Each function gets its own zip: the app modules its handler imports (static import closure),
+`runtime/` (core plus that cloud's adapter and backend), the cloud's entry shim, and the app's
+third-party dependencies where the cloud needs them vendored. Entries are sorted, timestamps
+fixed and permissions normalised, so the same inputs give byte-identical zips anywhere.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import sys
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from providers.base import Artifact
 from spec.model import AppSpec
 
+from .files import AppFiles, import_closure
+from .vendor import LAMBDA_PROVIDED, Target, VendorError, vendor
+
+__all__ = ["Artifact", "PackageError", "build_artifacts", "write_manifest", "PYTHON_VERSIONS", "SIZE_LIMITS"]
+
 RUNTIME_DIR = Path(__file__).resolve().parent.parent.parent / "runtime"
-EXCLUDED_DIRS = {"__pycache__", ".git", ".venv", "venv", "node_modules", ".omnicloud", "tests", ".pytest_cache",
-                 ".ruff_cache", ".tools", "bench", ".ci", "build", "dist"}
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+CLOUDS = ("aws", "azure", "gcp")
+
+# The Python each cloud runs (the providers use the same versions).
+PYTHON_VERSIONS = {"aws": "3.12", "azure": "3.11", "gcp": "3.12"}
+FUNCTIONS_FRAMEWORK = "functions-framework==3.10.2"
+AZURE_FUNCTIONS = "azure-functions==1.26.0"
+
+# (zipped, unzipped) bytes.
+SIZE_LIMITS = {
+    # Lambda: 50 MB for a zip uploaded directly, 250 MB unzipped (Lambda quotas).
+    "aws": (50 * 2**20, 250 * 2**20),
+    # Flex Consumption documents no package limit; stay well within blob run-from-package use.
+    "azure": (1024 * 2**20, 4096 * 2**20),
+    # Cloud Functions: 100 MB compressed sources, 500 MB uncompressed sources plus modules.
+    "gcp": (100 * 2**20, 500 * 2**20),
+}
 
 
-def _files(root: Path, prefix: str = "") -> list[tuple[str, Path]]:
-    out = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in EXCLUDED_DIRS and not d.endswith(".egg-info"))
+class PackageError(Exception):
+    """Packaging cannot proceed; the message is one line that says what to do."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One file of an artifact: its name in the zip and where its bytes come from."""
+
+    name: str
+    source: Path | None = None
+    data: bytes | None = None
+    executable: bool = False
+
+    def read(self) -> bytes:
+        return self.data if self.data is not None else self.source.read_bytes()  # type: ignore[union-attr]
+
+    def size(self) -> int:
+        return len(self.data) if self.data is not None else self.source.stat().st_size  # type: ignore[union-attr]
+
+
+def _runtime_entries(cloud: str) -> list[Entry]:
+    """runtime/ minus the other clouds' adapters and backends, and templates (rendered at build)."""
+    others = [c for c in (*CLOUDS, "local") if c != cloud]
+    skip = {f"adapters/{c}.py" for c in others} | {f"backends/{c}.py" for c in others}
+    entries = []
+    for dirpath, dirnames, filenames in os.walk(RUNTIME_DIR):
+        dirnames[:] = sorted(d for d in dirnames if d not in ("__pycache__", "templates"))
         for filename in sorted(filenames):
-            if filename.endswith((".pyc", ".pyo")):
-                continue
             path = Path(dirpath) / filename
-            out.append((prefix + path.relative_to(root).as_posix(), path))
-    return out
+            rel = path.relative_to(RUNTIME_DIR).as_posix()
+            if filename.endswith((".pyc", ".pyo")) or rel in skip:
+                continue
+            entries.append(Entry(f"runtime/{rel}", source=path))
+    return entries
 
 
-def write_zip(entries: list[tuple[str, Path]], target: Path) -> Artifact:
+def _requirements_file(app_dir: Path, handler: str) -> Path | None:
+    top = handler.split(":")[0].split(".")[0]
+    candidate = app_dir / top / "requirements.txt"
+    return candidate if candidate.is_file() else None
+
+
+def _site_entries(site: Path, prefix: str) -> list[Entry]:
+    entries = []
+    for dirpath, dirnames, filenames in os.walk(site):
+        dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+        for filename in sorted(filenames):
+            path = Path(dirpath) / filename
+            rel = path.relative_to(site).as_posix()
+            if rel == ".complete" or filename.endswith((".pyc", ".pyo")):
+                continue
+            entries.append(Entry(prefix + rel, source=path, executable=os.access(path, os.X_OK) and filename.endswith(".so")))
+    return entries
+
+
+def _entry_shims(cloud: str, function: str, handler: str, trigger: str, http_prefix: str | None,
+                 requirements: str) -> list[Entry]:
+    header = f'"""Entry point of function {function} on {cloud} (generated by `omnicloud package`)."""\n\n'
+    if cloud == "aws":
+        text = header + ("from runtime.adapters.aws import make_handler\n\n"
+                         f"handler = make_handler({handler!r}, {trigger!r})\n")
+        return [Entry("omnicloud_entry.py", data=text.encode())]
+    if cloud == "gcp":
+        text = header + ("from runtime.adapters.gcp import make_entry\n\n"
+                         f"handle = make_entry({handler!r}, {trigger!r})\n")
+        reqs = _merge_requirements(requirements, [FUNCTIONS_FRAMEWORK])
+        return [Entry("main.py", data=text.encode()), Entry("requirements.txt", data=reqs.encode())]
+    from runtime.adapters.azure_templates import render_function_app, render_host_json
+
+    reqs = _merge_requirements(requirements, [AZURE_FUNCTIONS])
+    return [
+        Entry("function_app.py", data=render_function_app(function, handler, trigger, http_prefix).encode()),
+        Entry("host.json", data=render_host_json(function, trigger).encode()),
+        Entry("requirements.txt", data=reqs.encode()),
+    ]
+
+
+def _merge_requirements(app_requirements: str, extra: list[str]) -> str:
+    from .vendor import canonical, requirement_names
+
+    present = requirement_names(app_requirements)
+    lines = [ln for ln in app_requirements.splitlines() if ln.strip()]
+    lines += [req for req in extra if canonical(req.split("==")[0]) not in present]
+    return "\n".join(lines) + "\n"
+
+
+def write_zip(entries: list[Entry], target: Path) -> Artifact:
+    """A byte-reproducible zip: sorted names, fixed timestamps, normalised permissions."""
+    names = [e.name for e in entries]
+    if len(set(names)) != len(names):
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        raise PackageError(f"{target.name}: two sources for {', '.join(dupes[:3])}; rename the app module that clashes")
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for arcname, path in sorted(entries):
-            info = zipfile.ZipInfo(arcname, FIXED_TIME)
-            info.external_attr = 0o644 << 16
+    tmp = target.with_name(target.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w") as zf:
+        for entry in sorted(entries, key=lambda e: e.name):
+            info = zipfile.ZipInfo(entry.name, FIXED_TIME)
+            info.external_attr = ((0o755 if entry.executable else 0o644) | 0o100000) << 16
+            info.create_system = 3  # unix, whatever the building machine is
             info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, path.read_bytes())
+            zf.writestr(info, entry.read(), compresslevel=6)
     os.replace(tmp, target)
-    data = target.read_bytes()
-    return Artifact(path=target, sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
+    digest = hashlib.sha256(target.read_bytes()).hexdigest()
+    return Artifact(path=target, sha256=digest, bytes=target.stat().st_size)
 
 
-def build_artifacts(app: AppSpec, app_dir: Path, cloud: str, out_dir: Path | None = None) -> dict[str, Artifact]:
-    """One artifact per function; functions share one bundle of the app's code."""
-    out_dir = out_dir or app_dir / ".omnicloud" / "build" / cloud
-    modules = {fn.handler.split(":")[0].split(".")[0] for fn in app.functions.values()}
-    entries: list[tuple[str, Path]] = []
-    for top in sorted(modules):
-        package = app_dir / top
-        if package.is_dir():
-            entries += _files(package, f"{top}/")
-        elif (app_dir / f"{top}.py").is_file():
-            entries.append((f"{top}.py", app_dir / f"{top}.py"))
-    if not any(name.startswith("runtime/") for name, _ in entries):
-        entries += _files(RUNTIME_DIR, "runtime/")
-    shared = write_zip(entries, out_dir / f"{app.name}.zip")
-    return {name: shared for name in app.functions}
+def _inputs_key(entries: list[Entry]) -> str:
+    """What the zip is built from: names, and each source's size and mtime (content for generated
+    files). A changed key rebuilds; the zip itself never depends on mtimes."""
+    digest = hashlib.sha256()
+    for e in sorted(entries, key=lambda e: e.name):
+        if e.data is not None:
+            stamp = hashlib.sha256(e.data).hexdigest()
+        else:
+            st = e.source.stat()  # type: ignore[union-attr]
+            stamp = f"{e.source}:{st.st_size}:{st.st_mtime_ns}"
+        digest.update(f"{e.name}\0{stamp}\0{e.executable}\n".encode())
+    return digest.hexdigest()
+
+
+def _reuse(entries: list[Entry], target: Path) -> Artifact | None:
+    marker = target.with_name(target.name + ".inputs")
+    try:
+        key, sha256, size = marker.read_text().split()
+    except (OSError, ValueError):
+        return None
+    if key != _inputs_key(entries) or not target.is_file() or target.stat().st_size != int(size):
+        return None
+    return Artifact(path=target, sha256=sha256, bytes=int(size))
+
+
+def _remember(entries: list[Entry], artifact: Artifact) -> None:
+    marker = artifact.path.with_name(artifact.path.name + ".inputs")
+    marker.write_text(f"{_inputs_key(entries)} {artifact.sha256} {artifact.bytes}\n")
+
+
+def _check_size(cloud: str, function: str, entries: list[Entry], artifact: Artifact) -> None:
+    zipped_max, unzipped_max = SIZE_LIMITS[cloud]
+    unzipped = sum(e.size() for e in entries)
+    if artifact.bytes <= zipped_max and unzipped <= unzipped_max:
+        return
+    by_top: dict[str, int] = {}
+    for e in entries:
+        top = e.name.split("/")[0] if "/" in e.name else e.name
+        if top == ".python_packages":
+            top = "/".join(e.name.split("/")[:4])
+        by_top[top] = by_top.get(top, 0) + e.size()
+    largest = ", ".join(f"{name} {size / 2**20:.1f} MB" for name, size in sorted(by_top.items(), key=lambda kv: -kv[1])[:3])
+    raise PackageError(
+        f"{function}: the {cloud} artifact is {artifact.bytes / 2**20:.1f} MB zipped / {unzipped / 2**20:.1f} MB unzipped,"
+        f" over {zipped_max / 2**20:.0f} / {unzipped_max / 2**20:.0f} MB; largest: {largest}"
+        " (drop dependencies or list files in .omnicloudignore)")
+
+
+def _progress(message: str) -> None:
+    print(f"omnicloud package: {message}", file=sys.stderr, flush=True)
+
+
+def build_artifacts(app: AppSpec, app_dir: Path, cloud: str, out_dir: Path | None = None, *,
+                    architecture: str | None = None, python_version: str | None = None,
+                    progress=_progress) -> dict[str, Artifact]:
+    """Build one artifact per function of `app` for `cloud`; return them by function name.
+
+    `python_version` overrides the cloud's Python for vendoring (tests use it to load the
+    artifact in this interpreter).
+    """
+    app_dir = app_dir.resolve()
+    out_dir = (out_dir or app_dir / ".omnicloud" / "build" / cloud).resolve()
+    # A shared wheel cache (OMNICLOUD_CACHE_DIR) makes rebuilds in other checkouts offline too.
+    cache_dir = Path(os.environ.get("OMNICLOUD_CACHE_DIR") or app_dir / ".omnicloud" / "cache")
+    files = AppFiles.load(app_dir)
+    runtime = _runtime_entries(cloud)
+    artifacts: dict[str, Artifact] = {}
+    vendored: dict[tuple[Path, str], Path] = {}
+    for name, fn in sorted(app.functions.items()):
+        module = fn.handler.split(":")[0]
+        try:
+            app_files = import_closure(files, module)
+        except ValueError as exc:
+            raise PackageError(str(exc)) from None
+        entries = [Entry(rel, source=app_dir / rel) for rel in app_files if not rel.startswith("runtime/")]
+        entries += runtime
+        requirements_path = _requirements_file(app_dir, fn.handler)
+        requirements = requirements_path.read_text(encoding="utf-8") if requirements_path else ""
+        site_prefix = {"aws": "", "azure": ".python_packages/lib/site-packages/"}.get(cloud)
+        if requirements_path is not None and site_prefix is not None:
+            arch = architecture or (fn.architecture if cloud == "aws" else "x86_64")
+            target = Target(python_version or PYTHON_VERSIONS[cloud], "aarch64" if arch == "arm64" else "x86_64")
+            key = (requirements_path, target.key)
+            if key not in vendored:
+                exclude = LAMBDA_PROVIDED if cloud == "aws" else frozenset()
+                try:
+                    vendored[key] = vendor(requirements_path, target, cache_dir, exclude=exclude, progress=progress)
+                except VendorError as exc:
+                    raise PackageError(str(exc)) from None
+            entries += _site_entries(vendored[key], site_prefix)
+        entries += _entry_shims(cloud, name, fn.handler, fn.trigger, fn.http, requirements)
+        artifact = _reuse(entries, out_dir / f"{name}.zip")
+        if artifact is None:
+            artifact = write_zip(entries, out_dir / f"{name}.zip")
+            _remember(entries, artifact)
+        _check_size(cloud, name, entries, artifact)
+        artifacts[name] = artifact
+    return artifacts
+
+
+def write_manifest(cloud: str, artifacts: dict[str, Artifact], out_dir: Path) -> Path:
+    """manifest.json: {"cloud", "artifacts": {function: {path, sha256, bytes, files}}}."""
+    body = {"cloud": cloud, "artifacts": {}}
+    for name, artifact in sorted(artifacts.items()):
+        with zipfile.ZipFile(artifact.path) as zf:
+            count = len(zf.namelist())
+        body["artifacts"][name] = {"path": artifact.path.name, "sha256": artifact.sha256, "bytes": artifact.bytes,
+                                   "files": count}
+    path = out_dir / "manifest.json"
+    path.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n")
+    return path

@@ -1,0 +1,131 @@
+"""Which of the app's files go into an artifact: the handler's import closure, minus ignored files."""
+
+from __future__ import annotations
+
+import ast
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pathspec
+
+# Never shipped, whatever .omnicloudignore says.
+ALWAYS_EXCLUDED_DIRS = frozenset({
+    "__pycache__", ".git", ".hg", ".svn", ".venv", "venv", "env", "node_modules", ".omnicloud", "tests", "test",
+    ".pytest_cache", ".ruff_cache", ".mypy_cache", ".tox", ".nox", ".idea", ".vscode", ".tools", "dist", "build",
+})
+ALWAYS_EXCLUDED_SUFFIXES = (".pyc", ".pyo", ".egg-info", ".DS_Store")
+IGNORE_FILE = ".omnicloudignore"
+
+
+@dataclass(frozen=True)
+class AppFiles:
+    """The app directory with its ignore rules applied."""
+
+    root: Path
+    ignore: pathspec.PathSpec
+
+    @classmethod
+    def load(cls, root: Path) -> AppFiles:
+        lines: list[str] = []
+        ignore_file = root / IGNORE_FILE
+        if ignore_file.is_file():
+            lines = ignore_file.read_text(encoding="utf-8").splitlines()
+        return cls(root=root.resolve(), ignore=pathspec.PathSpec.from_lines("gitignore", lines))
+
+    def excluded(self, rel: str, is_dir: bool = False) -> bool:
+        parts = rel.split("/")
+        if any(p in ALWAYS_EXCLUDED_DIRS or p.endswith(".egg-info") for p in (parts if is_dir else parts[:-1])):
+            return True
+        if not is_dir and rel.endswith(ALWAYS_EXCLUDED_SUFFIXES):
+            return True
+        return self.ignore.match_file(rel + ("/" if is_dir else ""))
+
+    def walk(self, directory: Path) -> list[str]:
+        """Relative paths (posix) of every shipped file below `directory`, sorted."""
+        out = []
+        for dirpath, dirnames, filenames in os.walk(directory):
+            rel_dir = Path(dirpath).relative_to(self.root).as_posix()
+            rel_dir = "" if rel_dir == "." else rel_dir + "/"
+            dirnames[:] = sorted(d for d in dirnames if not self.excluded(rel_dir + d, is_dir=True))
+            out += [rel_dir + f for f in filenames if not self.excluded(rel_dir + f)]
+        return sorted(out)
+
+    def module_file(self, module: str) -> str | None:
+        base = self.root.joinpath(*module.split("."))
+        for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+            if candidate.is_file():
+                rel = candidate.relative_to(self.root).as_posix()
+                return None if self.excluded(rel) else rel
+        return None
+
+
+def _imported_modules(source: str, module: str, is_package: bool) -> set[str]:
+    """Absolute names of the modules `module` imports (statically; relative imports resolved)."""
+    tree = ast.parse(source)
+    package = module if is_package else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base_parts = package.split(".") if package else []
+                if node.level > 1:
+                    base_parts = base_parts[: len(base_parts) - (node.level - 1)]
+                base = ".".join(base_parts)
+                target = f"{base}.{node.module}" if node.module else base
+            else:
+                target = node.module or ""
+            if target:
+                found.add(target)
+                # `from pkg import mod` may import a submodule.
+                found.update(f"{target}.{alias.name}" for alias in node.names if alias.name != "*")
+    return found
+
+
+def import_closure(files: AppFiles, entry_module: str, skip_top: frozenset[str] = frozenset({"runtime"})) -> list[str]:
+    """The app's own files a handler module needs: its static import closure plus the
+    `__init__.py` of every package on the way, and data files of the packages it touches.
+
+    Modules outside the app (stdlib, third-party) are left to vendoring; `runtime` is added whole.
+    """
+    seen_modules: set[str] = set()
+    shipped: set[str] = set()
+    packages: set[str] = set()
+    pending = [entry_module]
+    while pending:
+        module = pending.pop()
+        if module in seen_modules or module.split(".")[0] in skip_top:
+            continue
+        seen_modules.add(module)
+        parts = module.split(".")
+        for i in range(1, len(parts)):
+            init = files.module_file(".".join(parts[:i]))
+            if init and init.endswith("__init__.py"):
+                shipped.add(init)
+                packages.add(init.rpartition("/")[0])
+                pending.append(".".join(parts[:i]))
+        rel = files.module_file(module)
+        if rel is None:
+            continue
+        shipped.add(rel)
+        is_package = rel.endswith("__init__.py")
+        if is_package:
+            packages.add(rel.rpartition("/")[0])
+        source = (files.root / rel).read_text(encoding="utf-8")
+        try:
+            pending.extend(_imported_modules(source, module, is_package))
+        except SyntaxError as exc:
+            raise ValueError(f"{rel}:{exc.lineno}: syntax error: {exc.msg}; fix it before packaging") from None
+    # Data files (templates, schemas) of the packages the closure touches ship too, including
+    # those in plain subdirectories; sub-packages ship only if imported.
+    for package in sorted(packages):
+        for rel in files.walk(files.root / package):
+            if rel.endswith(".py"):
+                continue
+            between = rel[len(package) + 1 :].split("/")[:-1]
+            dirs = [f"{package}/{'/'.join(between[: i + 1])}" for i in range(len(between))]
+            if not any((files.root / d / "__init__.py").is_file() for d in dirs):
+                shipped.add(rel)
+    return sorted(shipped)

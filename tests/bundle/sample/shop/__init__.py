@@ -1,0 +1,1 @@
+"""A small shop app used by the packaging tests."""

@@ -1,0 +1,5 @@
+"""Scheduled function with no shared imports."""
+
+
+def run(event):
+    return None

@@ -1,0 +1,1 @@
+"""Test helper of the sample app: never packaged."""
