@@ -58,7 +58,6 @@ class App(pulumi.ComponentResource):
         self.schedules: dict[str, Schedule] = {}
         routes = []
         for name, fn in spec.functions.items():
-            fn = _with_overrides(fn, ctx.overrides.get(name, {}))
             links: list[FunctionLink] = [
                 {"target": self.resources[target], "verbs": list(verbs)} for target, verbs in fn.links.items()
             ]
@@ -83,7 +82,3 @@ class App(pulumi.ComponentResource):
         outputs = {"url": self.url} if self.url is not None else {}
         self.register_outputs(outputs)
 
-
-def _with_overrides(fn, overrides: dict):
-    # Overrides were validated against the model when the stack settings were read.
-    return type(fn).model_validate({**fn.model_dump(), **overrides}) if overrides else fn

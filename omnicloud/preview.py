@@ -192,7 +192,7 @@ def render_tree(result: PreviewResult) -> str:
 
 _KEY_PROPS = ("runtime", "memorySize", "timeout", "billingMode", "visibilityTimeoutSeconds", "redrivePolicy",
               "maxDeliveryCount", "deadLetterPolicy", "filterPolicy", "filter", "scheduleExpression", "schedule",
-              "role", "policy", "routeKey", "protocol")
+              "role", "policy", "routeKey", "protocol", "lockDuration", "sqlFilter", "serviceUrl")
 
 
 def _summary(r: PreviewResource) -> str:

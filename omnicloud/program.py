@@ -47,19 +47,21 @@ def settings_from_config(config: dict[str, Any], where: str) -> StackSettings:
 
 
 def apply_overrides(app, settings: StackSettings, where: str):
-    """Check per-stack overrides name real functions and hold valid values."""
+    """The app with the stack's per-function overrides applied (and checked)."""
     from pydantic import ValidationError
 
+    functions = dict(app.functions)
     for fname, override in settings.functions.items():
         if fname not in app.functions:
             raise StackConfigError(f"{where}: omnicloud:functions.{fname}: no function {fname!r} in app.yaml")
         try:
-            FunctionSpec.model_validate({**app.functions[fname].model_dump(), **override})
+            functions[fname] = FunctionSpec.model_validate(
+                {**app.functions[fname].model_dump(exclude_none=True), **override})
         except ValidationError as exc:
             first = exc.errors()[0]
             raise StackConfigError(
                 f"{where}: omnicloud:functions.{fname}.{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
-    return settings.functions
+    return app.model_copy(update={"functions": functions})
 
 
 def build_context(project_dir: Path, settings: StackSettings, stack: str, *, package: bool = True):
@@ -70,9 +72,9 @@ def build_context(project_dir: Path, settings: StackSettings, stack: str, *, pac
     app, warnings = load_app_with_warnings(app_path, cloud=settings.cloud)
     for warning in warnings:
         pulumi.log.warn(str(warning)) if _in_pulumi() else None
-    overrides = apply_overrides(app, settings, f"Pulumi.{stack}.yaml")
+    app = apply_overrides(app, settings, f"Pulumi.{stack}.yaml")
     ctx = DeployContext(app=app, app_dir=app_path.parent, cloud=settings.cloud, stack=stack,
-                        environment=settings.environment, overrides=overrides)
+                        environment=settings.environment, overrides=settings.functions)
     if package:
         from omnicloud.bundle import build_artifacts
 

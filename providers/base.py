@@ -45,7 +45,8 @@ class DeployContext:
     stack: str
     environment: str  # dev | prod
     artifacts: dict[str, Artifact] = field(default_factory=dict)
-    # Per-function overrides from Pulumi.<stack>.yaml (memory, timeout, min_instances).
+    # Per-function overrides from Pulumi.<stack>.yaml (memory, timeout, min_instances), already
+    # applied to `app`; kept for reference.
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property

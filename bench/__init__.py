@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): run all with `bench/run.sh`; results in BENCHMARKS.md."""
