@@ -17,17 +17,27 @@ def _fail(message: str, code: int = EXIT_USAGE) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from spec import SpecError, load_app_with_warnings
+    from spec.capabilities import CLOUDS
+    from spec.loader import did_you_mean
 
+    cloud = (args.cloud or "").strip().lower() or None
+    if cloud == "all":
+        cloud = None
+    if cloud is not None and cloud not in CLOUDS:
+        hint = did_you_mean(cloud, CLOUDS) or {"amazon": "; did you mean 'aws'?", "google": "; did you mean 'gcp'?",
+                                              "gcloud": "; did you mean 'gcp'?"}.get(cloud, "")
+        return _fail(f"--cloud {args.cloud!r} is not a cloud omnicloud deploys to; use aws, azure or gcp{hint}")
     try:
-        _, warnings = load_app_with_warnings(Path(args.app), cloud=args.cloud)
+        _, warnings = load_app_with_warnings(Path(args.app), cloud=cloud)
     except SpecError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return EXIT_USAGE
     for warning in warnings:
         print(warning, file=sys.stderr)
-    clouds = args.cloud or "aws, azure and gcp"
-    print(f"{args.app}: valid for {clouds}")
+    clouds = cloud or "aws, azure and gcp"
+    note = f" ({len(warnings)} warning{'s' if len(warnings) != 1 else ''})" if warnings else ""
+    print(f"{args.app}: valid for {clouds}{note}")
     return 0
 
 
@@ -109,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check app.yaml; exit 2 with one line per problem")
     p.add_argument("--app", default="app.yaml", help="path of the app declaration (default: app.yaml)")
-    p.add_argument("--cloud", choices=["aws", "azure", "gcp"], help="check one cloud's limits (default: all three)")
+    p.add_argument("--cloud", metavar="{aws,azure,gcp}", help="check one cloud's limits (default: all three)")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("schema", help="print the JSON Schema of app.yaml (for yaml-language-server)")
@@ -136,7 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-reload", action="store_true", help="do not restart on code changes")
     p.set_defaults(func=cmd_dev)
 
-    p = sub.add_parser("invoke", help="run one function once with an event from a file")
+    from omnicloud.dev.invoke import EVENT_HELP
+
+    p = sub.add_parser("invoke", help="run one function once with an event from a file",
+                       description="Run one function once, locally, with its own environment and links.",
+                       epilog=EVENT_HELP,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("function")
     p.add_argument("--event", required=True, help="JSON event file (- for stdin)")
     p.add_argument("--app", default="app.yaml")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .links import current_environ
 from .types import BadRequest, Request, Response
 
 log = logging.getLogger("omnicloud.router")
@@ -64,7 +64,8 @@ class Router:
 
     @property
     def prefix(self) -> str:
-        prefix = self._prefix if self._prefix is not None else os.environ.get("OMNICLOUD_HTTP_PREFIX", "/")
+        # current_environ: under `omnicloud dev` each function's prefix is in its own environment.
+        prefix = self._prefix if self._prefix is not None else current_environ().get("OMNICLOUD_HTTP_PREFIX", "/")
         return "/" + prefix.strip("/") if prefix.strip("/") else ""
 
     def route(self, method: str, template: str) -> Callable[[Handler], Handler]:

@@ -1,0 +1,566 @@
+"""The local backend: tables, durable queues, topics and secrets over SQLite, for `omnicloud dev`.
+
+State lives in ``$OMNICLOUD_STATE_DIR/state.db`` (WAL, one connection per thread). Besides the
+four backend factories, `Store` has the queue API the dev server drives (lease, ack, release,
+dead-letter, inspect) and the subscriptions table it writes from app.yaml.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import secrets
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ..links import Link, LinkError, current_environ
+from ..types import Message
+from .base import ConditionFailed, OutgoingMessage, Page
+
+STATE_DIR_ENV = "OMNICLOUD_STATE_DIR"
+DOTENV_ENV = "OMNICLOUD_DOTENV"  # path of the app's .env file (set by the dev server)
+DEFAULT_STATE_DIR = ".omnicloud/state"
+DLQ_SUFFIX = "-dlq"
+SUBSCRIPTION_SEPARATOR = "~"  # a subscription's internal queue is "<topic>~<function>"
+DEDUP_WINDOW = 300.0  # seconds, as SQS FIFO and Service Bus duplicate detection default to
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    tbl TEXT NOT NULL, pk TEXT NOT NULL, sk TEXT NOT NULL, item TEXT NOT NULL,
+    PRIMARY KEY (tbl, pk, sk)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    queue TEXT NOT NULL,
+    source TEXT NOT NULL,
+    body BLOB NOT NULL,
+    attributes TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    visible_at REAL NOT NULL,
+    receive_count INTEGER NOT NULL DEFAULT 0,
+    enqueued_at REAL NOT NULL,
+    lease TEXT,
+    lease_owner TEXT,
+    last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS messages_ready ON messages (queue, visible_at);
+CREATE TABLE IF NOT EXISTS dedup (
+    queue TEXT NOT NULL, dedup_id TEXT NOT NULL, message_id TEXT NOT NULL, at REAL NOT NULL,
+    PRIMARY KEY (queue, dedup_id)
+);
+CREATE TABLE IF NOT EXISTS subscriptions (
+    topic TEXT NOT NULL, subscription TEXT NOT NULL, queue TEXT NOT NULL, filter TEXT NOT NULL,
+    PRIMARY KEY (topic, subscription)
+);
+CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL, generated_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS schedules (name TEXT PRIMARY KEY, expression TEXT NOT NULL, next_due REAL NOT NULL);
+"""
+
+
+def state_dir() -> Path:
+    """The state directory of the calling function (or process)."""
+    return Path(current_environ().get(STATE_DIR_ENV) or os.environ.get(STATE_DIR_ENV) or DEFAULT_STATE_DIR)
+
+
+def dlq_name(queue: str) -> str:
+    return queue + DLQ_SUFFIX
+
+
+def subscription_queue(topic: str, subscriber: str) -> str:
+    return f"{topic}{SUBSCRIPTION_SEPARATOR}{subscriber}"
+
+
+@dataclass
+class Received:
+    """A message as stored, with the lease that lets its holder ack or release it."""
+
+    id: str
+    queue: str
+    source: str
+    body: bytes
+    attributes: dict[str, str]
+    content_type: str
+    receive_count: int
+    enqueued_at: float
+    visible_at: float
+    lease: str | None = None
+    last_error: str | None = None
+
+    def to_message(self) -> Message:
+        from ..context import TRACEPARENT
+
+        traceparent = self.attributes.get(TRACEPARENT, "")
+        parts = traceparent.split("-")
+        return Message(
+            id=self.id, body=self.body, attributes=dict(self.attributes),
+            delivery_attempt=max(1, self.receive_count), source=self.source,
+            correlation_id=parts[1] if len(parts) == 4 else None,
+            published_at=datetime.fromtimestamp(self.enqueued_at, tz=UTC),
+        )
+
+
+@dataclass
+class QueueStats:
+    ready: int = 0
+    delayed: int = 0
+    in_flight: int = 0
+    oldest_age: float | None = None
+
+
+class Store:
+    """One state database. Safe to share between threads: each thread gets its own connection."""
+
+    _instances: dict[Path, Store] = {}
+    _by_resolved: dict[Path, Store] = {}
+    _instances_lock = threading.Lock()
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.path = directory / "state.db"
+        self._local = threading.local()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.conn()  # creates the schema
+
+    @classmethod
+    def at(cls, directory: str | Path | None = None) -> Store:
+        """The shared Store for `directory` (default: the caller's state dir)."""
+        path = Path(directory) if directory is not None else state_dir()
+        store = cls._instances.get(path)  # fast path for warm calls: no filesystem lookups
+        if store is None:
+            with cls._instances_lock:
+                key = path.resolve()
+                store = cls._by_resolved.get(key) or cls(key)
+                cls._by_resolved[key] = cls._instances[path] = store
+        return store
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout = 30000")
+            conn.execute("PRAGMA journal_mode = WAL")
+            # NORMAL in WAL survives any process crash (kill -9); only a power cut may lose the
+            # last commits, which is fine for a laptop's dev state.
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.executescript(_SCHEMA)
+            self._local.conn = conn
+        return conn
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction, taken up front so concurrent writers queue on the busy timeout."""
+        conn = self.conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    # -- tables ----------------------------------------------------------------------------
+
+    def table_put(self, table: str, pk: str, sk: str, item: dict[str, Any], condition: Any = None) -> None:
+        data = json.dumps(item, separators=(",", ":"), default=str)
+        with self._tx() as conn:
+            if condition is not None:
+                row = conn.execute("SELECT item FROM items WHERE tbl=? AND pk=? AND sk=?", (table, pk, sk)).fetchone()
+                _check_condition(table, pk, sk, row, condition)
+            conn.execute("INSERT OR REPLACE INTO items (tbl, pk, sk, item) VALUES (?, ?, ?, ?)", (table, pk, sk, data))
+
+    def table_get(self, table: str, pk: str, sk: str) -> dict[str, Any] | None:
+        row = self.conn().execute("SELECT item FROM items WHERE tbl=? AND pk=? AND sk=?", (table, pk, sk)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def table_delete(self, table: str, pk: str, sk: str, condition: Any = None) -> None:
+        with self._tx() as conn:
+            if condition is not None:
+                row = conn.execute("SELECT item FROM items WHERE tbl=? AND pk=? AND sk=?", (table, pk, sk)).fetchone()
+                _check_condition(table, pk, sk, row, condition)
+            conn.execute("DELETE FROM items WHERE tbl=? AND pk=? AND sk=?", (table, pk, sk))
+
+    def table_query(self, table: str, pk: str, *, prefix: str | None = None, start: str | None = None,
+                    end: str | None = None, limit: int = 100, cursor: str | None = None,
+                    descending: bool = False) -> Page:
+        where, params = ["tbl = ?", "pk = ?"], [table, pk]
+        if prefix:
+            where.append("sk >= ? AND substr(sk, 1, ?) = ?")
+            params += [prefix, len(prefix), prefix]
+        if start is not None:
+            where.append("sk >= ?")
+            params.append(start)
+        if end is not None:
+            where.append("sk <= ?")
+            params.append(end)
+        if cursor:
+            where.append("sk < ?" if descending else "sk > ?")
+            params.append(_decode_cursor(cursor, table, pk, descending))
+        order = "DESC" if descending else "ASC"
+        rows = self.conn().execute(
+            f"SELECT sk, item FROM items WHERE {' AND '.join(where)} ORDER BY sk {order} LIMIT ?",
+            (*params, limit + 1),
+        ).fetchall()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        next_cursor = _encode_cursor(rows[-1][0], table, pk, descending) if more and rows else None
+        return Page(items=[json.loads(item) for _, item in rows], cursor=next_cursor)
+
+    def purge_expired_items(self, table: str, ttl_attribute: str, now: float | None = None) -> int:
+        """Delete items whose TTL (epoch seconds) has passed, as the clouds do in the background."""
+        with self._tx() as conn:
+            cur = conn.execute(
+                "DELETE FROM items WHERE tbl = ? AND json_type(item, '$.' || ?) IN ('integer', 'real') "
+                "AND json_extract(item, '$.' || ?) <= ?",
+                (table, ttl_attribute, ttl_attribute, time.time() if now is None else now),
+            )
+            return cur.rowcount
+
+    # -- queues ----------------------------------------------------------------------------
+
+    def send(self, queue: str, messages: list[OutgoingMessage], *, source: str | None = None,
+             conn: sqlite3.Connection | None = None) -> list[str]:
+        """Enqueue `messages` on `queue`; delay and dedup ids honoured. Returns their ids."""
+        if conn is None:
+            with self._tx() as tx:
+                return self.send(queue, messages, source=source, conn=tx)
+        now = time.time()
+        ids = []
+        conn.execute("DELETE FROM dedup WHERE at < ?", (now - DEDUP_WINDOW,))
+        for message in messages:
+            if message.dedup_id:
+                row = conn.execute("SELECT message_id FROM dedup WHERE queue=? AND dedup_id=?",
+                                   (queue, message.dedup_id)).fetchone()
+                if row:
+                    ids.append(row[0])
+                    continue
+            message_id = str(uuid.uuid4())
+            conn.execute(
+                "INSERT INTO messages (id, queue, source, body, attributes, content_type, visible_at, enqueued_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (message_id, queue, source or queue, message.body, json.dumps(message.attributes),
+                 message.content_type, now + max(0, message.delay_seconds), now),
+            )
+            if message.dedup_id:
+                conn.execute("INSERT OR REPLACE INTO dedup VALUES (?, ?, ?, ?)", (queue, message.dedup_id, message_id, now))
+            ids.append(message_id)
+        return ids
+
+    def receive(self, queue: str, *, max_messages: int = 1, visibility_timeout: float = 30.0,
+                owner: str = "", max_receives: int | None = None, retention: float | None = None) -> list[Received]:
+        """Lease up to `max_messages` visible messages for `visibility_timeout` seconds.
+
+        A message already received `max_receives` times is moved to the dead-letter queue
+        instead of being delivered again (SQS redrive semantics); messages older than
+        `retention` seconds are dropped.
+        """
+        now = time.time()
+        visibility_timeout = max(visibility_timeout, 0.001)  # a lease always hides the message from this pass
+        out: list[Received] = []
+        with self._tx() as conn:
+            if retention is not None:
+                conn.execute("DELETE FROM messages WHERE queue=? AND enqueued_at < ?", (queue, now - retention))
+            dead_lettered = True
+            while dead_lettered and len(out) < max_messages:  # refill the batch past dead-lettered ones
+                dead_lettered = False
+                rows = conn.execute(
+                    f"SELECT {_COLUMNS} FROM messages WHERE queue=? AND visible_at <= ? ORDER BY visible_at, seq LIMIT ?",
+                    (queue, now, max_messages - len(out)),
+                ).fetchall()
+                for row in rows:
+                    msg = _received(row)
+                    if max_receives is not None and msg.receive_count >= max_receives:
+                        self._move_to_dlq(conn, msg.id, msg.queue, now,
+                                          msg.last_error or f"not acknowledged after {msg.receive_count} deliveries")
+                        dead_lettered = True
+                        continue
+                    lease = secrets.token_hex(8)
+                    conn.execute(
+                        "UPDATE messages SET visible_at=?, receive_count=receive_count+1, lease=?, lease_owner=? WHERE id=?",
+                        (now + visibility_timeout, lease, owner, msg.id),
+                    )
+                    msg.receive_count += 1
+                    msg.lease = lease
+                    msg.visible_at = now + visibility_timeout
+                    out.append(msg)
+        return out
+
+    def ack(self, message_id: str, lease: str) -> bool:
+        """Delete a handled message; False if its lease expired and someone else holds it now."""
+        with self._tx() as conn:
+            return conn.execute("DELETE FROM messages WHERE id=? AND lease=?", (message_id, lease)).rowcount == 1
+
+    def release(self, message_id: str, lease: str, *, delay: float = 0.0, error: str | None = None) -> bool:
+        """Make a leased message visible again after `delay` seconds (a retry with backoff)."""
+        with self._tx() as conn:
+            cur = conn.execute(
+                "UPDATE messages SET visible_at=?, lease=NULL, lease_owner=NULL, last_error=coalesce(?, last_error)"
+                " WHERE id=? AND lease=?",
+                (time.time() + max(0.0, delay), error, message_id, lease),
+            )
+            return cur.rowcount == 1
+
+    def dead_letter(self, message_id: str, lease: str | None = None, *, error: str | None = None) -> bool:
+        """Move a message to its queue's dead-letter queue (`<queue>-dlq`)."""
+        with self._tx() as conn:
+            row = conn.execute("SELECT queue, lease FROM messages WHERE id=?", (message_id,)).fetchone()
+            if row is None or (lease is not None and row[1] != lease):
+                return False
+            self._move_to_dlq(conn, message_id, row[0], time.time(), error)
+            return True
+
+    @staticmethod
+    def _move_to_dlq(conn: sqlite3.Connection, message_id: str, queue: str, now: float, error: str | None) -> None:
+        conn.execute(
+            "UPDATE messages SET queue=?, visible_at=?, lease=NULL, lease_owner=NULL,"
+            " last_error=coalesce(?, last_error) WHERE id=?",
+            (dlq_name(queue), now, error, message_id),
+        )
+
+    def release_leases(self, *, keep_owner: str | None = None, refund: bool = True) -> int:
+        """Make every leased message not held by `keep_owner` visible now (after a crash or stop).
+
+        With `refund`, the interrupted delivery does not count against the message's retries:
+        the local cloud stopped, the handler did not fail.
+        """
+        with self._tx() as conn:
+            cur = conn.execute(
+                "UPDATE messages SET visible_at=min(visible_at, ?), lease=NULL, lease_owner=NULL,"
+                " receive_count=CASE WHEN ? THEN max(receive_count-1, 0) ELSE receive_count END"
+                " WHERE lease IS NOT NULL AND lease_owner IS NOT ?",
+                (time.time(), 1 if refund else 0, keep_owner),
+            )
+            return cur.rowcount
+
+    def queues(self) -> dict[str, QueueStats]:
+        """Every queue that holds messages, with counts of ready, delayed and in-flight ones."""
+        now = time.time()
+        stats: dict[str, QueueStats] = {}
+        for queue, ready, delayed, in_flight, oldest in self.conn().execute(
+            "SELECT queue, sum(visible_at <= ?), sum(visible_at > ? AND lease IS NULL),"
+            " sum(lease IS NOT NULL AND visible_at > ?), min(enqueued_at) FROM messages GROUP BY queue ORDER BY queue",
+            (now, now, now),
+        ):
+            stats[queue] = QueueStats(ready=ready or 0, delayed=delayed or 0, in_flight=in_flight or 0,
+                                      oldest_age=now - oldest if oldest else None)
+        return stats
+
+    def peek(self, queue: str, limit: int = 10) -> list[Received]:
+        """Messages of `queue` in delivery order, without leasing them."""
+        rows = self.conn().execute(
+            f"SELECT {_COLUMNS} FROM messages WHERE queue=? ORDER BY visible_at, seq LIMIT ?", (queue, limit)
+        ).fetchall()
+        return [_received(row) for row in rows]
+
+    def purge(self, queue: str) -> int:
+        with self._tx() as conn:
+            return conn.execute("DELETE FROM messages WHERE queue=?", (queue,)).rowcount
+
+    # -- topics ----------------------------------------------------------------------------
+
+    def set_subscriptions(self, subscriptions: list[tuple[str, str, dict[str, Any]]]) -> None:
+        """Replace every subscription with `(topic, subscriber, filter)` triples (from app.yaml)."""
+        with self._tx() as conn:
+            conn.execute("DELETE FROM subscriptions")
+            for topic, subscriber, filter_ in subscriptions:
+                conn.execute("INSERT INTO subscriptions VALUES (?, ?, ?, ?)",
+                             (topic, subscriber, subscription_queue(topic, subscriber), json.dumps(filter_ or {})))
+
+    def subscriptions(self, topic: str | None = None) -> list[tuple[str, str, str, dict[str, Any]]]:
+        sql = "SELECT topic, subscription, queue, filter FROM subscriptions"
+        rows = self.conn().execute(sql + (" WHERE topic=?" if topic else "") + " ORDER BY topic, subscription",
+                                   (topic,) if topic else ()).fetchall()
+        return [(t, s, q, json.loads(f)) for t, s, q, f in rows]
+
+    def publish(self, topic: str, message: OutgoingMessage) -> str:
+        """Fan `message` out to every subscription whose filter matches, all in one transaction."""
+        from spec.filters import matches
+
+        message_id = str(uuid.uuid4())
+        with self._tx() as conn:
+            rows = conn.execute("SELECT queue, filter FROM subscriptions WHERE topic=?", (topic,)).fetchall()
+            for queue, filter_ in rows:
+                if matches(json.loads(filter_), message.attributes):
+                    self.send(queue, [message], source=topic, conn=conn)
+        return message_id
+
+    # -- secrets ---------------------------------------------------------------------------
+
+    def generated_secret(self, name: str) -> str | None:
+        row = self.conn().execute("SELECT value FROM secrets WHERE name=?", (name,)).fetchone()
+        return row[0] if row else None
+
+    def ensure_generated_secret(self, name: str) -> tuple[str, bool]:
+        """The dev value of secret `name`, generated once and kept; (value, newly generated)."""
+        with self._tx() as conn:
+            row = conn.execute("SELECT value FROM secrets WHERE name=?", (name,)).fetchone()
+            if row:
+                return row[0], False
+            value = secrets.token_urlsafe(24)
+            conn.execute("INSERT INTO secrets VALUES (?, ?, ?)", (name, value, time.time()))
+            return value, True
+
+    # -- schedules -------------------------------------------------------------------------
+
+    def schedule_due(self, name: str, expression: str) -> float | None:
+        row = self.conn().execute("SELECT expression, next_due FROM schedules WHERE name=?", (name,)).fetchone()
+        return row[1] if row and row[0] == expression else None
+
+    def set_schedule_due(self, name: str, expression: str, next_due: float) -> None:
+        with self._tx() as conn:
+            conn.execute("INSERT OR REPLACE INTO schedules VALUES (?, ?, ?)", (name, expression, next_due))
+
+
+_COLUMNS = ("id, queue, source, body, attributes, content_type, receive_count, enqueued_at, visible_at, lease,"
+            " last_error")
+
+
+def _received(row: tuple) -> Received:
+    id_, queue, source, body, attributes, content_type, count, enqueued, visible, lease, error = row
+    return Received(id=id_, queue=queue, source=source, body=bytes(body), attributes=json.loads(attributes),
+                    content_type=content_type, receive_count=count, enqueued_at=enqueued, visible_at=visible,
+                    lease=lease, last_error=error)
+
+
+def _check_condition(table: str, pk: str, sk: str, row: tuple | None, condition: Any) -> None:
+    key = f"{pk!r}" + (f"/{sk!r}" if sk else "")
+    if condition == "absent":
+        if row is not None:
+            raise ConditionFailed(f"{table}: item {key} already exists")
+        return
+    if isinstance(condition, (tuple, list)) and len(condition) == 2 and condition[0] == "version":
+        if row is None:
+            raise ConditionFailed(f"{table}: item {key} does not exist (expected version {condition[1]})")
+        version = json.loads(row[0]).get("_version")
+        if version != condition[1]:
+            raise ConditionFailed(f"{table}: item {key} is at version {version}, expected {condition[1]}")
+        return
+    raise ValueError(f"unknown write condition {condition!r}; use 'absent' or ('version', n)")
+
+
+def _encode_cursor(sk: str, table: str, pk: str, descending: bool) -> str:
+    data = json.dumps({"t": table, "p": pk, "s": sk, "d": descending}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(data.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, table: str, pk: str, descending: bool) -> str:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if data["t"] == table and data["p"] == pk and data["d"] == descending and isinstance(data["s"], str):
+            return data["s"]
+    except (ValueError, KeyError, TypeError):
+        pass
+    raise ValueError("cursor does not belong to this query; pass back page.cursor unchanged with the same pk and order")
+
+
+# -- the backend protocol -------------------------------------------------------------------
+
+
+class LocalQueue:
+    def __init__(self, link: Link):
+        self.name = link.get("name") or link.logical
+
+    def send_batch(self, messages: list[OutgoingMessage]) -> list[str]:
+        return Store.at().send(self.name, messages)
+
+
+class LocalTopic:
+    def __init__(self, link: Link):
+        self.name = link.get("name") or link.logical
+
+    def publish(self, message: OutgoingMessage) -> str:
+        return Store.at().publish(self.name, message)
+
+
+class LocalTable:
+    def __init__(self, link: Link):
+        self.name = link.get("name") or link.logical
+        self.partition_key = link.get("partition_key", "pk")
+        self.sort_key = link.get("sort_key")
+
+    def _key(self, item: dict[str, Any]) -> tuple[str, str]:
+        return str(item[self.partition_key]), str(item[self.sort_key]) if self.sort_key else ""
+
+    def put(self, item: dict[str, Any], condition: Any = None) -> None:
+        pk, sk = self._key(item)
+        Store.at().table_put(self.name, pk, sk, item, condition)
+
+    def get(self, pk: str, sk: str | None) -> dict[str, Any] | None:
+        return Store.at().table_get(self.name, pk, sk if self.sort_key else "")
+
+    def delete(self, pk: str, sk: str | None, condition: Any = None) -> None:
+        Store.at().table_delete(self.name, pk, sk if self.sort_key else "", condition)
+
+    def query(self, pk: str, *, prefix: str | None, start: str | None, end: str | None,
+              limit: int, cursor: str | None, descending: bool) -> Page:
+        return Store.at().table_query(self.name, pk, prefix=prefix, start=start, end=end, limit=limit,
+                                      cursor=cursor, descending=descending)
+
+
+class LocalSecret:
+    """The value comes from the variable named by the link's `env`, then the app's .env file,
+    then the value `omnicloud dev` generated for local use."""
+
+    def __init__(self, link: Link):
+        self.logical = link.logical
+        self.env = link.get("env") or env_var_for_secret(link.logical)
+
+    def value(self) -> str:
+        found = lookup_secret(self.logical, self.env)
+        if found is None:
+            raise LinkError(
+                f"secret {self.logical!r} has no local value; set {self.env} in the environment or in the app's .env file"
+            )
+        return found[0]
+
+
+def env_var_for_secret(logical: str) -> str:
+    return logical.upper().replace("-", "_")
+
+
+def dotenv_path() -> Path:
+    return Path(current_environ().get(DOTENV_ENV) or os.environ.get(DOTENV_ENV) or ".env")
+
+
+def lookup_secret(logical: str, env: str, store: Store | None = None) -> tuple[str, str] | None:
+    """(value, where it came from: "environment" | ".env" | "generated"), or None."""
+    for environ in (current_environ(), os.environ):
+        if environ.get(env):
+            return environ[env], "environment"
+    path = dotenv_path()
+    if path.is_file():
+        from dotenv import dotenv_values
+
+        value = dotenv_values(path).get(env)
+        if value:
+            return value, ".env"
+    generated = (store or Store.at()).generated_secret(logical)
+    return (generated, "generated") if generated else None
+
+
+def queue(link: Link) -> LocalQueue:
+    return LocalQueue(link)
+
+
+def topic(link: Link) -> LocalTopic:
+    return LocalTopic(link)
+
+
+def table(link: Link) -> LocalTable:
+    return LocalTable(link)
+
+
+def secret(link: Link) -> LocalSecret:
+    return LocalSecret(link)

@@ -1,0 +1,1 @@
+"""Handlers of the local cloud's test app."""

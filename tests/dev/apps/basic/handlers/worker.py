@@ -1,0 +1,22 @@
+"""Queue consumer of the test app: records each delivery; fails or stalls when told to."""
+
+from __future__ import annotations
+
+import time
+
+from runtime import Table
+
+items = Table("items")
+
+
+def run(message):
+    job = message.json()
+    job_id = job["id"]
+    attempts = items.get("attempts", job_id) or {"pk": "attempts", "sk": job_id, "count": 0}
+    attempts["count"] += 1
+    items.put(attempts)
+    if job.get("fail"):
+        raise RuntimeError(f"job {job_id} asked to fail")
+    if job.get("stall_first") and attempts["count"] == 1:
+        time.sleep(60)  # the test kills the server meanwhile
+    items.put({"pk": "done", "sk": job_id, "attempt": message.delivery_attempt, "source": message.source})

@@ -1,0 +1,110 @@
+"""`omnicloud invoke FUNCTION --event FILE` on each trigger kind, against the local state."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from runtime.backends.local import Store
+
+from .conftest import APPS, ROOT, clean_env
+
+APP = APPS / "basic" / "app.yaml"
+
+
+@pytest.fixture
+def invoke(tmp_path: Path):
+    state = tmp_path / "state"
+
+    def run(function: str, event: object, *, raw: str | None = None) -> subprocess.CompletedProcess:
+        path = tmp_path / "event.json"
+        path.write_text(raw if raw is not None else json.dumps(event))
+        return subprocess.run(
+            [sys.executable, "-m", "omnicloud", "invoke", function, "--event", str(path), "--app", str(APP),
+             "--state", str(state)],
+            cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=60)
+
+    run.state = state  # type: ignore[attr-defined]
+    run.event_path = tmp_path / "event.json"  # type: ignore[attr-defined]
+    return run
+
+
+def test_http_event_runs_with_the_functions_links(invoke):
+    proc = invoke("admin", {"method": "GET", "path": "/admin/whoami"})
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["body"] == {"served_by": "admin", "route_path": "/whoami", "path": "/admin/whoami"}
+    proc = invoke("admin", {"method": "POST", "path": "/admin/write", "body": {}})
+    assert proc.returncode == 0
+    result = json.loads(proc.stdout)
+    assert result["status"] == 403 and "may not write table 'items'" in result["body"]["error"]["message"]
+
+
+def test_http_json_body_reaches_the_handler_and_the_queue(invoke):
+    proc = invoke("api", {"method": "POST", "path": "/jobs", "body": {"id": "via-invoke"}})
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["status"] == 202
+    [queued] = Store.at(invoke.state).peek("jobs")
+    assert json.loads(queued.body) == {"id": "via-invoke"}
+
+
+def test_queue_event_runs_the_consumer(invoke):
+    proc = invoke("worker", {"body": {"id": "inv-1"}, "attributes": {"type": "test"}})
+    assert proc.returncode == 0, proc.stderr
+    done = Store.at(invoke.state).table_get("items", "done", "inv-1")
+    assert done["source"] == "jobs"
+
+
+def test_failing_handler_exits_non_zero(invoke):
+    proc = invoke("worker", {"body": {"id": "inv-2", "fail": True}})
+    assert proc.returncode == 1
+    assert "omnicloud invoke: worker failed: RuntimeError: job inv-2 asked to fail" in proc.stderr
+
+
+def test_topic_event_runs_the_subscriber(invoke):
+    proc = invoke("audit", {"body": {"n": 1}, "attributes": {"type": "order.paid"}})
+    assert proc.returncode == 0, proc.stderr
+    [record] = Store.at(invoke.state).table_query("items", "audit").items
+    assert record["type"] == "order.paid" and record["source"] == "events"
+
+
+def test_schedule_event_runs_the_function(invoke):
+    proc = invoke("tick", {"time": "2030-01-01T03:00:00Z"})
+    assert proc.returncode == 0, proc.stderr
+    [record] = Store.at(invoke.state).table_query("items", "tick").items
+    assert record["sk"].startswith("2030-01-01T03:00:00+00:00") and record["schedule"] == "every 1 minutes"
+
+
+@pytest.mark.parametrize(("function", "raw", "expected"), [
+    ("worker", '{"body": 1,', "event.json:1:12: not valid JSON"),
+    ("worker", '{"bdy": 1}', "unknown key 'bdy' for a queue event; expected attributes, body"),
+    ("worker", '{"attributes": {}}', "a queue event needs 'body'"),
+    ("api", '[1, 2]', "an http event must be a JSON object, found list"),
+    ("api", '{"path": "agents"}', "'path' must be a string starting with /"),
+    ("tick", '{"time": "soon"}', "'time' must be an ISO-8601 time"),
+])
+def test_bad_event_file_is_one_clear_line(invoke, function, raw, expected):
+    proc = invoke(function, None, raw=raw)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("omnicloud invoke: ") and expected in lines[0], proc.stderr
+
+
+def test_unknown_function_and_missing_file(invoke, tmp_path):
+    proc = invoke("nope", {})
+    assert proc.returncode == 2 and "no function 'nope'" in proc.stderr and "worker" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "omnicloud", "invoke", "tick", "--event", str(tmp_path / "missing.json"),
+                           "--app", str(APP), "--state", str(tmp_path / "s")],
+                          cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "missing.json: file not found" in proc.stderr
+
+
+def test_help_documents_the_event_shapes():
+    proc = subprocess.run([sys.executable, "-m", "omnicloud", "invoke", "--help"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0
+    for shape in ('"method"', '"attributes"', "schedule  {}"):
+        assert shape in proc.stdout
