@@ -1,5 +1,51 @@
-"""Topic subscriber: delivers lifecycle events to webhooks."""
+"""Topic subscriber: delivers lifecycle events to the agent's webhooks, each at most once.
+
+A webhook that got an event is recorded in `deliveries`; on a retry (this function raises
+when any webhook failed, and the subscription redelivers, then dead-letters) only the
+webhooks without a record are tried again.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from runtime import BadRequest, ConditionFailed, Message
+from runtime.log import event as log_event
+
+from . import store, webhooks
+
+log = logging.getLogger("agents.notifier")
+RETENTION_SECONDS = 7 * 24 * 3600
 
 
-def deliver(message):
-    return None
+def deliver(message: Message) -> None:
+    event = message.json()
+    if not isinstance(event, dict) or not event.get("id") or not event.get("type") or not event.get("agent_id"):
+        raise BadRequest(f"message {message.id} is not an agents event (needs id, type, agent_id)")
+    event_id, event_type, agent_id = str(event["id"]), str(event["type"]), str(event["agent_id"])
+    hooks = store.table("agents").query(f"agent#{agent_id}", prefix="webhook#", limit=100).items
+    deliveries = store.table("deliveries")
+    failures = []
+    for hook in hooks:
+        if not webhooks.wants(hook, event_type):
+            continue
+        if deliveries.get(f"event#{event_id}", hook["webhook_id"]) is not None:
+            continue  # delivered on an earlier attempt
+        try:
+            status = webhooks.post(hook["url"], hook["secret"], event,
+                                   timeout=float(store.int_setting("WEBHOOK_TIMEOUT_SECONDS", 10)))
+        except webhooks.DeliveryFailed as exc:
+            failures.append(str(exc))
+            log_event(log, "webhook delivery failed", event_id=event_id, webhook_id=hook["webhook_id"],
+                      error=str(exc), attempt=message.delivery_attempt)
+            continue
+        try:
+            deliveries.put({"pk": f"event#{event_id}", "sk": hook["webhook_id"], "status": status,
+                            "at": store.iso(store.now()), "expires_at": int(store.now()) + RETENTION_SECONDS},
+                           if_absent=True)
+        except ConditionFailed:
+            pass  # a concurrent attempt recorded it first
+        log_event(log, "webhook delivered", event_id=event_id, webhook_id=hook["webhook_id"], status=status)
+    if failures:
+        # Raising makes the subscription redeliver (then dead-letter); recorded webhooks are skipped.
+        raise RuntimeError(f"{len(failures)} webhook(s) failed for event {event_id}: {'; '.join(failures)}")

@@ -117,7 +117,7 @@ def run_preview(project_dir: Path, cloud: str, stack: str = "dev", app: str | No
     if app is not None:
         config["omnicloud:app"] = app
     stack_settings = settings_from_config(config, f"Pulumi.{stack}.yaml")
-    ctx, warnings = build_context(project_dir, stack_settings, stack)
+    ctx, warnings = build_context(project_dir, stack_settings, stack, log_warnings=False)
 
     state_module = importlib.import_module(f"omnicloud.mockstate.{cloud}")
     result = PreviewResult(cloud=cloud, stack=stack, warnings=[str(w) for w in warnings])

@@ -64,14 +64,16 @@ def apply_overrides(app, settings: StackSettings, where: str):
     return app.model_copy(update={"functions": functions})
 
 
-def build_context(project_dir: Path, settings: StackSettings, stack: str, *, package: bool = True):
+def build_context(project_dir: Path, settings: StackSettings, stack: str, *, package: bool = True,
+                  log_warnings: bool = True):
     """Validate app.yaml for the stack's cloud and package its code: everything before resources."""
     from providers.base import DeployContext
 
     app_path = (project_dir / settings.app).resolve()
     app, warnings = load_app_with_warnings(app_path, cloud=settings.cloud)
-    for warning in warnings:
-        pulumi.log.warn(str(warning)) if _in_pulumi() else None
+    if log_warnings:
+        for warning in warnings:
+            pulumi.log.warn(str(warning))
     app = apply_overrides(app, settings, f"Pulumi.{stack}.yaml")
     ctx = DeployContext(app=app, app_dir=app_path.parent, cloud=settings.cloud, stack=stack,
                         environment=settings.environment, overrides=settings.functions)
@@ -80,14 +82,6 @@ def build_context(project_dir: Path, settings: StackSettings, stack: str, *, pac
 
         ctx.artifacts = build_artifacts(app, app_path.parent, settings.cloud)
     return ctx, warnings
-
-
-def _in_pulumi() -> bool:
-    try:
-        pulumi.get_stack()
-        return True
-    except Exception:
-        return False
 
 
 def define(ctx) -> None:

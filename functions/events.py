@@ -1,0 +1,15 @@
+"""Lifecycle events on the `events` topic: a `type` attribute (subscription filters match on it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import store
+
+
+def publish(event_type: str, agent_id: str, data: dict[str, Any], *, event_id: str) -> dict[str, Any]:
+    """Publish one event. `event_id` is stable for the same fact (e.g. `<task_id>.task.succeeded`),
+    so a re-publish after a retry is recognised by the notifier and not delivered twice."""
+    event = {"id": event_id, "type": event_type, "agent_id": agent_id, "time": store.iso(store.now()), "data": data}
+    store.topic("events").publish(event, attributes={"type": event_type, "agent_id": agent_id})
+    return event

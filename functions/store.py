@@ -1,0 +1,108 @@
+"""Shared plumbing of the platform: runtime clients (created once per warm instance), settings, ids.
+
+Key layout (both tables have `pk` + `sk`; `expires_at` is the tasks table's TTL):
+  agents  pk=agents            sk=<agent_id>            agent definition (listed by query)
+          pk=agent#<id>        sk=note#<key>            the agent's notes (the notes tool)
+          pk=agent#<id>        sk=webhook#<webhook_id>  webhooks of the agent
+          pk=apikeys           sk=<key_id>              API keys (sha256 of the key, never the key)
+          pk=meta              sk=bootstrap             marker: the first admin key was created
+  tasks   pk=task#<id>         sk=task                  the task: status, steps, output
+          pk=agent#<id>        sk=task#<created>#<id>   an agent's task list, newest last
+          pk=deadlines         sk=<epoch:012d>#<id>     queued/running tasks by deadline (the sweeper)
+  deliveries pk=event#<event_id> sk=<webhook_id>        a webhook already got this event
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import time
+from datetime import UTC, datetime
+
+from runtime import Queue, Secret, Table, Topic
+from runtime.links import current_environ
+
+_lock = threading.Lock()
+_clients: dict[tuple[str, str], object] = {}
+
+_FACTORIES = {"table": Table, "queue": Queue, "topic": Topic, "secret": Secret}
+
+
+def _client(kind: str, name: str):
+    key = (kind, name)
+    client = _clients.get(key)
+    if client is None:
+        with _lock:
+            client = _clients.get(key)
+            if client is None:
+                client = _clients[key] = _FACTORIES[kind](name)
+    return client
+
+
+def table(name: str) -> Table:
+    return _client("table", name)  # type: ignore[return-value]
+
+
+def queue(name: str) -> Queue:
+    return _client("queue", name)  # type: ignore[return-value]
+
+
+def topic(name: str) -> Topic:
+    return _client("topic", name)  # type: ignore[return-value]
+
+
+def secret(name: str) -> Secret:
+    return _client("secret", name)  # type: ignore[return-value]
+
+
+def reset() -> None:
+    """Forget cached clients (and so cached secret values): tests, or a rotated secret."""
+    with _lock:
+        _clients.clear()
+
+
+def setting(name: str, default: str | None = None) -> str | None:
+    """A plain (non-secret) setting: the function's env in app.yaml, else the process environment."""
+    value = current_environ().get(name)
+    if value is None:
+        value = os.environ.get(name)
+    return default if value in (None, "") else value
+
+
+def int_setting(name: str, default: int) -> int:
+    raw = setting(name)
+    try:
+        return int(raw) if raw is not None else default
+    except ValueError:
+        return default
+
+
+def now() -> float:
+    return time.time()
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lowercase
+
+
+_last_id = [0, 0]  # (ms, random part) of the last id made here: ids made in one ms stay ordered
+
+
+def new_id(prefix: str) -> str:
+    """`prefix_` + 10 chars of milliseconds + 16 random chars: unique, sortable by creation (ULID-like)."""
+    with _lock:
+        ms = int(time.time() * 1000)
+        if ms <= _last_id[0]:
+            ms, rand = _last_id[0], _last_id[1] + 1
+        else:
+            rand = secrets.randbits(79)
+        _last_id[:] = [ms, rand]
+    stamp = "".join(_ALPHABET[(ms >> shift) & 31] for shift in range(45, -1, -5))
+    tail = "".join(_ALPHABET[(rand >> shift) & 31] for shift in range(75, -1, -5))
+    return f"{prefix}_{stamp}{tail}"
