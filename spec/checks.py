@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import ast
-import difflib
+import math
 from pathlib import Path
 
-from .capabilities import CLOUDS, LIMITS, round_memory
-from .loader import Problem, SourceMap
+from .capabilities import CLOUDS, LIMITS, round_memory, timeout_limit
+from .loader import Problem, SourceMap, did_you_mean
 from .model import VERBS_BY_KIND, AppSpec
 from .schedule import ScheduleError, parse_schedule
+
+PLURAL = {"queue": "queues", "topic": "topics", "table": "tables", "secret": "secrets", "function": "functions"}
 
 
 def cross_check(
@@ -20,17 +22,24 @@ def cross_check(
     problems += _references(spec, source)
     problems += _schedules(spec, source)
     problems += _http_prefixes(spec, source)
-    problems += _queue_timeouts(spec, source)
+    problems += _queues(spec, source)
     if check_handlers:
         problems += _handlers(spec, source, app_dir)
-    for name in [cloud] if cloud else list(CLOUDS):
-        problems += cloud_problems(spec, source, name)
+    problems += merge_clouds([p for name in ([cloud] if cloud else CLOUDS) for p in cloud_problems(spec, source, name)])
     return problems
 
 
-def _did_you_mean(name: str, choices: list[str]) -> str:
-    guess = difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
-    return f"; did you mean {guess[0]!r}?" if guess else ""
+def merge_clouds(problems: list[Problem]) -> list[Problem]:
+    """`on azure: X` and `on gcp: X` at the same place become one `on azure and gcp: X` line."""
+    groups: dict[tuple, list[str]] = {}
+    for p in problems:
+        cloud, _, rest = p.message.removeprefix("on ").partition(": ")
+        groups.setdefault((p.file, p.line, p.col, p.field, p.severity, rest), []).append(cloud)
+    merged = []
+    for (file, line, col, fld, severity, rest), clouds in groups.items():
+        names = " and ".join([", ".join(clouds[:-1]), clouds[-1]] if len(clouds) > 1 else clouds)
+        merged.append(Problem(file, line, col, fld, f"on {names}: {rest}", severity))
+    return merged
 
 
 def _unique_names(spec: AppSpec, source: SourceMap) -> list[Problem]:
@@ -39,41 +48,50 @@ def _unique_names(spec: AppSpec, source: SourceMap) -> list[Problem]:
     for group in ("functions", "queues", "topics", "tables", "secrets"):
         for name in getattr(spec, group):
             if name in first_seen:
+                line, _ = source.locate((first_seen[name], name), at_key=True)
                 problems.append(source.problem(
                     (group, name),
-                    f"name {name!r} is already used by {first_seen[name]}; resource names are unique across kinds",
-                    at_key=True))
+                    f"name {name!r} is already used under {first_seen[name]} (line {line});"
+                    " resource names are unique across kinds, rename one", at_key=True))
             else:
                 first_seen[name] = group
     return problems
 
 
+def _declared(spec: AppSpec) -> list[str]:
+    return [n for g in ("queues", "topics", "tables", "secrets") for n in getattr(spec, g)]
+
+
 def _references(spec: AppSpec, source: SourceMap) -> list[Problem]:
     problems = []
-    plural = {"queue": "queues", "topic": "topics"}
     for fname, fn in spec.functions.items():
         for kind, trigger in (("queue", fn.queue), ("topic", fn.topic)):
-            if trigger is None:
+            if trigger is None or trigger.name in getattr(spec, PLURAL[kind]):
                 continue
-            declared = list(getattr(spec, plural[kind]))
-            if trigger.name not in declared:
-                actual = spec.kind_of(trigger.name)
-                if actual:
-                    msg = f"{trigger.name!r} is a {actual}, not a {kind}; a {kind} trigger needs one of {plural[kind]}"
-                else:
-                    msg = (f"{kind} {trigger.name!r} is not declared under {plural[kind]}:"
-                           f"{_did_you_mean(trigger.name, declared)}")
-                    if not declared:
-                        msg += f" (declare it under {plural[kind]}:)"
-                loc = ("functions", fname, kind, "name") if (("functions", fname, kind, "name") in source.values) else ("functions", fname, kind)
-                problems.append(source.problem(loc, msg))
+            loc = ("functions", fname, kind, "name")
+            if loc not in source.values:
+                loc = ("functions", fname, kind)
+            actual = spec.kind_of(trigger.name)
+            if actual:
+                other = "topic" if kind == "queue" else "queue"
+                hint = f"; to be triggered by it use `{other}: {trigger.name}`" if actual == other else ""
+                msg = f"{trigger.name!r} is a {actual}, not a {kind}{hint}"
+            else:
+                declared = list(getattr(spec, PLURAL[kind]))
+                hint = did_you_mean(trigger.name, declared)
+                if not hint:
+                    hint = (f"; declared {PLURAL[kind]}: {', '.join(declared)}" if declared
+                            else f"; declare it: `{PLURAL[kind]}: {{{trigger.name}: {{}}}}`")
+                msg = f"{kind} {trigger.name!r} is not declared under {PLURAL[kind]}{hint}"
+            problems.append(source.problem(loc, msg))
         for target, verbs in fn.links.items():
             loc = ("functions", fname, "links", target)
             kind = spec.kind_of(target)
             if kind is None:
-                every = [n for g in ("queues", "topics", "tables", "secrets") for n in getattr(spec, g)]
-                problems.append(source.problem(
-                    loc, f"link to {target!r}, which is not declared{_did_you_mean(target, every)}", at_key=True))
+                declared = _declared(spec)
+                hint = did_you_mean(target, declared) or (
+                    f"; declared: {', '.join(declared)}" if declared else "; declare it under queues, topics, tables or secrets")
+                problems.append(source.problem(loc, f"link to {target!r}, which is not declared{hint}", at_key=True))
                 continue
             if kind == "function":
                 problems.append(source.problem(
@@ -84,8 +102,17 @@ def _references(spec: AppSpec, source: SourceMap) -> list[Problem]:
             for i, verb in enumerate(verbs):
                 if verb not in allowed:
                     problems.append(source.problem(
-                        (*loc, i), f"verb {verb!r} does not apply to {kind} {target!r}; a {kind} takes {', '.join(allowed)}"))
+                        (*loc, i), f"verb {verb!r} does not apply to {kind} {target!r}; a {kind} takes"
+                                   f" {' or '.join(allowed)}{_verb_hint(kind, verb)}"))
     return problems
+
+
+def _verb_hint(kind: str, verb: str) -> str:
+    if kind == "queue" and verb == "read":
+        return " (its consumer reads it through `queue:`, no link needed)"
+    if kind == "topic" and verb == "read":
+        return " (subscribers read it through `topic:`, no link needed)"
+    return ""
 
 
 def _schedules(spec: AppSpec, source: SourceMap) -> list[Problem]:
@@ -106,33 +133,44 @@ def _http_prefixes(spec: AppSpec, source: SourceMap) -> list[Problem]:
     for fname, fn in spec.functions.items():
         if fn.http is None:
             continue
-        prefix = fn.http.rstrip("/") or "/"
-        if prefix in owner:
+        if fn.http in owner:
             problems.append(source.problem(
                 ("functions", fname, "http"),
-                f"http prefix {fn.http!r} is already served by function {owner[prefix]!r}; give each function its own prefix"))
-        owner[prefix] = fname
+                f"http prefix {fn.http!r} is already served by function {owner[fn.http]!r};"
+                " give each function its own prefix (e.g. /api and /admin)"))
+        owner.setdefault(fn.http, fname)
     return problems
 
 
-def _queue_timeouts(spec: AppSpec, source: SourceMap) -> list[Problem]:
+def _queues(spec: AppSpec, source: SourceMap) -> list[Problem]:
     problems = []
     for qname, queue in spec.queues.items():
         consumers = spec.consumers_of_queue(qname)
-        if len(consumers) > 1:
+        for extra in consumers[1:]:
             problems.append(source.problem(
-                ("functions", consumers[1], "queue"),
+                ("functions", extra, "queue"),
                 f"queue {qname!r} already has consumer {consumers[0]!r}; a queue has one consumer"
                 " (use a topic to fan out to several functions)"))
-        for consumer in consumers:
+        if not consumers:
+            problems.append(source.problem(
+                ("queues", qname), f"no function consumes queue {qname!r}; add one with `queue: {qname}`"
+                " (on gcp, a queue without a consumer has no subscription and drops what is sent)",
+                at_key=True, severity="warning"))
+        for consumer in consumers[:1]:
             timeout = spec.functions[consumer].timeout
             if queue.visibility_timeout < timeout:
+                loc = ("queues", qname, "visibility_timeout")
                 problems.append(source.problem(
-                    ("queues", qname, "visibility_timeout") if ("queues", qname, "visibility_timeout") in source.values else ("queues", qname),
+                    loc if loc in source.values else ("queues", qname),
                     f"visibility_timeout {queue.visibility_timeout}s is shorter than consumer {consumer!r}'s timeout"
-                    f" {timeout}s, so a message would be redelivered while still running;"
-                    f" set visibility_timeout to at least {timeout} (6x is the usual advice)"))
+                    f" {timeout}s, so a message would be delivered again while still being handled;"
+                    f" set it to at least {timeout} (6 x {timeout} = {6 * timeout} is the usual advice)",
+                    at_key=loc not in source.values))
     return problems
+
+
+# ---------------------------------------------------------------------------------------------
+# Handlers: found and checked by parsing the module, never by running it.
 
 
 def _handlers(spec: AppSpec, source: SourceMap, app_dir: Path) -> list[Problem]:
@@ -142,16 +180,16 @@ def _handlers(spec: AppSpec, source: SourceMap, app_dir: Path) -> list[Problem]:
         loc = ("functions", fname, "handler")
         where = _module_file(app_dir, module)
         if where is None:
-            rel = module.replace(".", "/")
-            problems.append(source.problem(
-                loc, f"module {module!r} not found: expected {rel}.py or {rel}/__init__.py next to the app.yaml"))
+            problems.append(source.problem(loc, _missing_module(app_dir, module)))
             continue
+        rel = where.relative_to(app_dir).as_posix()
         names, error = _top_level_names(where)
         if error:
-            problems.append(source.problem(loc, f"{where.relative_to(app_dir)}: {error}"))
+            problems.append(source.problem(loc, f"{rel}{error}"))
         elif names is not None and attr not in names:
-            problems.append(source.problem(
-                loc, f"{where.relative_to(app_dir)} defines no {attr!r}{_did_you_mean(attr, sorted(names))}"))
+            hint = did_you_mean(attr, sorted(names)) or (
+                f"; it defines {', '.join(sorted(n for n in names if not n.startswith('_'))[:8])}" if names else "")
+            problems.append(source.problem(loc, f"{rel} defines no {attr!r} at top level{hint}"))
     return problems
 
 
@@ -163,108 +201,225 @@ def _module_file(app_dir: Path, module: str) -> Path | None:
     return None
 
 
+def _missing_module(app_dir: Path, module: str) -> str:
+    parts = module.split(".")
+    rel = "/".join(parts)
+    message = f"module {module!r} not found: expected {rel}.py or {rel}/__init__.py next to the app.yaml"
+    parent = app_dir.joinpath(*parts[:-1])
+    if parent.is_dir():
+        siblings = [p.stem for p in parent.iterdir() if p.suffix == ".py" or (p / "__init__.py").is_file()]
+        guess = did_you_mean(parts[-1], siblings)
+        if guess:
+            name = guess.split("'")[1]
+            message += f"; did you mean {'.'.join([*parts[:-1], name])!r}?"
+    elif len(parts) > 1:
+        message += f" (there is no {'/'.join(parts[:-1])}/ directory there)"
+    return message
+
+
 def _top_level_names(path: Path) -> tuple[set[str] | None, str | None]:
-    """Names a module binds at top level, found by parsing it (its code is not run)."""
+    """Names a module binds at top level, found by parsing it (its code is not run).
+
+    Returns (None, None) when the module can bind names dynamically (star import, __getattr__).
+    """
     try:
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    except SyntaxError as exc:
-        return None, f"line {exc.lineno}: syntax error: {exc.msg}"
+        text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        return None, f"cannot read: {exc}"
+        return None, f": cannot read ({exc})"
+    try:
+        tree = ast.parse(text, filename=str(path))
+    except SyntaxError as exc:
+        where = f":{exc.lineno}" + (f":{exc.offset}" if exc.offset else "") if exc.lineno else ""
+        return None, f"{where}: syntax error: {exc.msg}; fix it (the module is parsed, not run)"
+    except ValueError as exc:  # e.g. null bytes
+        return None, f": cannot be parsed ({exc})"
     names: set[str] = set()
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, ast.Assign):
-            for target in node.targets:
-                names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
-        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)) and isinstance(node.target, ast.Name):
-            names.add(node.target.id)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            for alias in node.names:
-                if alias.name == "*":
-                    return None, None  # star imports: cannot tell statically, trust the module
-                names.add((alias.asname or alias.name).split(".")[0])
-    return names, None
+    dynamic = False
+
+    def bind(target: ast.AST) -> None:
+        for node in ast.walk(target):
+            if isinstance(node, ast.Name):
+                names.add(node.id)
+
+    def visit(body: list[ast.stmt]) -> None:
+        nonlocal dynamic
+        for node in body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+                if node.name == "__getattr__":
+                    dynamic = True
+                for inner in ast.walk(node):
+                    if isinstance(inner, ast.Global):
+                        names.update(inner.names)
+                continue
+            if isinstance(node, ast.Assign):
+                for target in node.targets:
+                    bind(target)
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                bind(node.target)
+            elif isinstance(node, ast.AugAssign):
+                bind(node.target)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                for alias in node.names:
+                    if alias.name == "*":
+                        dynamic = True
+                    else:
+                        names.add(alias.asname or alias.name.split(".")[0])
+            elif isinstance(node, (ast.For, ast.AsyncFor)):
+                bind(node.target)
+            elif isinstance(node, (ast.With, ast.AsyncWith)):
+                for item in node.items:
+                    if item.optional_vars is not None:
+                        bind(item.optional_vars)
+            elif isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
+                for handler in node.handlers:  # type: ignore[attr-defined]
+                    if handler.name:
+                        names.add(handler.name)
+                    visit(handler.body)
+            elif isinstance(node, ast.Match):
+                for case in node.cases:
+                    visit(case.body)
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.NamedExpr):
+                    bind(inner.target)
+            for attr in ("body", "orelse", "finalbody"):
+                block = getattr(node, attr, None)
+                if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
+                    visit(block)
+
+    visit(tree.body)
+    return (None, None) if dynamic else (names, None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-cloud limits.
 
 
 def cloud_problems(spec: AppSpec, source: SourceMap, cloud: str) -> list[Problem]:
     """What `cloud` cannot do for this spec: errors name the cloud, the feature and the alternative."""
     lim = LIMITS[cloud]
-    tag = f"on {cloud}"
     problems: list[Problem] = []
 
-    def err(loc, message):
-        problems.append(source.problem(loc, f"{tag}: {message}"))
+    def err(loc, message, *, at_key=False):
+        problems.append(source.problem(loc, f"on {cloud}: {message}", at_key=at_key))
 
-    def warn(loc, message):
-        problems.append(source.problem(loc, f"{tag}: {message}", severity="warning"))
+    def warn(loc, message, *, at_key=False):
+        problems.append(source.problem(loc, f"on {cloud}: {message}", at_key=at_key, severity="warning"))
+
+    def where(*loc):
+        return loc if loc in source.values else loc[:-1]
 
     app = spec.name
     for fname, fn in spec.functions.items():
         base = ("functions", fname)
         if fn.memory > lim.memory_max:
-            err((*base, "memory"), f"memory {fn.memory} MB exceeds {lim.function_service}'s {lim.memory_max} MB;"
-                f" use at most {lim.memory_max}")
-        elif lim.memory_steps and "memory" in fn.model_fields_set and round_memory(cloud, fn.memory) != fn.memory:
-            warn((*base, "memory"), f"memory {fn.memory} MB is rounded up to {round_memory(cloud, fn.memory)} MB"
-                 f" ({lim.function_service} offers {', '.join(map(str, lim.memory_steps))})")
-        limit = lim.http_timeout_max if fn.http is not None else lim.timeout_max
+            err(where(*base, "memory"), f"memory {fn.memory} MB exceeds {lim.function_service}'s largest size,"
+                f" {lim.memory_max} MB; use at most {lim.memory_max}")
+        elif "memory" in fn.model_fields_set and round_memory(cloud, fn.memory) != fn.memory:
+            sizes = ", ".join(map(str, lim.memory_steps or ()))
+            warn(where(*base, "memory"), f"memory {fn.memory} MB becomes {round_memory(cloud, fn.memory)} MB"
+                 f" ({lim.function_service} offers {sizes} MB)")
+        limit, why = timeout_limit(cloud, fn.trigger)
         if fn.timeout > limit:
-            why = lim.http_timeout_why if fn.http is not None else f"{lim.function_service} runs a function at most {limit}s"
-            err((*base, "timeout"), f"timeout {fn.timeout}s exceeds {limit}s ({why}); {lim.timeout_alternative}")
+            alternative = lim.timeout_alternative if fn.trigger == "http" else f"use at most {limit}, or {lim.timeout_alternative}"
+            article = "an" if fn.trigger == "http" else "a"
+            err(where(*base, "timeout"), f"timeout {fn.timeout}s exceeds {limit}s for {article} {fn.trigger} function"
+                f" ({why}); {alternative}")
         physical = f"{app}-{fname}"
         if len(physical) > lim.function_name_max:
-            err(base, f"'{physical}' is {len(physical)} characters, over {lim.function_name_max}"
-                f" ({lim.function_name_rule}); shorten the app or function name")
+            err(base, f"function name '{physical}' is {len(physical)} characters, over {lim.function_name_max}"
+                f" ({lim.function_name_rule}); shorten the app or function name", at_key=True)
         if fn.queue and fn.queue.batch_size > lim.batch_size_max:
+            loc = where(*base, "queue", "batch_size")
             if cloud == "gcp":
-                warn((*base, "queue"), f"batch_size {fn.queue.batch_size} becomes 1 ({lim.batch_rule})")
+                warn(loc, f"batch_size {fn.queue.batch_size} becomes 1 ({lim.batch_rule})")
             else:
-                err((*base, "queue"), f"batch_size {fn.queue.batch_size} exceeds {lim.batch_size_max} ({lim.batch_rule})")
+                err(loc, f"batch_size {fn.queue.batch_size} exceeds {lim.batch_size_max} ({lim.batch_rule});"
+                    f" use at most {lim.batch_size_max}")
         if fn.topic:
-            if len(fname) > lim.subscription_name_max:
-                err(base, f"subscriber name '{fname}' is over {lim.subscription_name_max} characters"
-                    f" ({lim.subscription_name_rule}); shorten it")
-            if lim.filter_max_length and fn.topic.filter:
-                from .filters import filter_expression
-
-                expression = filter_expression(cloud, fn.topic.filter)
-                if len(expression.encode()) > lim.filter_max_length:
-                    err((*base, "topic", "filter"), f"the filter becomes {len(expression.encode())} bytes, over"
-                        f" {lim.filter_max_length} ({lim.filter_rule}); match fewer values or filter in the handler")
-        if fn.schedule and lim.schedule_rates == "cron-only":
-            try:
-                parse_schedule(fn.schedule).as_unix_cron()
-            except ScheduleError as exc:
-                err((*base, "schedule"), str(exc))
-        if fn.schedule and cloud == "aws":
-            try:
-                parse_schedule(fn.schedule).for_aws()
-            except ScheduleError as exc:
-                err((*base, "schedule"), str(exc))
+            problems += _subscription(spec, source, cloud, fname)
+        if fn.schedule:
+            problems += _schedule_on(source, cloud, base, fn.schedule)
     for qname, queue in spec.queues.items():
         base = ("queues", qname)
-        if len(f"{app}-{qname}") > lim.queue_name_max:
-            err(base, f"'{app}-{qname}' is over {lim.queue_name_max} characters ({lim.queue_name_rule})")
+        physical = f"{app}-{qname}"
+        if len(physical) > lim.queue_name_max:
+            err(base, f"queue name '{physical}' is {len(physical)} characters, over {lim.queue_name_max}"
+                f" ({lim.queue_name_rule}); shorten it", at_key=True)
         if queue.max_retries > lim.max_retries_max:
-            err((*base, "max_retries"), f"max_retries {queue.max_retries} exceeds {lim.max_retries_max} ({lim.max_retries_rule})")
-        if queue.max_retries + 1 < lim.min_deliveries:
-            warn((*base, "max_retries"), f"max_retries {queue.max_retries} is raised to {lim.min_deliveries - 1}"
+            err(where(*base, "max_retries"), f"max_retries {queue.max_retries} exceeds {lim.max_retries_max}"
+                f" ({lim.max_retries_rule}); use at most {lim.max_retries_max}")
+        elif queue.max_retries + 1 < lim.min_deliveries and "max_retries" in queue.model_fields_set:
+            warn(where(*base, "max_retries"), f"max_retries {queue.max_retries} becomes {lim.min_deliveries - 1}"
                  f" (Pub/Sub dead-lettering needs at least {lim.min_deliveries} delivery attempts)")
         if queue.visibility_timeout > lim.visibility_timeout_max:
-            consumers = spec.consumers_of_queue(qname)
-            longest = max((spec.functions[c].timeout for c in consumers), default=0)
-            if longest > lim.visibility_timeout_max:
-                err((*base, "visibility_timeout"), f"a consumer runs {longest}s but {lim.visibility_rule}")
-            else:
-                warn((*base, "visibility_timeout"), f"visibility_timeout is capped at {lim.visibility_timeout_max}s ({lim.visibility_rule})")
+            warn(where(*base, "visibility_timeout"), f"visibility_timeout {queue.visibility_timeout}s is capped at"
+                 f" {lim.visibility_timeout_max}s ({lim.visibility_rule})")
     for tname in spec.topics:
-        if len(f"{app}-{tname}") > lim.topic_name_max:
-            err(("topics", tname), f"'{app}-{tname}' is over {lim.topic_name_max} characters ({lim.topic_name_rule})")
+        physical = f"{app}-{tname}"
+        if len(physical) > lim.topic_name_max:
+            err(("topics", tname), f"topic name '{physical}' is {len(physical)} characters, over"
+                f" {lim.topic_name_max} ({lim.topic_name_rule}); shorten it", at_key=True)
     for tname in spec.tables:
-        if len(f"{app}{tname}".replace("-", "")) > lim.table_name_max:
-            err(("tables", tname), f"table name is over {lim.table_name_max} characters ({lim.table_name_rule})")
+        physical = f"{app}-{tname}".replace("-", "") if cloud == "azure" else f"{app}-{tname}"
+        if len(physical) > lim.table_name_max:
+            err(("tables", tname), f"table name '{physical}' is {len(physical)} characters, over"
+                f" {lim.table_name_max} ({lim.table_name_rule}); shorten the app or table name", at_key=True)
     if cloud == "gcp" and app.startswith("goog"):
-        problems.append(source.problem(("name",), "on gcp: Pub/Sub names may not start with 'goog'; rename the app"))
+        err(("name",), "Pub/Sub names may not start with 'goog', and every name starts with the app name; rename the app")
     return problems
+
+
+def _subscription(spec: AppSpec, source: SourceMap, cloud: str, fname: str) -> list[Problem]:
+    from .filters import filter_expression
+
+    lim = LIMITS[cloud]
+    fn = spec.functions[fname]
+    topic = fn.topic
+    assert topic is not None
+    base = ("functions", fname)
+    problems = []
+
+    def err(loc, message, *, at_key=False):
+        problems.append(source.problem(loc, f"on {cloud}: {message}", at_key=at_key))
+
+    physical = fname if cloud == "azure" else f"{spec.name}-{topic.name}-{fname}"
+    if len(physical) > lim.subscription_name_max:
+        err(base, f"subscription name '{physical}' is {len(physical)} characters, over {lim.subscription_name_max}"
+            f" ({lim.subscription_name_rule}); shorten the function name", at_key=True)
+    if not topic.filter:
+        return problems
+    loc = ("functions", fname, "topic", "filter")
+    if cloud == "aws":
+        combinations = math.prod(len(v) if isinstance(v, list) else 1 for v in topic.filter.values())
+        if len(topic.filter) > 5:
+            err(loc, f"the filter matches {len(topic.filter)} attributes, over 5 ({lim.filter_rule});"
+                " match fewer attributes and check the rest in the handler", at_key=True)
+        elif combinations > 150:
+            err(loc, f"the filter has {combinations} value combinations, over 150 ({lim.filter_rule});"
+                " match fewer values and check the rest in the handler", at_key=True)
+    if cloud == "gcp":
+        reserved = [k for k in topic.filter if k.lower().startswith("goog")]
+        if reserved:
+            err((*loc, reserved[0]), f"Pub/Sub attribute names may not start with 'goog'; rename {reserved[0]!r}",
+                at_key=True)
+    if lim.filter_max_length:
+        size = len(filter_expression(cloud, topic.filter).encode())
+        if size > lim.filter_max_length:
+            err(loc, f"the filter becomes {size} bytes, over {lim.filter_max_length} ({lim.filter_rule});"
+                " match fewer values, or filter in the handler", at_key=True)
+    return problems
+
+
+def _schedule_on(source: SourceMap, cloud: str, base: tuple, text: str) -> list[Problem]:
+    lim = LIMITS[cloud]
+    try:
+        schedule = parse_schedule(text)
+    except ScheduleError:
+        return []  # reported once by _schedules
+    try:
+        {"aws": schedule.for_aws, "azure": schedule.for_azure, "gcp": schedule.for_gcp}[cloud]()
+    except ScheduleError as exc:
+        takes = " takes only cron" if lim.schedule_rates == "cron-only" else ""
+        return [source.problem((*base, "schedule"), f"on {cloud}: {lim.schedule_service}{takes}: {exc}")]
+    return []

@@ -1,8 +1,16 @@
-"""Translate a neutral topic filter ({attribute: value | [values]}) into each cloud's syntax."""
+"""Translate a neutral topic filter ({attribute: value | [values]}) into each cloud's syntax.
+
+All attributes must match; a list matches any of its values. Attribute names are limited by the
+model to letters, digits, `_` and `-`, which every cloud's syntax below accepts.
+"""
 
 from __future__ import annotations
 
 import json
+import re
+
+# Service Bus SQL keywords: an attribute with one of these names must be written [in brackets].
+_SQL_KEYWORDS = {"and", "or", "not", "in", "is", "null", "like", "escape", "exists", "true", "false", "sys", "user"}
 
 
 def _values(value: str | list[str]) -> list[str]:
@@ -15,19 +23,22 @@ def sns_filter_policy(filter_: dict[str, str | list[str]]) -> str:
 
 
 def servicebus_sql(filter_: dict[str, str | list[str]]) -> str:
-    """Service Bus SQL filter over application properties: type = 'a' AND kind IN ('x', 'y')."""
+    """Service Bus SQL filter over application properties: type = 'a' AND [kind] IN ('x', 'y')."""
 
     def quote(text: str) -> str:
         return "'" + text.replace("'", "''") + "'"
 
+    def column(key: str) -> str:
+        plain = re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key) and key.lower() not in _SQL_KEYWORDS
+        return key if plain else f"[{key}]"
+
     clauses = []
     for key, value in sorted(filter_.items()):
         items = _values(value)
-        column = f"[{key}]" if not key.isidentifier() else key
         if len(items) == 1:
-            clauses.append(f"{column} = {quote(items[0])}")
+            clauses.append(f"{column(key)} = {quote(items[0])}")
         else:
-            clauses.append(f"{column} IN ({', '.join(quote(v) for v in items)})")
+            clauses.append(f"{column(key)} IN ({', '.join(quote(v) for v in items)})")
     return " AND ".join(clauses) if clauses else "1=1"
 
 
@@ -35,15 +46,11 @@ def pubsub_filter(filter_: dict[str, str | list[str]]) -> str:
     """Pub/Sub subscription filter: attributes.type = "a" AND (attributes.k = "x" OR attributes.k = "y")."""
 
     def quote(text: str) -> str:
-        return json.dumps(text)
-
-    def attr(key: str) -> str:
-        return f"attributes.{key}" if key.isidentifier() else f"attributes[{quote(key)}]"
+        return json.dumps(text, ensure_ascii=False)
 
     clauses = []
     for key, value in sorted(filter_.items()):
-        items = _values(value)
-        parts = [f"{attr(key)} = {quote(v)}" for v in items]
+        parts = [f"attributes.{key} = {quote(v)}" for v in _values(value)]
         clauses.append(parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")")
     return " AND ".join(clauses)
 

@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
-# Logical names are portable: each provider derives the physical name its cloud allows.
+# Logical names are portable: each provider derives the physical name its cloud allows, and
+# spec.checks rejects, per cloud, what no derivation can fix (see spec.capabilities).
 NAME_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
-NAME_MAX = 40
-APP_NAME_MAX = 16
+NAME_MAX = 63  # a DNS label; each cloud's physical-name rule is checked on top of it
+APP_NAME_MAX = 16  # the app name prefixes every physical name
+APP_NAME_MIN = 2
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN, min_length=1, max_length=NAME_MAX)]
+AppName = Annotated[str, Field(pattern=NAME_PATTERN, min_length=APP_NAME_MIN, max_length=APP_NAME_MAX)]
 
 TableVerb = Literal["read", "write"]
 QueueVerb = Literal["send"]
@@ -28,7 +40,85 @@ VERBS_BY_KIND: dict[str, tuple[str, ...]] = {
     "secret": ("read",),
 }
 
+TRIGGERS = ("http", "queue", "topic", "schedule")
+
 HANDLER_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$")
+# Attribute names a topic filter may match: the subset every cloud's filter syntax takes unquoted.
+FILTER_KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$"
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+ATTRIBUTE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+HTTP_PREFIX_PATTERN = r"^/([A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*)?$"
+
+StrictInt = Annotated[int, Field(strict=True)]
+StrictStr = Annotated[str, Field(strict=True)]
+
+
+def _describe(value: Any) -> str:
+    """How a YAML value reads back to its author."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "nothing"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    return repr(value)
+
+
+def _error(message: str) -> PydanticCustomError:
+    """A validation error whose message is shown to the app team as is."""
+    return PydanticCustomError("omni", message)
+
+
+def _filter_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        if not value:
+            raise _error("empty list matches nothing; give at least one value, e.g. [created]")
+        for item in value:
+            if not isinstance(item, str):
+                raise _error(f"list holds {_describe(item)}; filter values are strings"
+                             " (quote numbers and booleans: '1', 'true')")
+        return value
+    raise _error(f"expected a string or a list of strings (e.g. task.completed or [created, updated]),"
+                 f" got {_describe(value)}; quote numbers and booleans: '1', 'true'")
+
+
+def _env_value(value: Any) -> Any:
+    # Whole numbers read unambiguously (PORT: 8080); booleans and decimals do not (yes/1.10), so say quote.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str):
+        return value
+    raise _error(f"env values are strings; got {_describe(value)}, quote it (e.g. DEBUG: 'true', VERSION: '1.10')")
+
+
+def _env_name(key: str) -> str:
+    if key.upper().startswith("OMNICLOUD_"):
+        raise _error(f"env name {key!r} is reserved: OMNICLOUD_* variables are set by links; rename it")
+    return key
+
+
+def _verbs(value: Any) -> Any:
+    if isinstance(value, str):
+        raise _error(f"expected a list of verbs, got {_describe(value)}; write it as a list: [{value}]")
+    if isinstance(value, list):
+        if not value:
+            raise _error("no verbs; list at least one, e.g. [read]")
+        if len({v for v in value if isinstance(v, str)}) != len(value) and all(isinstance(v, str) for v in value):
+            raise _error("repeats a verb; list each verb once")
+    return value
+
+
+FilterValue = Annotated[str | list[str], BeforeValidator(_filter_value)]
+FilterKey = Annotated[str, Field(pattern=FILTER_KEY_PATTERN)]
+EnvName = Annotated[str, Field(pattern=ENV_NAME_PATTERN), AfterValidator(_env_name)]
+EnvValue = Annotated[str, BeforeValidator(_env_value)]
+Verbs = Annotated[list[Verb], BeforeValidator(_verbs)]
 
 
 class Strict(BaseModel):
@@ -39,7 +129,7 @@ class QueueTrigger(Strict):
     """`queue: task-queue` or `queue: {name: task-queue, batch_size: 10}`."""
 
     name: Name
-    batch_size: int = Field(default=1, ge=1, le=10000)
+    batch_size: StrictInt = Field(default=1, ge=1, le=10000, description="messages per invocation")
 
 
 class TopicTrigger(Strict):
@@ -49,104 +139,94 @@ class TopicTrigger(Strict):
     """
 
     name: Name
-    filter: dict[str, str | list[str]] = Field(default_factory=dict)
+    filter: dict[FilterKey, FilterValue] = Field(
+        default_factory=dict, description="attribute -> value or [values]; all attributes must match")
 
-    @field_validator("filter")
-    @classmethod
-    def _filter_values(cls, value: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
-        for key, item in value.items():
-            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.-]*", key):
-                raise ValueError(
-                    f"filter attribute {key!r} must start with a letter or _ and hold only letters, digits, _ . -"
-                )
-            if isinstance(item, list) and not item:
-                raise ValueError(f"filter attribute {key!r} has an empty list; give at least one value")
-        return value
+
+def _short_form(kind: str, example: str):
+    def convert(value: Any) -> Any:
+        if isinstance(value, str):
+            return {"name": value}
+        if isinstance(value, dict):
+            return value
+        raise _error(f"expected a {kind} name or a mapping, e.g. `{kind}: {example}`, got {_describe(value)}")
+
+    return convert
 
 
 class FunctionSpec(Strict):
-    handler: str = Field(description="module:attribute, resolved from the directory of app.yaml")
-    memory: int = Field(default=256, ge=128, description="MB")
-    timeout: int = Field(default=30, ge=1, description="seconds")
-    min_instances: int = Field(default=0, ge=0, le=100, description="instances kept warm")
+    handler: StrictStr = Field(description="module:attribute, resolved from the directory of app.yaml")
+    memory: StrictInt = Field(default=256, ge=128, description="MB")
+    timeout: StrictInt = Field(default=30, ge=1, description="seconds")
+    min_instances: StrictInt = Field(default=0, ge=0, le=100, description="instances kept warm")
     architecture: Literal["arm64", "x86_64"] = "arm64"
-    http: str | None = Field(default=None, description="path prefix served through the app's HTTP gateway")
-    queue: QueueTrigger | None = None
-    topic: TopicTrigger | None = None
-    schedule: str | None = Field(default=None, description="`every N minutes|hours|days` or a 5-field UTC cron")
-    links: dict[Name, list[Verb]] = Field(default_factory=dict)
-    env: dict[str, str] = Field(default_factory=dict)
+    http: StrictStr | None = Field(default=None, description="path prefix served through the app's HTTP gateway")
+    queue: QueueTrigger | None = Field(default=None, description="queue name, or {name, batch_size}")
+    topic: TopicTrigger | None = Field(default=None, description="topic name, or {name, filter}")
+    schedule: StrictStr | None = Field(default=None, description="`every N minutes|hours|days` or a 5-field UTC cron")
+    links: dict[Name, Verbs] = Field(default_factory=dict, description="resource name -> verbs it may use")
+    env: dict[EnvName, EnvValue] = Field(default_factory=dict)
 
-    @field_validator("queue", mode="before")
+    @field_validator(*TRIGGERS, mode="before")
     @classmethod
-    def _queue_short_form(cls, value: object) -> object:
-        return {"name": value} if isinstance(value, str) else value
-
-    @field_validator("topic", mode="before")
-    @classmethod
-    def _topic_short_form(cls, value: object) -> object:
-        return {"name": value} if isinstance(value, str) else value
+    def _trigger_given(cls, value: Any, info) -> Any:
+        if value is None:
+            return value
+        if info.field_name == "queue":
+            return _short_form("queue", "task-queue")(value)
+        if info.field_name == "topic":
+            return _short_form("topic", "events")(value)
+        return value
 
     @field_validator("handler")
     @classmethod
     def _handler_form(cls, value: str) -> str:
         if not HANDLER_PATTERN.match(value):
-            raise ValueError(f"handler {value!r} must be module:attribute, e.g. functions.api:app")
+            raise _error(f"handler {value!r} must be module:attribute{_handler_hint(value)}")
         return value
 
     @field_validator("http")
     @classmethod
-    def _http_prefix(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        if not re.fullmatch(r"/([A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*)?", value):
-            raise ValueError(
-                f"http prefix {value!r} must start with / and hold only path segments, e.g. / or /api/v1"
-            )
-        return value
-
-    @field_validator("env")
-    @classmethod
-    def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
-        for key in value:
-            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
-                raise ValueError(f"env name {key!r} must be letters, digits and _, not starting with a digit")
-            if key.upper().startswith("OMNICLOUD_"):
-                raise ValueError(f"env name {key!r} is reserved: OMNICLOUD_* variables are set by links")
-        return value
-
-    @field_validator("links")
-    @classmethod
-    def _links_have_verbs(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-        for name, verbs in value.items():
-            if not verbs:
-                raise ValueError(f"link {name!r} has no verbs; list at least one, e.g. [read]")
-            if len(set(verbs)) != len(verbs):
-                raise ValueError(f"link {name!r} repeats a verb")
+    def _http_prefix(cls, value: str) -> str:
+        if not value.startswith("/") and re.fullmatch(HTTP_PREFIX_PATTERN, "/" + value):
+            raise _error(f"http prefix {value!r} must start with /; write {'/' + value.rstrip('/')!r}")
+        if len(value) > 1 and value.endswith("/"):
+            value = value.rstrip("/") or "/"
+        if not re.fullmatch(HTTP_PREFIX_PATTERN, value):
+            raise _error(f"http prefix {value!r} must be / or path segments of letters, digits and . _ ~ -,"
+                         " e.g. /api/v1 (routes with {params} go in the handler's Router)")
         return value
 
     @model_validator(mode="after")
     def _one_trigger(self) -> FunctionSpec:
         triggers = self.triggers()
         if len(triggers) != 1:
-            found = ", ".join(triggers) if triggers else "none"
-            raise ValueError(
-                f"a function has exactly one trigger of http, queue, topic, schedule (found: {found})"
-            )
+            raise PydanticCustomError("trigger_count", "a function has exactly one trigger", {"found": triggers})
         return self
 
     def triggers(self) -> list[str]:
-        return [kind for kind in ("http", "queue", "topic", "schedule") if getattr(self, kind) is not None]
+        return [kind for kind in TRIGGERS if getattr(self, kind) is not None]
 
     @property
     def trigger(self) -> str:
         return self.triggers()[0]
 
 
+def _handler_hint(value: str) -> str:
+    module, colon, attr = value.partition(":")
+    fixed_module = module.removesuffix(".py").replace("/", ".").replace("\\", ".").strip(".")
+    if not colon and "." in value:
+        fixed_module, _, attr = fixed_module.rpartition(".")
+    fixed = f"{fixed_module}:{attr}"
+    if HANDLER_PATTERN.match(fixed) and fixed != value:
+        return f"; write {fixed!r}"
+    return ", e.g. functions.api:app (a dotted module path, a colon, a top-level name)"
+
+
 class QueueSpec(Strict):
-    visibility_timeout: int = Field(default=30, ge=1, le=43200, description="seconds a received message stays hidden")
-    max_retries: int = Field(default=3, ge=0, le=100, description="deliveries after the first, then dead-lettered")
-    retention: int = Field(default=345600, ge=600, le=604800, description="seconds a message is kept")
+    visibility_timeout: StrictInt = Field(default=30, ge=1, le=43200, description="seconds a received message stays hidden")
+    max_retries: StrictInt = Field(default=3, ge=0, le=100, description="deliveries after the first, then dead-lettered")
+    retention: StrictInt = Field(default=345600, ge=600, le=604800, description="seconds a message is kept")
 
 
 class TopicSpec(Strict):
@@ -154,24 +234,31 @@ class TopicSpec(Strict):
 
 
 class TableSpec(Strict):
-    partition_key: str = Field(default="pk", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-    sort_key: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-    ttl: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+    partition_key: StrictStr = Field(default="pk", pattern=ATTRIBUTE_PATTERN)
+    sort_key: StrictStr | None = Field(default=None, pattern=ATTRIBUTE_PATTERN)
+    ttl: StrictStr | None = Field(default=None, pattern=ATTRIBUTE_PATTERN, description="attribute holding an expiry (epoch seconds)")
 
     @model_validator(mode="after")
     def _distinct_keys(self) -> TableSpec:
         used = [k for k in (self.partition_key, self.sort_key, self.ttl) if k]
         if len(set(used)) != len(used):
-            raise ValueError("partition_key, sort_key and ttl must be different attributes")
+            raise _error("partition_key, sort_key and ttl must name different attributes")
         return self
 
 
 class SecretSpec(Strict):
-    description: str = ""
+    description: StrictStr = ""
+
+
+def _empty_bodies(value: Any) -> Any:
+    # `events:` with nothing after it means "all defaults", as `events: {}` does.
+    if isinstance(value, dict):
+        return {k: ({} if v is None else v) for k, v in value.items()}
+    return {} if value is None else value
 
 
 class AppSpec(Strict):
-    name: Annotated[str, Field(pattern=NAME_PATTERN, min_length=2, max_length=APP_NAME_MAX)]
+    name: AppName = Field(description="prefix of every physical name")
     functions: dict[Name, FunctionSpec] = Field(min_length=1)
     queues: dict[Name, QueueSpec] = Field(default_factory=dict)
     topics: dict[Name, TopicSpec] = Field(default_factory=dict)
@@ -180,11 +267,8 @@ class AppSpec(Strict):
 
     @field_validator("queues", "topics", "tables", "secrets", mode="before")
     @classmethod
-    def _empty_bodies(cls, value: object) -> object:
-        # `events:` with nothing after it means "all defaults", as `events: {}` does.
-        if isinstance(value, dict):
-            return {k: ({} if v is None else v) for k, v in value.items()}
-        return {} if value is None else value
+    def _bodies(cls, value: Any) -> Any:
+        return _empty_bodies(value)
 
     def kind_of(self, name: str) -> str | None:
         """The kind (queue, topic, table, secret, function) a resource name was declared as."""

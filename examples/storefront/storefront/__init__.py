@@ -1,0 +1,1 @@
+"""Handlers of the multi-prefix storefront example."""

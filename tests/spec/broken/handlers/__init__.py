@@ -1,0 +1,1 @@
+"""Handler modules the broken app.yaml corpus points at (parsed by validation, never run)."""

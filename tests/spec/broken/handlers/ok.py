@@ -1,0 +1,9 @@
+"""A valid handler module for the corpus."""
+
+from runtime import Router
+
+app = Router()
+
+
+def handle(message):
+    return None

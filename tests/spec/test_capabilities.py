@@ -1,0 +1,44 @@
+"""The per-cloud capability table: memory rounding, delivery counts, timeouts per trigger."""
+
+from __future__ import annotations
+
+import pytest
+
+from spec.capabilities import CLOUDS, LIMITS, deliveries, round_memory, timeout_limit
+
+
+@pytest.mark.parametrize(
+    ("cloud", "asked", "given"),
+    [
+        ("aws", 128, 128), ("aws", 1000, 1000), ("aws", 10240, 10240),
+        ("azure", 128, 512), ("azure", 512, 512), ("azure", 513, 2048), ("azure", 3000, 4096), ("azure", 9999, 4096),
+        ("gcp", 128, 128), ("gcp", 300, 512), ("gcp", 1024, 1024), ("gcp", 5000, 8192),
+    ],
+)
+def test_round_memory(cloud, asked, given):
+    assert round_memory(cloud, asked) == given
+
+
+@pytest.mark.parametrize(("cloud", "retries", "attempts"),
+                         [("aws", 0, 1), ("aws", 3, 4), ("azure", 0, 1), ("azure", 9, 10),
+                          ("gcp", 0, 5), ("gcp", 3, 5), ("gcp", 4, 5), ("gcp", 9, 10), ("gcp", 99, 100)])
+def test_deliveries(cloud, retries, attempts):
+    assert deliveries(cloud, retries) == attempts
+
+
+def test_documented_limits():
+    assert (LIMITS["aws"].memory_max, LIMITS["aws"].timeout_max, LIMITS["aws"].http_timeout_max) == (10240, 900, 30)
+    assert LIMITS["azure"].memory_steps == (512, 2048, 4096)
+    assert LIMITS["azure"].http_timeout_max == 230
+    assert timeout_limit("gcp", "http")[0] == 3600
+    assert timeout_limit("gcp", "queue")[0] == 600
+    assert LIMITS["gcp"].filter_max_length == 256
+    assert LIMITS["azure"].subscription_name_max == 50
+    assert LIMITS["gcp"].min_deliveries == 5 and LIMITS["gcp"].max_retries_max == 99
+
+
+def test_every_cloud_names_a_limit_for_every_trigger():
+    for cloud in CLOUDS:
+        for trigger in ("http", "queue", "topic", "schedule"):
+            limit, why = timeout_limit(cloud, trigger)
+            assert limit > 0 and why
