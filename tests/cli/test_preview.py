@@ -1,0 +1,166 @@
+"""`omnicloud preview --cloud all --json`: every cloud's plan, offline, with no wildcard grant."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+OWNER_LIKE_ROLES = {
+    "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",  # Owner
+    "b24988ac-6180-42a0-ab88-20f7382dd24c",  # Contributor
+    "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9",  # User Access Administrator
+}
+
+
+def _preview_all(stack: str, project: str | None = None) -> list[dict]:
+    cmd = [sys.executable, "-m", "omnicloud", "preview", "--cloud", "all", "--stack", stack, "--json"]
+    if project:
+        cmd += ["--project", project]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    return json.loads(proc.stdout)
+
+
+@pytest.fixture(scope="module", params=["dev", "prod"])
+def plans(request):
+    return request.param, _preview_all(request.param)
+
+
+def _aws_wildcards(resources: list[dict]) -> list[str]:
+    found = []
+    for r in resources:
+        if r["type"] not in ("aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy", "aws:sqs/queuePolicy:QueuePolicy"):
+            continue
+        doc = json.loads(r["props"]["policy"])
+        for statement in doc["Statement"]:
+            actions = statement.get("Action", [])
+            actions = [actions] if isinstance(actions, str) else actions
+            resources_ = statement.get("Resource", [])
+            resources_ = [resources_] if isinstance(resources_, str) else resources_
+            found += [f"{r['name']}: action {a}" for a in actions if "*" in a]
+            for res in resources_:
+                # Lambda names its log streams at run time: the only wildcard AWS leaves, scoped to
+                # the function's own log group.
+                if "*" in res and not re.fullmatch(r"arn:aws:logs:[^*]+:log-group:/aws/lambda/[^*]+:log-stream:\*", res):
+                    found.append(f"{r['name']}: resource {res}")
+    return found
+
+
+def _azure_wildcards(resources: list[dict]) -> list[str]:
+    found = []
+    for r in resources:
+        if r["type"] != "azure-native:authorization:RoleAssignment":
+            continue
+        role = r["props"]["roleDefinitionId"].rsplit("/", 1)[-1]
+        scope = r["props"]["scope"]
+        if role in OWNER_LIKE_ROLES:
+            found.append(f"{r['name']}: owner-like role {role}")
+        if re.fullmatch(r"/subscriptions/[^/]+(/resourceGroups/[^/]+)?", scope) or "*" in scope:
+            found.append(f"{r['name']}: broad scope {scope}")
+    return found
+
+
+def _gcp_wildcards(resources: list[dict]) -> list[str]:
+    found = []
+    for r in resources:
+        if "IAMMember" not in r["type"] and "IamMember" not in r["type"]:
+            continue
+        props = r["props"]
+        role = props.get("role", "")
+        if role in ("roles/owner", "roles/editor") or role.endswith(".admin") or "*" in role:
+            found.append(f"{r['name']}: role {role}")
+        if props.get("member") in ("allUsers", "allAuthenticatedUsers"):
+            found.append(f"{r['name']}: public member")
+        if r["type"] == "gcp:projects/iAMMember:IAMMember" and not props.get("condition"):
+            found.append(f"{r['name']}: unconditioned project-wide {role}")
+    return found
+
+
+WALKERS = {"aws": _aws_wildcards, "azure": _azure_wildcards, "gcp": _gcp_wildcards}
+GRANT_TYPES = {
+    "aws": "aws:iam/rolePolicy:RolePolicy",
+    "azure": "azure-native:authorization:RoleAssignment",
+    "gcp": "gcp:pubsub/topicIAMMember:TopicIAMMember",
+}
+
+
+def test_preview_all_gives_one_plan_per_cloud_in_the_documented_shape(plans):
+    stack, result = plans
+    assert [p["cloud"] for p in result] == ["aws", "azure", "gcp"]
+    for plan in result:
+        assert plan["stack"] == stack
+        urns = {r["urn"] for r in plan["resources"]}
+        for r in plan["resources"]:
+            assert set(r) >= {"urn", "type", "name", "parent", "props"}
+            assert r["parent"] is None or r["parent"] in urns or r["parent"].endswith(f"omnicloud-{stack}")
+        kinds = {r["type"] for r in plan["resources"] if r["type"].startswith("omnicloud:index:")}
+        assert {"omnicloud:index:Function", "omnicloud:index:Queue", "omnicloud:index:Table"} <= kinds
+
+
+def test_no_wildcard_grant_on_any_cloud(plans):
+    _, result = plans
+    for plan in result:
+        grants = [r for r in plan["resources"] if r["type"] == GRANT_TYPES[plan["cloud"]]]
+        assert grants, f"{plan['cloud']}: the walk found no grants to check"
+        assert WALKERS[plan["cloud"]](plan["resources"]) == []
+
+
+def test_the_walk_catches_a_wildcard(plans):
+    """The walkers are not vacuous: a planted wildcard on each cloud is reported."""
+    _, result = plans
+    planted = {
+        "aws": {"type": "aws:iam/rolePolicy:RolePolicy", "name": "bad",
+                "props": {"policy": json.dumps({"Statement": [{"Action": "dynamodb:*", "Resource": "*"}]})}},
+        "azure": {"type": "azure-native:authorization:RoleAssignment", "name": "bad",
+                  "props": {"roleDefinitionId": "/providers/Microsoft.Authorization/roleDefinitions/b24988ac-6180-42a0-ab88-20f7382dd24c",
+                            "scope": "/subscriptions/0000"}},
+        "gcp": {"type": "gcp:projects/iAMMember:IAMMember", "name": "bad", "props": {"role": "roles/editor", "member": "allUsers"}},
+    }
+    for cloud, resource in planted.items():
+        assert len(WALKERS[cloud]([resource])) >= 2
+
+
+def test_preview_of_a_broken_app_is_one_line_per_problem(tmp_path):
+    app = tmp_path / "broken.yaml"
+    (tmp_path / "functions").mkdir()
+    (tmp_path / "functions" / "api.py").write_text("app = None\n")
+    app.write_text("name: agents\nfunctions:\n  api:\n    handler: functions.api:app\n    http: /\n    links: {nope: [read]}\n")
+    proc = subprocess.run([sys.executable, "-m", "omnicloud", "preview", "--cloud", "aws", "--app", str(app)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{app}:6:") and "nope" in lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+def test_preview_of_an_unknown_stack_names_the_stacks_there():
+    proc = subprocess.run([sys.executable, "-m", "omnicloud", "preview", "--cloud", "gcp", "--stack", "staging"],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2
+    assert "Pulumi.staging.yaml" in proc.stderr and "dev" in proc.stderr and "prod" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+EXAMPLES = sorted(p.parent.relative_to(ROOT).as_posix() for p in (ROOT / "examples").glob("*/app.yaml"))
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("project", EXAMPLES)
+def test_examples_preview_on_every_cloud_without_wildcards(project, stack):
+    """Each example is its own Pulumi project (its own stack files) sharing the program."""
+    plans = _preview_all(stack, project=project)
+    assert [p["cloud"] for p in plans] == ["aws", "azure", "gcp"]
+    for plan in plans:
+        assert any(r["type"] == "omnicloud:index:Function" for r in plan["resources"])
+        assert WALKERS[plan["cloud"]](plan["resources"]) == []
+
+
+def test_there_are_examples_to_preview():
+    assert len(EXAMPLES) >= 3
