@@ -64,6 +64,60 @@ def _pip(args: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "pip", *args], capture_output=True, text=True, env=env)
 
 
+def _pip_with_progress(args: list[str], progress) -> subprocess.CompletedProcess:
+    """pip, streaming its output into a progress bar (wheels resolved vs fetched)."""
+    env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_NO_INPUT": "1"}
+    env.pop("PIP_FIND_LINKS", None)
+    proc = subprocess.Popen([sys.executable, "-m", "pip", *args, "--progress-bar", "off"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    resolved = fetched = 0
+    out_lines = []
+    bar = ProgressBar(progress)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        out_lines.append(line)
+        text = line.strip()
+        if text.startswith("Collecting "):
+            resolved += 1
+        elif text.startswith(("Saved ", "File was already downloaded")):
+            fetched += 1
+        else:
+            continue
+        bar.update(fetched, resolved, text.split()[1] if text.startswith("Collecting ") else "")
+    stderr = proc.stderr.read() if proc.stderr else ""
+    code = proc.wait()
+    bar.done()
+    return subprocess.CompletedProcess(args, code, "".join(out_lines), stderr)
+
+
+class ProgressBar:
+    """`[#####.....] 3/7 wheels` on a terminal (redrawn in place), plain lines otherwise."""
+
+    def __init__(self, progress, width: int = 24):
+        self.progress = progress
+        self.width = width
+        self.tty = sys.stderr.isatty()
+        self.drawn = False
+
+    def update(self, done: int, total: int, current: str = "") -> None:
+        if not self.progress:
+            return
+        total = max(total, done, 1)
+        filled = int(self.width * done / total)
+        line = f"[{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} wheels {current}".rstrip()
+        if self.tty:
+            sys.stderr.write("\r\033[K  " + line)
+            sys.stderr.flush()
+            self.drawn = True
+        elif current:
+            self.progress(f"resolving {current}")
+
+    def done(self) -> None:
+        if self.drawn:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
 def _last_error(proc: subprocess.CompletedProcess) -> str:
     lines = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip() and not ln.startswith("WARNING: Location")]
     errors = [ln for ln in lines if ln.startswith("ERROR")]
@@ -95,7 +149,8 @@ def vendor(requirements_file: Path, target: Target, cache_dir: Path, *, exclude:
     if proc.returncode != 0:
         if progress:
             progress("wheel cache miss: downloading from the package index")
-        download = _pip(["download", *target.platform_args(), "-r", str(requirements_file), "-d", str(wheels)])
+        download = _pip_with_progress(["download", *target.platform_args(), "-r", str(requirements_file),
+                                       "-d", str(wheels)], progress)
         if download.returncode != 0:
             raise VendorError(
                 f"{requirements_file}: cannot download wheels for {target.key}: {_last_error(download)}"

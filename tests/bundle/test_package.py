@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import random
@@ -119,10 +120,8 @@ def test_manifest_lists_every_artifact_with_hash_and_size(tmp_path, capsys):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["cloud"] == "gcp"
     assert set(manifest["artifacts"]) == {"web", "jobs", "tick"}
-    for name, entry in manifest["artifacts"].items():
+    for entry in manifest["artifacts"].values():
         data = (out / entry["path"]).read_bytes()
-        import hashlib
-
         assert entry["sha256"] == hashlib.sha256(data).hexdigest()
         assert entry["bytes"] == len(data)
         with zipfile.ZipFile(out / entry["path"]) as zf:
