@@ -1,0 +1,487 @@
+"""AWS Lambda adapter: API Gateway (v2 HTTP API, v1 REST), Function URLs, SQS, SNS, EventBridge.
+
+The bundle's entry module is ``handler = make_handler("<module:attr>", "<trigger>")``; the
+module-level ``handler`` builds itself from OMNICLOUD_HANDLER / OMNICLOUD_TRIGGER instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from urllib.parse import parse_qsl, unquote
+
+from ..types import Message, Request, Response, ScheduledEvent
+from . import base
+from .base import EventError, HandlerNotFound
+
+ADAPTER = "aws"
+SCHEDULE_KEY = "omnicloud-schedule"
+
+# What a function of each kind should receive, for "expected ..." in errors.
+EXPECTED = {
+    "http": "an API Gateway (HTTP API v2 or REST v1) or Function URL event",
+    "message": "an SQS batch (Records[].eventSource 'aws:sqs') or an SNS event (Records[].EventSource 'aws:sns')",
+    "schedule": f"an EventBridge Scheduler input {{{SCHEDULE_KEY!r}: ...}} or an EventBridge 'Scheduled Event'",
+}
+
+# ---- read-only event wrappers -------------------------------------------------------------
+
+
+class _Wrapper:
+    """A read-only view over one event dict; missing required keys are EventErrors, not KeyErrors."""
+
+    source = "event"
+
+    def __init__(self, data: Mapping[str, Any]):
+        self._data = data
+
+    @property
+    def raw(self) -> Mapping[str, Any]:
+        return self._data
+
+    def _get(self, *path: str, default: Any = None) -> Any:
+        node: Any = self._data
+        for key in path:
+            if not isinstance(node, Mapping) or node.get(key) is None:
+                return default
+            node = node[key]
+        return node
+
+    def _require(self, *path: str, kind: type | tuple[type, ...] = str) -> Any:
+        value = self._get(*path)
+        if not isinstance(value, kind):
+            where = ".".join(path)
+            got = "missing" if value is None else f"a {type(value).__name__}"
+            raise EventError(ADAPTER, f"{self.source} field {where} is {got}", f"a {_names(kind)}")
+        return value
+
+
+def _names(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join({str: "string", dict: "object", list: "list", int: "number", bool: "boolean"}.get(k, k.__name__)
+                       for k in kinds)
+
+
+def _decode_body(body: Any, is_base64: bool, source: str) -> bytes:
+    if body is None:
+        return b""
+    if not isinstance(body, str):
+        raise EventError(ADAPTER, f"{source} body is a {type(body).__name__}", "a string")
+    if not is_base64:
+        return body.encode("utf-8")
+    try:
+        return base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        raise EventError(ADAPTER, f"{source} says isBase64Encoded but the body is not base64", "a base64 body") from None
+
+
+class HttpApiV2Event(_Wrapper):
+    """API Gateway HTTP API (payload format 2.0) and Lambda Function URL requests."""
+
+    source = "HTTP API v2 event"
+
+    @property
+    def method(self) -> str:
+        return self._require("requestContext", "http", "method")
+
+    @property
+    def raw_path(self) -> str:
+        return self._get("rawPath") or self._get("requestContext", "http", "path") or "/"
+
+    @property
+    def raw_query_string(self) -> str:
+        return self._get("rawQueryString", default="")
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {str(k): str(v) for k, v in (self._get("headers") or {}).items()}
+
+    @property
+    def cookies(self) -> list[str]:
+        return [str(c) for c in self._get("cookies") or []]
+
+    @property
+    def body(self) -> bytes:
+        return _decode_body(self._get("body"), bool(self._get("isBase64Encoded")), self.source)
+
+    @property
+    def source_ip(self) -> str | None:
+        return self._get("requestContext", "http", "sourceIp")
+
+    @property
+    def request_id(self) -> str | None:
+        return self._get("requestContext", "requestId")
+
+    def to_request(self) -> Request:
+        headers = self.headers
+        cookie_pairs = self.cookies
+        if cookie_pairs and not any(k.lower() == "cookie" for k in headers):
+            # HTTP API moves the Cookie header into `cookies`; give handlers both views.
+            headers["cookie"] = "; ".join(cookie_pairs)
+        query_all = _query_all(self.raw_query_string)
+        return Request(
+            method=self.method, path=unquote(self.raw_path), headers=headers,
+            query={k: v[0] for k, v in query_all.items()}, query_all=query_all, body=self.body,
+            cookies=base.cookies_from_header("; ".join(cookie_pairs)) if cookie_pairs
+            else base.cookies_from_header(headers.get("cookie")),
+            source_ip=self.source_ip, request_id=self.request_id,
+        )
+
+    @staticmethod
+    def from_response(response: Response) -> dict[str, Any]:
+        body, is_b64 = _encode_body(response.body_bytes())
+        out: dict[str, Any] = {"statusCode": response.status, "headers": dict(response.headers),
+                               "body": body, "isBase64Encoded": is_b64}
+        if response.cookies:
+            out["cookies"] = list(response.cookies)
+        return out
+
+
+class RestApiV1Event(_Wrapper):
+    """API Gateway REST API proxy integration (payload format 1.0)."""
+
+    source = "REST API v1 event"
+
+    @property
+    def method(self) -> str:
+        return self._require("httpMethod")
+
+    @property
+    def path(self) -> str:
+        return self._get("path") or "/"
+
+    @property
+    def headers(self) -> list[tuple[str, str]]:
+        multi = self._get("multiValueHeaders")
+        if isinstance(multi, Mapping) and multi:
+            return [(str(k), str(v)) for k, values in multi.items() for v in values or []]
+        return [(str(k), str(v)) for k, v in (self._get("headers") or {}).items()]
+
+    @property
+    def query_all(self) -> dict[str, list[str]]:
+        multi = self._get("multiValueQueryStringParameters")
+        if isinstance(multi, Mapping) and multi:
+            return {str(k): [str(v) for v in values or []] for k, values in multi.items()}
+        return {str(k): [str(v)] for k, v in (self._get("queryStringParameters") or {}).items()}
+
+    @property
+    def body(self) -> bytes:
+        return _decode_body(self._get("body"), bool(self._get("isBase64Encoded")), self.source)
+
+    def to_request(self) -> Request:
+        headers = self.headers
+        query_all = self.query_all
+        cookie_header = "; ".join(v for k, v in headers if k.lower() == "cookie")
+        return Request(
+            method=self.method, path=self.path, headers=headers,
+            query={k: v[0] for k, v in query_all.items() if v}, query_all=query_all, body=self.body,
+            cookies=base.cookies_from_header(cookie_header),
+            source_ip=self._get("requestContext", "identity", "sourceIp"),
+            request_id=self._get("requestContext", "requestId"),
+        )
+
+    @staticmethod
+    def from_response(response: Response) -> dict[str, Any]:
+        body, is_b64 = _encode_body(response.body_bytes())
+        multi = {k: [v] for k, v in response.headers.items()}
+        if response.cookies:
+            multi["Set-Cookie"] = list(response.cookies)
+        # Both forms: API Gateway merges them; an ALB target group reads the one it is set up for.
+        return {"statusCode": response.status, "headers": dict(response.headers), "multiValueHeaders": multi,
+                "body": body, "isBase64Encoded": is_b64}
+
+
+def _query_all(raw: str) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for key, value in parse_qsl(raw or "", keep_blank_values=True):
+        out.setdefault(key, []).append(value)
+    return out
+
+
+def _encode_body(data: bytes) -> tuple[str, bool]:
+    try:
+        return data.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return base64.b64encode(data).decode("ascii"), True
+
+
+class SnsNotification(_Wrapper):
+    """An SNS notification: the `Sns` object of a direct record, or the envelope in an SQS body."""
+
+    source = "SNS notification"
+
+    @property
+    def message_id(self) -> str:
+        return self._require("MessageId")
+
+    @property
+    def message(self) -> str:
+        return self._get("Message", default="")
+
+    @property
+    def topic_arn(self) -> str:
+        return self._get("TopicArn", default="")
+
+    @property
+    def timestamp(self) -> datetime | None:
+        return base.parse_time(self._get("Timestamp"), ADAPTER, "SNS Timestamp")
+
+    @property
+    def attributes(self) -> dict[str, str]:
+        attrs = self._get("MessageAttributes") or {}
+        return {str(k): str(v.get("Value")) for k, v in attrs.items()
+                if isinstance(v, Mapping) and v.get("Type") != "Binary" and v.get("Value") is not None}
+
+    def to_message(self, delivery_attempt: int = 1) -> Message:
+        return Message(id=self.message_id, body=self.message.encode("utf-8"), attributes=self.attributes,
+                       delivery_attempt=delivery_attempt, source=self.topic_arn, published_at=self.timestamp)
+
+
+class SqsRecord(_Wrapper):
+    """One SQS record; its body may be an SNS envelope (SNS -> SQS without raw message delivery)."""
+
+    source = "SQS record"
+
+    @property
+    def message_id(self) -> str:
+        return self._require("messageId")
+
+    @property
+    def body(self) -> str:
+        return self._get("body", default="")
+
+    @property
+    def receive_count(self) -> int:
+        try:
+            return max(1, int(self._get("attributes", "ApproximateReceiveCount", default=1)))
+        except (TypeError, ValueError):
+            return 1
+
+    @property
+    def sent_at(self) -> datetime | None:
+        return base.parse_time(self._get("attributes", "SentTimestamp"), ADAPTER, "SQS SentTimestamp")
+
+    @property
+    def source_arn(self) -> str:
+        return self._get("eventSourceARN", default="")
+
+    @property
+    def message_attributes(self) -> dict[str, str]:
+        # Raw SNS delivery lands the SNS attributes here too.
+        attrs = self._get("messageAttributes") or {}
+        return {str(k): str(v["stringValue"]) for k, v in attrs.items()
+                if isinstance(v, Mapping) and v.get("stringValue") is not None}
+
+    @property
+    def sns_envelope(self) -> SnsNotification | None:
+        body = self.body
+        if not (isinstance(body, str) and body.lstrip().startswith("{") and '"TopicArn"' in body):
+            return None
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return None
+        if isinstance(data, dict) and data.get("Type") == "Notification" and "Message" in data and "MessageId" in data:
+            return SnsNotification(data)
+        return None
+
+    def to_message(self) -> Message:
+        envelope = self.sns_envelope
+        if envelope is not None:
+            message = envelope.to_message(self.receive_count)
+            message.attributes = {**self.message_attributes, **message.attributes}
+            return message
+        return Message(id=self.message_id, body=self.body.encode("utf-8"), attributes=self.message_attributes,
+                       delivery_attempt=self.receive_count, source=self.source_arn, published_at=self.sent_at)
+
+
+# ---- adapters -----------------------------------------------------------------------------
+
+
+class Adapter(Protocol):
+    name: str
+    kind: str
+
+    def infer(self, event: Any, context: Any) -> bool: ...
+
+    def handle(self, target: str, trigger: str, event: Mapping[str, Any], context: Any) -> Any: ...
+
+
+def _records(event: Any) -> list[Any]:
+    records = event.get("Records") if isinstance(event, Mapping) else None
+    return records if isinstance(records, list) else []
+
+
+def _request_id(context: Any) -> str | None:
+    return getattr(context, "aws_request_id", None)
+
+
+class _HttpAdapter:
+    kind = "http"
+    wrapper: type[HttpApiV2Event] | type[RestApiV1Event]
+
+    def handle(self, target: str, trigger: str, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        wrapped = self.wrapper(event)
+        try:
+            request = wrapped.to_request()
+        except EventError as exc:
+            base.reject(trigger, exc, invocation_id=_request_id(context), consequence="answered 400")
+            return wrapped.from_response(Response.error(400, "bad_request", str(exc)))
+        response = base.run_http(target, request, invocation_id=_request_id(context) or request.request_id)
+        return wrapped.from_response(response)
+
+
+class HttpApiV2Adapter(_HttpAdapter):
+    name = "API Gateway HTTP API v2 / Function URL event"
+    wrapper = HttpApiV2Event
+
+    def infer(self, event: Any, context: Any) -> bool:
+        return (isinstance(event, Mapping) and event.get("version") == "2.0"
+                and isinstance(event.get("requestContext"), Mapping) and "http" in event["requestContext"])
+
+
+class RestApiV1Adapter(_HttpAdapter):
+    name = "API Gateway REST v1 event"
+    wrapper = RestApiV1Event
+
+    def infer(self, event: Any, context: Any) -> bool:
+        return isinstance(event, Mapping) and "httpMethod" in event and "requestContext" in event
+
+
+class SqsAdapter:
+    """SQS batches; reports exactly the failed records in batchItemFailures."""
+
+    name = "SQS batch"
+    kind = "message"
+
+    def infer(self, event: Any, context: Any) -> bool:
+        records = _records(event)
+        return bool(records) and isinstance(records[0], Mapping) and records[0].get("eventSource") == "aws:sqs"
+
+    def handle(self, target: str, trigger: str, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        failures: list[str] = []
+        for record in (SqsRecord(r if isinstance(r, Mapping) else {}) for r in _records(event)):
+            message_id = record.message_id
+            # FIFO: once a record fails, later ones in the batch must not overtake it.
+            if failures and record.source_arn.endswith(".fifo"):
+                failures.append(message_id)
+                continue
+            try:
+                message = record.to_message()
+            except EventError as exc:
+                base.reject(trigger, exc, invocation_id=message_id, message_id=message_id,
+                            consequence="reported as failed; SQS redrives it to the dead-letter queue after max_retries")
+                failures.append(message_id)
+                continue
+            try:
+                base.run_message(target, message, trigger=trigger, invocation_id=_request_id(context))
+            except HandlerNotFound:
+                raise
+            except Exception:
+                failures.append(message_id)
+        return {"batchItemFailures": [{"itemIdentifier": i} for i in failures]}
+
+
+class SnsAdapter:
+    """SNS invoking the function directly (asynchronous invoke: raise to have Lambda retry)."""
+
+    name = "SNS event"
+    kind = "message"
+
+    def infer(self, event: Any, context: Any) -> bool:
+        records = _records(event)
+        return bool(records) and isinstance(records[0], Mapping) and records[0].get("EventSource") == "aws:sns"
+
+    def handle(self, target: str, trigger: str, event: Mapping[str, Any], context: Any) -> None:
+        for record in _records(event):
+            sns = record.get("Sns") if isinstance(record, Mapping) else None
+            if not isinstance(sns, Mapping):
+                raise EventError(ADAPTER, "SNS record has no Sns object", "Records[].Sns with MessageId and Message")
+            base.run_message(target, SnsNotification(sns).to_message(), trigger=trigger,
+                             invocation_id=_request_id(context))
+        return None
+
+
+class SchedulerInputAdapter:
+    """EventBridge Scheduler with the target input the AWS provider writes."""
+
+    name = "EventBridge Scheduler input"
+    kind = "schedule"
+
+    def infer(self, event: Any, context: Any) -> bool:
+        return isinstance(event, Mapping) and SCHEDULE_KEY in event
+
+    def handle(self, target: str, trigger: str, event: Mapping[str, Any], context: Any) -> None:
+        name = event.get(SCHEDULE_KEY)
+        if not isinstance(name, str):
+            raise EventError(ADAPTER, f"{SCHEDULE_KEY} is a {type(name).__name__}", "the schedule's name (a string)")
+        when = base.parse_time(event.get("time"), ADAPTER, "scheduler input time") or datetime.now(UTC)
+        scheduled = ScheduledEvent(time=when, schedule=name, id=str(event.get("id") or _request_id(context) or ""))
+        base.run_schedule(target, scheduled, invocation_id=_request_id(context))
+
+
+class ScheduledEventAdapter:
+    """A classic EventBridge rule (or Scheduler default payload): detail-type 'Scheduled Event'."""
+
+    name = "EventBridge Scheduled Event"
+    kind = "schedule"
+
+    def infer(self, event: Any, context: Any) -> bool:
+        return (isinstance(event, Mapping) and event.get("detail-type") == "Scheduled Event"
+                and event.get("source") in ("aws.events", "aws.scheduler"))
+
+    def handle(self, target: str, trigger: str, event: Mapping[str, Any], context: Any) -> None:
+        resources = event.get("resources") or []
+        arn = str(resources[0]) if isinstance(resources, list) and resources else ""
+        scheduled = ScheduledEvent(
+            time=base.parse_time(event.get("time"), ADAPTER, "event time") or datetime.now(UTC),
+            schedule=arn.rsplit("/", 1)[-1], id=str(event.get("id") or ""),
+        )
+        base.run_schedule(target, scheduled, invocation_id=_request_id(context))
+
+
+# First match wins; the more specific shapes come first.
+ADAPTERS: tuple[Adapter, ...] = (
+    SchedulerInputAdapter(), ScheduledEventAdapter(), SqsAdapter(), SnsAdapter(),
+    HttpApiV2Adapter(), RestApiV1Adapter(),
+)
+
+
+def make_handler(target: str, trigger: str) -> Callable[[Any, Any], Any]:
+    """The Lambda handler for the neutral handler `target` ("module:attr") behind `trigger`."""
+    kind = base.trigger_kind(trigger)
+
+    def handler(event: Any, context: Any) -> Any:
+        base.configure_logging()
+        adapter = next((a for a in ADAPTERS if a.infer(event, context)), None)
+        if adapter is None:
+            error = EventError(ADAPTER, f"unrecognised event ({base.describe(event)})", EXPECTED[kind])
+        elif adapter.kind != kind:
+            error = EventError(ADAPTER, f"a {trigger} function received an {adapter.name}", EXPECTED[kind])
+        else:
+            return adapter.handle(target, trigger, event, context)
+        base.reject(trigger, error, invocation_id=_request_id(context), consequence="invocation failed")
+        raise error
+
+    handler.__qualname__ = f"omnicloud_handler[{target}]"
+    return handler
+
+
+_from_env: Callable[[Any, Any], Any] | None = None
+
+
+def handler(event: Any, context: Any) -> Any:
+    """The Lambda handler built from OMNICLOUD_HANDLER and OMNICLOUD_TRIGGER on first call."""
+    global _from_env
+    if _from_env is None:
+        target, trigger = os.environ.get("OMNICLOUD_HANDLER"), os.environ.get("OMNICLOUD_TRIGGER")
+        if not target or not trigger:
+            raise RuntimeError("aws adapter: OMNICLOUD_HANDLER and OMNICLOUD_TRIGGER are not set; "
+                               "the provider sets them, so redeploy the function")
+        _from_env = make_handler(target, trigger)
+    return _from_env(event, context)

@@ -1,0 +1,157 @@
+"""Azure Functions adapter (Python v2 model): HTTP, Service Bus queue/topic and timer triggers.
+
+The rendered ``function_app.py`` (see azure_templates.py) registers the trigger and calls
+``handle_http``, ``handle_message`` or ``handle_timer`` here. azure.functions is imported only
+when a response object has to be built, never when this module is imported.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
+
+from .. import context as invocation_context
+from ..types import Message, Request, Response, ScheduledEvent
+from . import base
+from .base import EventError
+
+if TYPE_CHECKING:
+    import azure.functions as func
+
+ADAPTER = "azure"
+
+
+def _invocation_id(context: Any) -> str | None:
+    return getattr(context, "invocation_id", None)
+
+
+def _host_traceparent(context: Any) -> str | None:
+    """The W3C traceparent the Functions host created for this invocation, if any."""
+    trace = getattr(context, "trace_context", None)
+    return getattr(trace, "trace_parent", None) or None
+
+
+# ---- HTTP ---------------------------------------------------------------------------------
+
+
+def to_request(req: func.HttpRequest, context: Any = None) -> Request:
+    """func.HttpRequest -> Request (path from the URL; the host's route prefix is empty)."""
+    try:
+        method, url, body = req.method, req.url, req.get_body()
+        headers = {str(k): str(v) for k, v in req.headers.items()}
+    except AttributeError:
+        raise EventError(ADAPTER, f"the HTTP trigger passed {base.describe(req)}", "an azure.functions.HttpRequest") from None
+    parts = urlsplit(url or "/")
+    query_all: dict[str, list[str]] = {}
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        query_all.setdefault(key, []).append(value)
+    lowered = {k.lower(): v for k, v in headers.items()}
+    return Request(
+        method=method or "GET", path=parts.path or "/", headers=headers,
+        query={k: v[0] for k, v in query_all.items()}, query_all=query_all, body=body or b"",
+        cookies=base.cookies_from_header(lowered.get("cookie")),
+        source_ip=base.first_ip(lowered.get("x-forwarded-for")),
+        request_id=_invocation_id(context),
+    )
+
+
+def to_http_response(response: Response) -> func.HttpResponse:
+    import azure.functions as func
+
+    body = response.body_bytes()
+    headers = {k: v for k, v in response.headers.items() if k.lower() != "set-cookie"}
+    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), None)
+    out = func.HttpResponse(body=body, status_code=response.status, headers=headers,
+                            mimetype=content_type.split(";")[0].strip() if content_type else None)
+    for cookie in response.cookies:
+        out.headers.add("Set-Cookie", cookie)
+    return out
+
+
+def handle_http(target: str, req: func.HttpRequest, context: Any = None) -> func.HttpResponse:
+    base.configure_logging()
+    try:
+        request = to_request(req, context)
+    except EventError as exc:
+        base.reject("http", exc, invocation_id=_invocation_id(context), consequence="answered 400")
+        return to_http_response(Response.error(400, "bad_request", str(exc)))
+    traceparent = request.header(invocation_context.TRACEPARENT) or _host_traceparent(context)
+    return to_http_response(base.run_http(target, request, invocation_id=_invocation_id(context),
+                                          traceparent=traceparent))
+
+
+# ---- Service Bus --------------------------------------------------------------------------
+
+
+def _property_text(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", "replace")
+    return str(value)
+
+
+def to_message(msg: func.ServiceBusMessage) -> Message:
+    """func.ServiceBusMessage -> Message: id, delivery count, application properties, correlation id."""
+    try:
+        message_id, body = msg.message_id, msg.get_body()
+    except AttributeError:
+        raise EventError(ADAPTER, f"the Service Bus trigger passed {base.describe(msg)}",
+                         "an azure.functions.ServiceBusMessage") from None
+    if not message_id:
+        raise EventError(ADAPTER, "Service Bus message has no message_id", "a message id")
+    properties = getattr(msg, "application_properties", None) or getattr(msg, "user_properties", None) or {}
+    if not isinstance(properties, Mapping):
+        properties = {}
+    enqueued = getattr(msg, "enqueued_time_utc", None)
+    if isinstance(enqueued, datetime) and enqueued.tzinfo is None:
+        enqueued = enqueued.replace(tzinfo=UTC)
+    return Message(
+        id=str(message_id), body=body or b"",
+        attributes={str(k): _property_text(v) for k, v in properties.items() if v is not None},
+        delivery_attempt=max(1, int(getattr(msg, "delivery_count", None) or 1)),
+        source=os.environ.get("OMNICLOUD_TRIGGER_QUEUE") or os.environ.get("OMNICLOUD_TRIGGER_TOPIC") or "servicebus",
+        correlation_id=getattr(msg, "correlation_id", None),
+        published_at=enqueued if isinstance(enqueued, datetime) else None,
+    )
+
+
+def _message_traceparent(message: Message) -> str | None:
+    traceparent = message.attributes.get(invocation_context.TRACEPARENT)
+    if traceparent:
+        return traceparent
+    # A sender that set only the native correlation id (a W3C trace id) still joins the trace.
+    cid = (message.correlation_id or "").lower()
+    if len(cid) == 32 and all(c in "0123456789abcdef" for c in cid):
+        return invocation_context.new_traceparent(cid)
+    return None
+
+
+def handle_message(target: str, msg: func.ServiceBusMessage, context: Any = None, trigger: str = "queue") -> None:
+    """Run a queue/topic handler; raising makes the host abandon the message, so Service Bus
+    redelivers it until maxDeliveryCount and then dead-letters it."""
+    base.configure_logging()
+    try:
+        message = to_message(msg)
+    except EventError as exc:
+        base.reject(trigger, exc, invocation_id=_invocation_id(context),
+                    consequence="abandoned; Service Bus dead-letters it after maxDeliveryCount")
+        raise
+    base.run_message(target, message, trigger=trigger, invocation_id=_invocation_id(context),
+                     traceparent=_message_traceparent(message))
+
+
+# ---- timer --------------------------------------------------------------------------------
+
+
+def to_scheduled_event(timer: Any, context: Any = None) -> ScheduledEvent:
+    # The timer payload says when the *next* run is due, not this one: now is the best answer.
+    return ScheduledEvent(time=datetime.now(UTC),
+                          schedule=os.environ.get("OMNICLOUD_FUNCTION", ""), id=_invocation_id(context) or "")
+
+
+def handle_timer(target: str, timer: func.TimerRequest, context: Any = None) -> None:
+    base.configure_logging()
+    event = to_scheduled_event(timer, context)
+    base.run_schedule(target, event, invocation_id=_invocation_id(context), traceparent=_host_traceparent(context))

@@ -1,0 +1,283 @@
+"""What every adapter shares: handler loading, the invocation context and its one log line.
+
+Adapters only translate a cloud's event into neutral types and the result back; running the
+handler (and reporting how it went) is done here, the same way on every cloud.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from .. import context
+from .. import log as jsonlog
+from ..router import HTTPError
+from ..types import BadRequest, Message, Request, Response, ScheduledEvent
+
+log = logging.getLogger("omnicloud.invocation")
+
+# The handler signature each trigger kind calls, keyed by app.yaml's trigger.
+TRIGGER_KINDS = {"http": "http", "queue": "message", "topic": "message", "schedule": "schedule"}
+
+
+class EventError(ValueError):
+    """An event the adapter cannot translate: unknown shape, missing or malformed field."""
+
+    def __init__(self, adapter: str, problem: str, expected: str):
+        super().__init__(f"{adapter} adapter: {problem}; expected {expected}")
+        self.adapter = adapter
+
+
+class HandlerNotFound(LookupError):
+    """The `module:attr` handler target cannot be imported."""
+
+
+_logging_ready = False
+
+
+def configure_logging() -> None:
+    """JSON log lines on a cloud: the platform's root handlers (the Lambda runtime's, the Azure
+    worker's) are kept, so lines still reach its log service, but speak JSON; otherwise stderr."""
+    global _logging_ready
+    if _logging_ready:
+        return
+    _logging_ready = True
+    level = os.environ.get("LOG_LEVEL", "INFO").upper()
+    if not isinstance(logging.getLevelName(level), int):
+        level = "INFO"
+    root = logging.getLogger()
+    if not root.handlers:
+        jsonlog.configure(level)
+        return
+    for handler in root.handlers:
+        handler.setFormatter(jsonlog.JsonFormatter())
+    root.setLevel(level)
+
+
+def trigger_kind(trigger: str) -> str:
+    try:
+        return TRIGGER_KINDS[trigger]
+    except KeyError:
+        raise ValueError(
+            f"unknown trigger {trigger!r}; expected one of {', '.join(TRIGGER_KINDS)} (OMNICLOUD_TRIGGER)"
+        ) from None
+
+
+def describe(event: Any) -> str:
+    """A short description of an event for error messages (never its full content)."""
+    if isinstance(event, Mapping):
+        keys = sorted(str(k) for k in event)
+        shown = ", ".join(keys[:8]) + (", ..." if len(keys) > 8 else "")
+        return f"an object with keys [{shown}]"
+    return f"a {type(event).__name__}"
+
+
+_handlers: dict[str, Callable[..., Any]] = {}
+_load_lock = threading.Lock()
+
+
+def load_handler(target: str) -> Callable[..., Any]:
+    """Import `module:attr` on first use and cache it; one clear line when it is not there."""
+    handler = _handlers.get(target)
+    if handler is not None:
+        return handler
+    with _load_lock:
+        if target not in _handlers:
+            _handlers[target] = _import_target(target)
+        return _handlers[target]
+
+
+def _import_target(target: str) -> Callable[..., Any]:
+    module_name, _, attr = target.partition(":")
+    if not module_name or not attr:
+        raise HandlerNotFound(f"handler {target!r} is not 'module:attribute'; fix `handler:` in app.yaml")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        missing = exc.name or ""
+        if module_name == missing or module_name.startswith(missing + "."):
+            raise HandlerNotFound(
+                f"handler {target!r}: module {module_name!r} not found; check `handler:` in app.yaml "
+                "and that the module is in the package"
+            ) from None
+        raise HandlerNotFound(
+            f"handler {target!r}: {module_name} imports {missing!r}, which is not installed in the package; "
+            "add it to the app's requirements"
+        ) from None
+    obj: Any = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise HandlerNotFound(f"handler {target!r}: {module_name} has no attribute {attr!r}; check `handler:` in app.yaml")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise HandlerNotFound(f"handler {target!r} is a {type(obj).__name__}, not a function or Router")
+    return obj
+
+
+@dataclass
+class Outcome:
+    """How one invocation went; the adapter fills it in, the log line reports it."""
+
+    trigger: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    result: str = "ok"
+    error: BaseException | None = None
+
+    def fail(self, exc: BaseException, result: str = "error") -> None:
+        self.result, self.error = result, exc
+
+
+@contextlib.contextmanager
+def invocation(trigger: str, *, invocation_id: str | None = None, traceparent: str | None = None,
+               function: str | None = None, **fields: Any) -> Iterator[Outcome]:
+    """Run the body inside an invocation context; log one JSON line when it ends.
+
+    The context carries the incoming traceparent, so clients forward it to the next hop.
+    """
+    token = context.begin(invocation_id=invocation_id, traceparent=traceparent, function=function)
+    outcome = Outcome(trigger, {k: v for k, v in fields.items() if v is not None})
+    started = time.perf_counter()
+    try:
+        yield outcome
+    except BaseException as exc:
+        if outcome.error is None:
+            outcome.fail(exc)
+        raise
+    finally:
+        _log_outcome(outcome, (time.perf_counter() - started) * 1000)
+        context.end(token)
+
+
+def _log_outcome(outcome: Outcome, duration_ms: float) -> None:
+    fields: dict[str, Any] = {"trigger": outcome.trigger, "outcome": outcome.result,
+                              "duration_ms": round(duration_ms, 2), **outcome.fields}
+    exc = outcome.error
+    if exc is None:
+        log.info("invocation %s", outcome.result, extra={"fields": fields})
+        return
+    fields["error"] = _one_line(exc)
+    # Expected failures (bad input, missing handler) get their one line; anything else is a
+    # bug in the handler and keeps its traceback, in the same JSON line.
+    expected = isinstance(exc, (EventError, HandlerNotFound, BadRequest, HTTPError))
+    log.error("invocation %s", outcome.result, extra={"fields": fields},
+              exc_info=None if expected else (type(exc), exc, exc.__traceback__))
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def as_response(result: object) -> Response:
+    """What a handler returned, as a Response (dict/list -> JSON 200, None -> 204)."""
+    if isinstance(result, Response):
+        return result
+    if result is None:
+        return Response(status=204)
+    if isinstance(result, (dict, list)):
+        return Response.json(result)
+    return Response(status=200, body=result)
+
+
+def run_http(target: str, request: Request, *, invocation_id: str | None = None,
+             function: str | None = None, traceparent: str | None = None) -> Response:
+    """Call an HTTP handler; errors become JSON error responses, never a traceback to the caller."""
+    with invocation("http", invocation_id=invocation_id or request.request_id, function=function,
+                    traceparent=traceparent or request.header(context.TRACEPARENT),
+                    method=request.method, path=request.path) as outcome:
+        try:
+            response = as_response(load_handler(target)(request))
+        except HTTPError as exc:
+            response = exc.response()
+        except BadRequest as exc:
+            response = Response.error(400, "bad_request", str(exc))
+        except Exception as exc:
+            outcome.fail(exc)
+            response = Response.error(500, "internal", "internal error; the log has the details")
+        outcome.fields["status"] = response.status
+        if response.status >= 500 and outcome.error is None:
+            outcome.result = "error"
+        return response
+
+
+def run_message(target: str, message: Message, *, trigger: str = "queue", invocation_id: str | None = None,
+                function: str | None = None, traceparent: str | None = None) -> None:
+    """Call a queue/topic handler; its exception propagates so the cloud retries the message."""
+    with invocation(trigger, invocation_id=invocation_id or message.id, function=function,
+                    traceparent=traceparent or message.attributes.get(context.TRACEPARENT),
+                    message_id=message.id, delivery_attempt=message.delivery_attempt):
+        current = context.current()
+        message.correlation_id = current.correlation_id if current else message.correlation_id
+        load_handler(target)(message)
+
+
+def run_schedule(target: str, event: ScheduledEvent, *, invocation_id: str | None = None,
+                 function: str | None = None, traceparent: str | None = None) -> None:
+    """Call a schedule handler; its exception propagates so the cloud reports (and retries) it."""
+    with invocation("schedule", invocation_id=invocation_id or event.id or None, function=function,
+                    traceparent=traceparent, schedule=event.schedule or None,
+                    scheduled_time=event.time.isoformat()):
+        load_handler(target)(event)
+
+
+def reject(trigger: str, error: EventError, *, invocation_id: str | None = None,
+           traceparent: str | None = None, consequence: str | None = None, **fields: Any) -> None:
+    """Log one line for an event the adapter could not translate (outcome "rejected")."""
+    token = context.begin(invocation_id=invocation_id, traceparent=traceparent)
+    try:
+        outcome = Outcome(trigger, {k: v for k, v in fields.items() if v is not None})
+        if consequence:
+            outcome.fields["consequence"] = consequence
+        outcome.fail(error, "rejected")
+        _log_outcome(outcome, 0.0)
+    finally:
+        context.end(token)
+
+
+def parse_time(value: Any, adapter: str, what: str) -> datetime | None:
+    """An ISO-8601 / RFC 3339 timestamp (or epoch milliseconds) as an aware datetime."""
+    if value in (None, ""):
+        return None
+    try:
+        if isinstance(value, (int, float)) or (isinstance(value, str) and value.isdigit()):
+            return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+        text = str(value).strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        # Python 3.11 parses at most 6 fractional digits; clouds send up to 9.
+        head, dot, rest = text.partition(".")
+        if dot:
+            digits = len(rest) - len(rest.lstrip("0123456789"))
+            rest = rest[: min(digits, 6)] + rest[digits:]
+            text = f"{head}.{rest}"
+        parsed = datetime.fromisoformat(text)
+    except (ValueError, OverflowError):
+        raise EventError(adapter, f"{what} is {value!r}", "an ISO-8601 timestamp") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def first_ip(forwarded_for: str | None) -> str | None:
+    """The client address from X-Forwarded-For (first hop; Azure appends a port)."""
+    if not forwarded_for:
+        return None
+    ip = forwarded_for.split(",")[0].strip()
+    if ip.count(":") == 1:  # IPv4 with port
+        ip = ip.split(":")[0]
+    return ip or None
+
+
+def cookies_from_header(header: str | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for part in (header or "").split(";"):
+        name, eq, value = part.strip().partition("=")
+        if name and eq:
+            out.setdefault(name, value)
+    return out

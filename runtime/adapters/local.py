@@ -1,0 +1,48 @@
+"""Local adapter: what `omnicloud dev` calls for each HTTP request, message and schedule firing.
+
+Events are already neutral here; this runs the handler inside the invocation context (so the
+traceparent flows on through the local clients) and logs the same JSON line as the clouds.
+Passing `environ` resolves links and OMNICLOUD_* settings from that function's environment,
+for a dev server that hosts several functions in one process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+
+from .. import links
+from .. import log as jsonlog
+from ..types import Message, Request, Response, ScheduledEvent
+from . import base
+
+
+@contextlib.contextmanager
+def _environment(environ: Mapping[str, str] | None) -> Iterator[str | None]:
+    jsonlog.configure()
+    if environ is None:
+        yield None
+        return
+    with links.use_environ(environ):
+        yield environ.get("OMNICLOUD_FUNCTION")
+
+
+def invoke_http(target: str, request: Request, *, function: str | None = None,
+                environ: Mapping[str, str] | None = None) -> Response:
+    """Run an HTTP handler; errors come back as JSON error responses (500 for a handler bug)."""
+    with _environment(environ) as env_function:
+        return base.run_http(target, request, function=function or env_function)
+
+
+def invoke_message(target: str, message: Message, *, trigger: str = "queue", function: str | None = None,
+                   environ: Mapping[str, str] | None = None) -> None:
+    """Run a queue/topic handler; raises what the handler raised (the dev server retries)."""
+    with _environment(environ) as env_function:
+        base.run_message(target, message, trigger=trigger, function=function or env_function)
+
+
+def invoke_schedule(target: str, event: ScheduledEvent, *, function: str | None = None,
+                    environ: Mapping[str, str] | None = None) -> None:
+    """Run a schedule handler; raises what the handler raised."""
+    with _environment(environ) as env_function:
+        base.run_schedule(target, event, function=function or env_function)

@@ -1,0 +1,1 @@
+"""Tests of the runtime: adapters, clients, cold start."""
