@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -92,7 +93,11 @@ def cmd_preview(args: argparse.Namespace) -> int:
         print(json.dumps(result.as_json(), indent=2))
     else:
         print(render_tree(result))
-    return 0
+    # The Pulumi SDK leaves per-thread event loops behind; letting interpreter shutdown collect
+    # them prints a spurious asyncio traceback. The work is done and flushed: leave at once.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def cmd_package(args: argparse.Namespace) -> int:
