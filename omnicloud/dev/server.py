@@ -86,11 +86,15 @@ def acquire_lock(state_dir: Path) -> tuple[int | None, str]:
 
 class _Gateway(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # socketserver's default backlog of 5 drops SYNs (1 s retries) under load
     dev: DevServer
 
 
 class _GatewayHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle on, the body waits for the client's
+    # delayed ACK (~40 ms on Linux) on every keep-alive request.
+    disable_nagle_algorithm = True
     server: _Gateway
     server_version = "omnicloud-dev"
 
@@ -193,6 +197,14 @@ class DevServer:
         self.retry_delay = _float_env("OMNICLOUD_DEV_RETRY_DELAY", 1.0)
         self.poll = _float_env("OMNICLOUD_DEV_POLL", 0.2)
         self.grace = _float_env("OMNICLOUD_DEV_GRACE", 10.0)
+        self._environs: dict[str, dict[str, str]] = {}
+
+    def function_env(self, function: str) -> dict[str, str]:
+        """The function's environment, built once: app.yaml and the state dir are fixed for a run."""
+        env = self._environs.get(function)
+        if env is None:
+            env = self._environs[function] = self.app.function_env(function)
+        return env
 
     # -- lifecycle
 
@@ -266,7 +278,7 @@ class DevServer:
         def call() -> None:
             with self._invocation():
                 result.append(adapter.invoke_http(fn.handler, request, function=function,
-                                                  environ=self.app.function_env(function)))
+                                                  environ=self.function_env(function)))
 
         # The gateway answers 504 at the function's timeout, as the clouds' gateways do; the
         # handler thread cannot be killed and finishes in the background.
@@ -320,7 +332,7 @@ class DevServer:
         try:
             adapter.invoke_message(self.app.function(binding.function).handler, received.to_message(),
                                    trigger=binding.trigger, function=binding.function,
-                                   environ=self.app.function_env(binding.function))
+                                   environ=self.function_env(binding.function))
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             if received.receive_count > binding.max_retries:
@@ -343,7 +355,7 @@ class DevServer:
             with self._invocation(), contextlib.suppress(Exception):  # the adapter logs the failure
                 adapter.invoke_schedule(self.app.function(function).handler,
                                         ScheduledEvent(time=due, schedule=text, id=str(uuid.uuid4())),
-                                        function=function, environ=self.app.function_env(function))
+                                        function=function, environ=self.function_env(function))
 
         threading.Thread(target=call, name=f"schedule:{function}", daemon=True).start()
 

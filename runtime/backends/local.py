@@ -54,6 +54,7 @@ CREATE TABLE IF NOT EXISTS messages (
     last_error TEXT
 );
 CREATE INDEX IF NOT EXISTS messages_ready ON messages (queue, visible_at);
+CREATE INDEX IF NOT EXISTS messages_age ON messages (queue, enqueued_at);
 CREATE TABLE IF NOT EXISTS dedup (
     queue TEXT NOT NULL, dedup_id TEXT NOT NULL, message_id TEXT NOT NULL, at REAL NOT NULL,
     PRIMARY KEY (queue, dedup_id)
@@ -109,6 +110,19 @@ class Received:
         )
 
 
+class _Lent:
+    """A thread's connection; back to the idle list when the thread ends (its locals are freed)."""
+
+    __slots__ = ("conn", "idle")
+
+    def __init__(self, conn: sqlite3.Connection, idle: list[sqlite3.Connection]):
+        self.conn, self.idle = conn, idle
+
+    def __del__(self) -> None:
+        if not self.conn.in_transaction:
+            self.idle.append(self.conn)
+
+
 @dataclass
 class QueueStats:
     ready: int = 0
@@ -128,6 +142,8 @@ class Store:
         self.directory = directory
         self.path = directory / "state.db"
         self._local = threading.local()
+        self._idle: list[sqlite3.Connection] = []  # connections of threads that have ended
+        self._write_lock = threading.Lock()
         self.directory.mkdir(parents=True, exist_ok=True)
         self.conn()  # creates the schema
 
@@ -146,30 +162,45 @@ class Store:
     # -- plumbing --------------------------------------------------------------------------
 
     def conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA busy_timeout = 30000")
-            conn.execute("PRAGMA journal_mode = WAL")
-            # NORMAL in WAL survives any process crash (kill -9); only a power cut may lose the
-            # last commits, which is fine for a laptop's dev state.
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.executescript(_SCHEMA)
-            self._local.conn = conn
+        lent = getattr(self._local, "lent", None)
+        if lent is None:
+            # The dev server runs each invocation on a new thread: reuse the connection a finished
+            # thread handed back rather than opening one (~100 µs) per invocation.
+            try:
+                conn = self._idle.pop()
+            except IndexError:
+                conn = self._connect()
+            lent = self._local.lent = _Lent(conn, self._idle)
+        return lent.conn
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute("PRAGMA journal_mode = WAL")
+        # NORMAL in WAL survives any process crash (kill -9); only a power cut may lose the
+        # last commits, which is fine for a laptop's dev state.
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.executescript(_SCHEMA)
         return conn
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction, taken up front so concurrent writers queue on the busy timeout."""
+        """A write transaction, taken up front so concurrent writers queue on the busy timeout.
+
+        Writers of this process queue on a lock first: SQLite's busy handler polls with sleeps
+        of 1 to 100 ms, which made threads of one dev server wait on each other far longer
+        than the writes take. Other processes (`omnicloud invoke`) still meet the busy timeout.
+        """
         conn = self.conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        else:
-            conn.execute("COMMIT")
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            else:
+                conn.execute("COMMIT")
 
     # -- tables ----------------------------------------------------------------------------
 
