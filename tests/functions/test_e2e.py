@@ -75,9 +75,14 @@ class DevServer:
             return False
 
     def bootstrap_token(self) -> str:
-        text = self.out.read_text()
-        match = re.search(r"^secret bootstrap-token: (\S+) \(generated", text, re.M)
-        assert match, f"the dev server did not print a generated bootstrap token:\n{text[-2000:]}"
+        def printed():
+            return re.search(r"^secret bootstrap-token: (\S+) \(generated", self.out.read_text(), re.M)
+
+        try:
+            match = _wait("the bootstrap token in the dev server's banner", printed, timeout=10)
+        except AssertionError:
+            raise AssertionError(f"the dev server did not print a generated bootstrap token:\n"
+                                 f"{self.out.read_text()[-2000:]}") from None
         return match.group(1)
 
     def request(self, method: str, path: str, body: Any = None, *, token: str | None = None,
