@@ -49,7 +49,7 @@ def growth_exponent(sizes: list[int], seconds: list[float]) -> float:
     xs = [math.log(s) for s in sizes]
     ys = [math.log(max(t, 1e-9)) for t in seconds]
     mx, my = statistics.fmean(xs), statistics.fmean(ys)
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
 
 
 def log(message: str) -> None:

@@ -37,12 +37,12 @@ def _measure_ours(project: Path, cloud: str, dump: Path | None) -> dict:
 
 
 def _measure_floor(dump: Path, cloud: str) -> dict:
+    import importlib
+
     import pulumi
     from pulumi.runtime import mocks, settings
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
-
-    import importlib
 
     importlib.import_module({"aws": "pulumi_aws", "azure": "pulumi_azure_native", "gcp": "pulumi_gcp"}[cloud])
     state = importlib.import_module(f"omnicloud.mockstate.{cloud}")

@@ -14,6 +14,9 @@ if [ -z "$python" ]; then
 fi
 [ -n "$python" ] || { echo "omnicloud setup: no python3 found; install Python 3.11 and retry" >&2; exit 1; }
 
+# Hide pip's warnings about index locations this machine's pip config names but lacks.
+pip_quiet() { "$@" 2> >(grep -v "^WARNING: Location '" >&2); }
+
 if [ ! -x .venv/bin/python ]; then
   echo "omnicloud setup: creating .venv with $($python --version)" >&2
   "$python" -m venv .venv
@@ -23,8 +26,8 @@ stamp=.venv/.omnicloud-installed
 want=$(cat requirements.txt requirements-dev.txt constraints.txt pyproject.toml | sha256sum | cut -c1-16)
 if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   echo "omnicloud setup: installing pinned dependencies into .venv (the first run takes a few minutes)" >&2
-  .venv/bin/python -m pip install --disable-pip-version-check -q -r requirements-dev.txt -c constraints.txt
-  .venv/bin/python -m pip install --disable-pip-version-check -q --no-deps -e .
+  pip_quiet .venv/bin/python -m pip install --disable-pip-version-check -q -r requirements-dev.txt -c constraints.txt
+  pip_quiet .venv/bin/python -m pip install --disable-pip-version-check -q --no-deps -e .
   echo "$want" > "$stamp"
 fi
 
