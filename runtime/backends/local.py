@@ -15,8 +15,8 @@ import secrets
 import sqlite3
 import threading
 import time
-import uuid
-from collections.abc import Iterator
+from _random import Random
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +32,17 @@ DEFAULT_STATE_DIR = ".omnicloud/state"
 DLQ_SUFFIX = "-dlq"
 SUBSCRIPTION_SEPARATOR = "~"  # a subscription's internal queue is "<topic>~<function>"
 DEDUP_WINDOW = 300.0  # seconds, as SQS FIFO and Service Bus duplicate detection default to
+
+# Message ids and leases must be unique, not secret: a Mersenne Twister seeded from the OS costs
+# no system call per id (os.urandom, behind uuid4 and secrets, also hands the GIL around).
+_bits = Random(int.from_bytes(os.urandom(32), "big")).getrandbits
+_encode_item = json.JSONEncoder(separators=(",", ":"), default=str).encode  # json.dumps(item, same options)
+
+
+def _uuid4() -> str:
+    """A random (version 4) UUID as text, like str(uuid.uuid4())."""
+    h = f"{_bits(128) & ~(0xF000 << 64 | 0xC000 << 48) | 4 << 76 | 0x8000 << 48:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -144,13 +155,22 @@ class Store:
         self._local = threading.local()
         self._idle: list[sqlite3.Connection] = []  # connections of threads that have ended
         self._write_lock = threading.Lock()
+        self._listener: Callable[[str, int], None] | None = None
         self.directory.mkdir(parents=True, exist_ok=True)
         self.conn()  # creates the schema
+
+    _by_setting: dict[str, Store] = {}
 
     @classmethod
     def at(cls, directory: str | Path | None = None) -> Store:
         """The shared Store for `directory` (default: the caller's state dir)."""
-        path = Path(directory) if directory is not None else state_dir()
+        if directory is None:  # the warm path of every client call: no Path objects
+            raw = current_environ().get(STATE_DIR_ENV) or os.environ.get(STATE_DIR_ENV) or DEFAULT_STATE_DIR
+            store = cls._by_setting.get(raw)
+            if store is None:
+                store = cls._by_setting[raw] = cls.at(Path(raw))
+            return store
+        path = Path(directory)
         store = cls._instances.get(path)  # fast path for warm calls: no filesystem lookups
         if store is None:
             with cls._instances_lock:
@@ -183,6 +203,17 @@ class Store:
         conn.executescript(_SCHEMA)
         return conn
 
+    def on_enqueue(self, listener: Callable[[str, int], None] | None) -> None:
+        """Call `listener(queue, count)` after a commit that made `count` messages ready on
+        `queue` in this process, so a consumer can wake at once instead of at its next poll."""
+        self._listener = listener
+
+    def _write(self, sql: str, params: tuple) -> sqlite3.Cursor:
+        """One statement as its own (autocommit) transaction, queued on the writers' lock."""
+        conn = self.conn()
+        with self._write_lock:
+            return conn.execute(sql, params)
+
     @contextlib.contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """A write transaction, taken up front so concurrent writers queue on the busy timeout.
@@ -205,10 +236,14 @@ class Store:
     # -- tables ----------------------------------------------------------------------------
 
     def table_put(self, table: str, pk: str, sk: str, item: dict[str, Any], condition: Any = None) -> None:
-        data = json.dumps(item, separators=(",", ":"), default=str)
+        data = _encode_item(item)
+        if condition is None:
+            self._write("INSERT OR REPLACE INTO items (tbl, pk, sk, item) VALUES (?, ?, ?, ?)", (table, pk, sk, data))
+            return
         with self._tx() as conn:
             if condition is not None:
-                row = conn.execute("SELECT item FROM items WHERE tbl=? AND pk=? AND sk=?", (table, pk, sk)).fetchone()
+                row = conn.execute("SELECT json_extract(item, '$._version') FROM items WHERE tbl=? AND pk=? AND sk=?",
+                                   (table, pk, sk)).fetchone()
                 _check_condition(table, pk, sk, row, condition)
             conn.execute("INSERT OR REPLACE INTO items (tbl, pk, sk, item) VALUES (?, ?, ?, ?)", (table, pk, sk, data))
 
@@ -217,9 +252,13 @@ class Store:
         return json.loads(row[0]) if row else None
 
     def table_delete(self, table: str, pk: str, sk: str, condition: Any = None) -> None:
+        if condition is None:
+            self._write("DELETE FROM items WHERE tbl=? AND pk=? AND sk=?", (table, pk, sk))
+            return
         with self._tx() as conn:
             if condition is not None:
-                row = conn.execute("SELECT item FROM items WHERE tbl=? AND pk=? AND sk=?", (table, pk, sk)).fetchone()
+                row = conn.execute("SELECT json_extract(item, '$._version') FROM items WHERE tbl=? AND pk=? AND sk=?",
+                                   (table, pk, sk)).fetchone()
                 _check_condition(table, pk, sk, row, condition)
             conn.execute("DELETE FROM items WHERE tbl=? AND pk=? AND sk=?", (table, pk, sk))
 
@@ -266,7 +305,11 @@ class Store:
         """Enqueue `messages` on `queue`; delay and dedup ids honoured. Returns their ids."""
         if conn is None:
             with self._tx() as tx:
-                return self.send(queue, messages, source=source, conn=tx)
+                ids = self.send(queue, messages, source=source, conn=tx)
+            ready = sum(1 for message in messages if message.delay_seconds <= 0)
+            if ready and self._listener is not None:
+                self._listener(queue, ready)
+            return ids
         now = time.time()
         ids = []
         conn.execute("DELETE FROM dedup WHERE at < ?", (now - DEDUP_WINDOW,))
@@ -277,7 +320,7 @@ class Store:
                 if row:
                     ids.append(row[0])
                     continue
-            message_id = str(uuid.uuid4())
+            message_id = _uuid4()
             conn.execute(
                 "INSERT INTO messages (id, queue, source, body, attributes, content_type, visible_at, enqueued_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -317,7 +360,7 @@ class Store:
                                           msg.last_error or f"not acknowledged after {msg.receive_count} deliveries")
                         dead_lettered = True
                         continue
-                    lease = secrets.token_hex(8)
+                    lease = f"{_bits(64):016x}"
                     conn.execute(
                         "UPDATE messages SET visible_at=?, receive_count=receive_count+1, lease=?, lease_owner=? WHERE id=?",
                         (now + visibility_timeout, lease, owner, msg.id),
@@ -330,18 +373,24 @@ class Store:
 
     def ack(self, message_id: str, lease: str) -> bool:
         """Delete a handled message; False if its lease expired and someone else holds it now."""
-        with self._tx() as conn:
-            return conn.execute("DELETE FROM messages WHERE id=? AND lease=?", (message_id, lease)).rowcount == 1
+        return self._write("DELETE FROM messages WHERE id=? AND lease=?", (message_id, lease)).rowcount == 1
 
-    def release(self, message_id: str, lease: str, *, delay: float = 0.0, error: str | None = None) -> bool:
-        """Make a leased message visible again after `delay` seconds (a retry with backoff)."""
+    def ack_many(self, leased: list[tuple[str, str]]) -> list[bool]:
+        """Delete several handled messages, given as (id, lease), in one transaction."""
         with self._tx() as conn:
-            cur = conn.execute(
-                "UPDATE messages SET visible_at=?, lease=NULL, lease_owner=NULL, last_error=coalesce(?, last_error)"
-                " WHERE id=? AND lease=?",
-                (time.time() + max(0.0, delay), error, message_id, lease),
-            )
-            return cur.rowcount == 1
+            return [conn.execute("DELETE FROM messages WHERE id=? AND lease=?", pair).rowcount == 1 for pair in leased]
+
+    def release(self, message_id: str, lease: str, *, delay: float = 0.0, error: str | None = None,
+                refund: bool = False) -> bool:
+        """Make a leased message visible again after `delay` seconds (a retry with backoff).
+        With `refund`, this delivery does not count against its retries (it was never handled)."""
+        cur = self._write(
+            "UPDATE messages SET visible_at=?, lease=NULL, lease_owner=NULL, last_error=coalesce(?, last_error),"
+            " receive_count=CASE WHEN ? THEN max(receive_count-1, 0) ELSE receive_count END"
+            " WHERE id=? AND lease=?",
+            (time.time() + max(0.0, delay), error, 1 if refund else 0, message_id, lease),
+        )
+        return cur.rowcount == 1
 
     def dead_letter(self, message_id: str, lease: str | None = None, *, error: str | None = None) -> bool:
         """Move a message to its queue's dead-letter queue (`<queue>-dlq`)."""
@@ -419,12 +468,17 @@ class Store:
         """Fan `message` out to every subscription whose filter matches, all in one transaction."""
         from spec.filters import matches
 
-        message_id = str(uuid.uuid4())
+        message_id = _uuid4()
+        delivered = []
         with self._tx() as conn:
             rows = conn.execute("SELECT queue, filter FROM subscriptions WHERE topic=?", (topic,)).fetchall()
             for queue, filter_ in rows:
-                if matches(json.loads(filter_), message.attributes):
+                if matches(_filter(filter_), message.attributes):
                     self.send(queue, [message], source=topic, conn=conn)
+                    delivered.append(queue)
+        if self._listener is not None:
+            for queue in delivered:
+                self._listener(queue, 1)
         return message_id
 
     # -- secrets ---------------------------------------------------------------------------
@@ -454,6 +508,17 @@ class Store:
             conn.execute("INSERT OR REPLACE INTO schedules VALUES (?, ?, ?)", (name, expression, next_due))
 
 
+_filters: dict[str, Any] = {}
+
+
+def _filter(text: str) -> Any:
+    """A subscription's filter, parsed once (subscriptions change only when a server starts)."""
+    parsed = _filters.get(text)
+    if parsed is None:
+        parsed = _filters[text] = json.loads(text)
+    return parsed
+
+
 _COLUMNS = ("id, queue, source, body, attributes, content_type, receive_count, enqueued_at, visible_at, lease,"
             " last_error")
 
@@ -474,7 +539,7 @@ def _check_condition(table: str, pk: str, sk: str, row: tuple | None, condition:
     if isinstance(condition, (tuple, list)) and len(condition) == 2 and condition[0] == "version":
         if row is None:
             raise ConditionFailed(f"{table}: item {key} does not exist (expected version {condition[1]})")
-        version = json.loads(row[0]).get("_version")
+        version = row[0]  # the stored item's _version
         if version != condition[1]:
             raise ConditionFailed(f"{table}: item {key} is at version {version}, expected {condition[1]}")
         return
