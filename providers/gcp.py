@@ -198,7 +198,9 @@ class GcpProvider:
                 f"{self._name(logical)}-ttl",
                 database=database.name,
                 collection=logical,
-                field=spec.ttl,
+                # Firestore TTL reads a timestamp; the runtime writes one beside the neutral
+                # epoch-seconds attribute (runtime/backends/gcp.py EXPIRES_FIELD).
+                field="omnicloud_expires",
                 ttl_config={},
                 opts=self._opts(parent),
             )

@@ -24,6 +24,7 @@ from typing import Any
 from ..links import Link, current_environ
 from .base import (
     ConditionFailed,
+    NotDeployed,
     OutgoingMessage,
     Page,
     access_denied,
@@ -34,6 +35,9 @@ from .base import (
 )
 
 CLOUD = "Azure"
+# What the Azure provider stores in a Key Vault secret whose stack value is not set yet
+# (providers/azure.py UNSET_SECRET).
+UNSET_SECRET = "omnicloud:unset"
 CONNECTION_STRING_ENV = "AZURE_TABLES_CONNECTION_STRING"
 DEDUP_ATTRIBUTE = "dedup-id"
 JSON_PROPERTIES = "omnicloud_json"  # names of the properties stored as JSON text
@@ -411,7 +415,12 @@ class KeyVaultSecret:
 
         secrets = _cached(("keyvault", self.vault_url), make)
         with _errors(self.link, "get secret", f"{self.vault_url.rstrip('/')}/secrets/{self.name}"):
-            return secrets.get_secret(self.name).value
+            value = secrets.get_secret(self.name).value
+        if value == UNSET_SECRET:
+            raise NotDeployed(
+                f"secret {self.link.logical!r} has no value yet; set it with "
+                f"`pulumi config set --secret {self.link.logical} <value>` and run `pulumi up`")
+        return value
 
 
 def queue(link: Link) -> ServiceBusQueue:

@@ -349,8 +349,11 @@ def test_table_ttl_and_sort_key_indexes_on_the_collection():
     result = preview("gcp")
     (ttl,) = natives(result, "Table", "tasks", "gcp:firestore/field:Field")
     (database,) = natives(result, "Table", "tasks", DATABASE)
+    from runtime.backends.gcp import EXPIRES_FIELD
+
+    # Firestore TTL needs a timestamp: the policy is on the field the runtime writes beside expires_at.
     assert (ttl.props["collection"], ttl.props["field"], ttl.props["database"]) == (
-        "tasks", "expires_at", cloud_state(database)["name"])
+        "tasks", EXPIRES_FIELD, cloud_state(database)["name"])
     assert "ttlConfig" in ttl.props
     assert not natives(result, "Table", "agents", "gcp:firestore/field:Field")  # agents has no ttl
     orders = sorted(i.props["fields"][1]["order"] for i in natives(result, "Table", "tasks", "gcp:firestore/index:Index"))

@@ -898,6 +898,16 @@ def test_azure_service_bus_and_key_vault_refusals_are_clear(request, monkeypatch
         Queue("gone").send({"x": 1})
 
 
+def test_azure_secret_not_yet_set_by_the_stack_says_how_to_set_it(request, monkeypatch, tmp_path):
+    """FAKE: Key Vault is the fake above, holding the provider's placeholder for an unset stack value."""
+    from providers.azure import UNSET_SECRET
+
+    azure = _harness("azure", request, monkeypatch, tmp_path)
+    azure.secret("jwt-secret", UNSET_SECRET)
+    with pytest.raises(NotDeployed, match="pulumi config set --secret jwt-secret"):
+        Secret("jwt-secret").value()
+
+
 @pytest.mark.emulator
 def test_gcp_queue_dedup_attribute_and_delay_refused(request, monkeypatch, tmp_path):
     gcp = _harness("gcp", request, monkeypatch, tmp_path)
