@@ -6,18 +6,21 @@ module-level ``handler`` builds itself from OMNICLOUD_HANDLER / OMNICLOUD_TRIGGE
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import os
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from collections.abc import Mapping
 from urllib.parse import parse_qsl, unquote
 
-from ..types import Message, Request, Response, ScheduledEvent
+from .. import context as invocation_context
+from ..types import Message, Request, Response, ScheduledEvent, published_epoch_ms
 from . import base
 from .base import EventError, HandlerNotFound
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on the cold path
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime
+    from typing import Any, Protocol
 
 ADAPTER = "aws"
 SCHEDULE_KEY = "omnicloud-schedule"
@@ -47,9 +50,12 @@ class _Wrapper:
     def _get(self, *path: str, default: Any = None) -> Any:
         node: Any = self._data
         for key in path:
-            if not isinstance(node, Mapping) or node.get(key) is None:
+            # Events come from json.loads: check for a plain dict before the (slower) ABC.
+            if type(node) is not dict and not isinstance(node, Mapping):
                 return default
-            node = node[key]
+            node = node.get(key)
+            if node is None:
+                return default
         return node
 
     def _require(self, *path: str, kind: type | tuple[type, ...] = str) -> Any:
@@ -74,6 +80,9 @@ def _decode_body(body: Any, is_base64: bool, source: str) -> bytes:
         raise EventError(ADAPTER, f"{source} body is a {type(body).__name__}", "a string")
     if not is_base64:
         return body.encode("utf-8")
+    import base64
+    import binascii
+
     try:
         return base64.b64decode(body, validate=True)
     except (binascii.Error, ValueError):
@@ -207,6 +216,8 @@ def _encode_body(data: bytes) -> tuple[str, bool]:
     try:
         return data.decode("utf-8"), False
     except UnicodeDecodeError:
+        import base64
+
         return base64.b64encode(data).decode("ascii"), True
 
 
@@ -238,7 +249,8 @@ class SnsNotification(_Wrapper):
                 if isinstance(v, Mapping) and v.get("Type") != "Binary" and v.get("Value") is not None}
 
     def to_message(self, delivery_attempt: int = 1) -> Message:
-        return Message(id=self.message_id, body=self.message.encode("utf-8"), attributes=self.attributes,
+        body, attributes = _decoded_body(self.message, self.attributes)
+        return Message(id=self.message_id, body=body, attributes=attributes,
                        delivery_attempt=delivery_attempt, source=self.topic_arn, published_at=self.timestamp)
 
 
@@ -266,6 +278,14 @@ class SqsRecord(_Wrapper):
     def sent_at(self) -> datetime | None:
         return base.parse_time(self._get("attributes", "SentTimestamp"), ADAPTER, "SQS SentTimestamp")
 
+    def _published(self, message: Message) -> Message:
+        """SentTimestamp (epoch ms) becomes message.published_at when a handler reads it; checked now."""
+        sent = self._get("attributes", "SentTimestamp")
+        if type(sent) is str and sent.isdigit():
+            return published_epoch_ms(message, sent)
+        message.published_at = base.parse_time(sent, ADAPTER, "SQS SentTimestamp")
+        return message
+
     @property
     def source_arn(self) -> str:
         return self._get("eventSourceARN", default="")
@@ -273,7 +293,9 @@ class SqsRecord(_Wrapper):
     @property
     def message_attributes(self) -> dict[str, str]:
         # Raw SNS delivery lands the SNS attributes here too.
-        attrs = self._get("messageAttributes") or {}
+        attrs = self._get("messageAttributes")
+        if not attrs:
+            return {}
         return {str(k): str(v["stringValue"]) for k, v in attrs.items()
                 if isinstance(v, Mapping) and v.get("stringValue") is not None}
 
@@ -296,20 +318,37 @@ class SqsRecord(_Wrapper):
             message = envelope.to_message(self.receive_count)
             message.attributes = {**self.message_attributes, **message.attributes}
             return message
-        return Message(id=self.message_id, body=self.body.encode("utf-8"), attributes=self.message_attributes,
-                       delivery_attempt=self.receive_count, source=self.source_arn, published_at=self.sent_at)
+        body, attributes = _decoded_body(self.body, self.message_attributes)
+        return self._published(Message(self.message_id, body, attributes, self.receive_count, self.source_arn))
+
+
+# What runtime/backends/aws.py marks a body with when SQS/SNS text could not carry it as sent.
+BODY_ENCODING_ATTRIBUTE = "body-encoding"
+
+
+def _decoded_body(text: str, attributes: dict[str, str]) -> tuple[bytes, dict[str, str]]:
+    if attributes.get(BODY_ENCODING_ATTRIBUTE) != "base64":
+        return text.encode("utf-8"), attributes
+    import base64
+
+    try:
+        body = base64.b64decode(text, validate=True)
+    except ValueError:
+        raise EventError(ADAPTER, "a message marked body-encoding: base64 is not base64", "a base64 body") from None
+    return body, {k: v for k, v in attributes.items() if k != BODY_ENCODING_ATTRIBUTE}
 
 
 # ---- adapters -----------------------------------------------------------------------------
 
 
-class Adapter(Protocol):
-    name: str
-    kind: str
+if TYPE_CHECKING:
+    class Adapter(Protocol):
+        name: str
+        kind: str
 
-    def infer(self, event: Any, context: Any) -> bool: ...
+        def infer(self, event: Any, context: Any) -> bool: ...
 
-    def handle(self, target: str, trigger: str, event: Mapping[str, Any], context: Any) -> Any: ...
+        def handle(self, target: str, trigger: str, event: Mapping[str, Any], context: Any) -> Any: ...
 
 
 def _records(event: Any) -> list[Any]:
@@ -365,7 +404,9 @@ class SqsAdapter:
 
     def handle(self, target: str, trigger: str, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         failures: list[str] = []
-        for record in (SqsRecord(r if isinstance(r, Mapping) else {}) for r in _records(event)):
+        request_id = _request_id(context)
+        function = invocation_context.function_name()  # once per batch, not per record
+        for record in (SqsRecord(r if type(r) is dict or isinstance(r, Mapping) else {}) for r in _records(event)):
             message_id = record.message_id
             # FIFO: once a record fails, later ones in the batch must not overtake it.
             if failures and record.source_arn.endswith(".fifo"):
@@ -379,7 +420,7 @@ class SqsAdapter:
                 failures.append(message_id)
                 continue
             try:
-                base.run_message(target, message, trigger=trigger, invocation_id=_request_id(context))
+                base.run_message(target, message, trigger=trigger, invocation_id=request_id, function=function)
             except HandlerNotFound:
                 raise
             except Exception:
@@ -420,7 +461,7 @@ class SchedulerInputAdapter:
         name = event.get(SCHEDULE_KEY)
         if not isinstance(name, str):
             raise EventError(ADAPTER, f"{SCHEDULE_KEY} is a {type(name).__name__}", "the schedule's name (a string)")
-        when = base.parse_time(event.get("time"), ADAPTER, "scheduler input time") or datetime.now(UTC)
+        when = base.parse_time(event.get("time"), ADAPTER, "scheduler input time") or _now()
         scheduled = ScheduledEvent(time=when, schedule=name, id=str(event.get("id") or _request_id(context) or ""))
         base.run_schedule(target, scheduled, invocation_id=_request_id(context))
 
@@ -439,10 +480,16 @@ class ScheduledEventAdapter:
         resources = event.get("resources") or []
         arn = str(resources[0]) if isinstance(resources, list) and resources else ""
         scheduled = ScheduledEvent(
-            time=base.parse_time(event.get("time"), ADAPTER, "event time") or datetime.now(UTC),
+            time=base.parse_time(event.get("time"), ADAPTER, "event time") or _now(),
             schedule=arn.rsplit("/", 1)[-1], id=str(event.get("id") or ""),
         )
         base.run_schedule(target, scheduled, invocation_id=_request_id(context))
+
+
+def _now() -> datetime:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
 
 
 # First match wins; the more specific shapes come first.

@@ -201,6 +201,23 @@ def test_sqs_fifo_batch_stops_at_the_first_failure(seen):
     assert len(seen) == 1  # the later record was not run ahead of the failed one
 
 
+def test_sqs_body_the_backend_sent_as_base64_arrives_as_the_original_bytes(seen):
+    """runtime/backends/aws.py marks bodies SQS text cannot carry with `body-encoding: base64`."""
+    import base64
+
+    event = load("aws", "sqs")
+    record = event["Records"][0]
+    event["Records"] = [record]
+    record["body"] = base64.b64encode(json.dumps({"note": "caf\u00e9 \u0000"}).encode()).decode()
+    record["messageAttributes"] = {"body-encoding": {"stringValue": "base64", "dataType": "String"},
+                                   "type": {"stringValue": "note", "dataType": "String"}}
+    result = aws.make_handler(target("on_message"), "queue")(event, CTX)
+
+    assert result == {"batchItemFailures": []}
+    assert seen[0]["body"] == {"note": "caf\u00e9 \u0000"}
+    assert seen[0]["attributes"] == {"type": "note"}  # the transport marker is not the app's attribute
+
+
 def test_sqs_message_attributes_delivery_count_and_traceparent(seen, invocation_log):
     result = aws.make_handler(target("on_message"), "queue")(load("aws", "sqs_message_attributes"), CTX)
 
