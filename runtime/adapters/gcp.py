@@ -66,6 +66,7 @@ class PushRequest:
         self.headers = Headers(list(request.headers.items()))
         self.method = (request.method or "GET").upper()
         self.body: bytes = request.get_data() or b""
+        self._json: Any = self  # not parsed yet (adapters ask for it more than once per request)
 
     @property
     def path(self) -> str:
@@ -81,6 +82,11 @@ class PushRequest:
         return self.headers.get(EXECUTION_ID)
 
     def json_object(self) -> dict[str, Any] | None:
+        if self._json is self:
+            self._json = self._parse_json()
+        return self._json
+
+    def _parse_json(self) -> dict[str, Any] | None:
         if not self.body.lstrip().startswith(b"{"):
             return None
         try:
@@ -214,6 +220,9 @@ class _PushAdapter:
             base.reject(trigger, exc, invocation_id=push.execution_id, traceparent=push.headers.get("traceparent"),
                         consequence="answered 400; Pub/Sub retries it, then dead-letters it after max_retries")
             return _plain(400, str(exc))
+        early = _hold_until_due(message)
+        if early is not None:
+            return early
         traceparent = message.attributes.get(invocation_context.TRACEPARENT) or push.headers.get("traceparent")
         try:
             base.run_message(target, message, trigger=trigger, invocation_id=push.execution_id, traceparent=traceparent)
@@ -222,6 +231,32 @@ class _PushAdapter:
         except Exception:
             return _plain(500, f"message {message.id} failed (attempt {message.delivery_attempt}); Pub/Sub will redeliver it")
         return b"", 204, []
+
+
+# Set by runtime/backends/gcp.py for Queue.send(delay_seconds=...): Pub/Sub has no delayed delivery.
+NOT_BEFORE_ATTRIBUTE = "omnicloud-not-before"
+# Longest wait served in-request; a later message is refused (503) and Pub/Sub redelivers it
+# after its retry backoff, which counts as a delivery attempt.
+MAX_HOLD_SECONDS = 30.0
+
+
+def _hold_until_due(message: Message) -> FlaskResult | None:
+    """Wait for a delayed message to fall due (a 503 if it is too far off); None to run it now."""
+    raw = message.attributes.pop(NOT_BEFORE_ATTRIBUTE, None)
+    if raw is None:
+        return None
+    try:
+        due = float(raw)
+    except ValueError:
+        return None  # not ours to judge: run it rather than lose it
+    import time
+
+    wait = due - time.time()
+    if wait > MAX_HOLD_SECONDS:
+        return _plain(503, f"message {message.id} is delayed for {wait:.0f}s more; Pub/Sub will redeliver it")
+    if wait > 0:
+        time.sleep(wait)
+    return None
 
 
 class WrappedPushAdapter(_PushAdapter):

@@ -2,7 +2,8 @@
 
 The SDKs honour FIRESTORE_EMULATOR_HOST and PUBSUB_EMULATOR_HOST. A queue is a Pub/Sub topic:
 a dedup id travels as the attribute `dedup-id` (Pub/Sub has no duplicate detection for push),
-and a delay is refused because Pub/Sub cannot hold a message back. A table is a collection
+and a delay travels as `omnicloud-not-before` (Pub/Sub cannot hold a message back): the
+consumer's adapter waits until then before running the handler. A table is a collection
 whose documents carry the partition and sort keys as fields; querying `pk == x order by sk`
 needs a composite index (pk asc, sk asc) and (pk asc, sk desc) on real Firestore (the emulator
 needs none). Items with a TTL attribute also get `omnicloud_expires` (a timestamp), the field a
@@ -15,6 +16,7 @@ import contextlib
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +37,7 @@ from .base import (
 CLOUD = "Google Cloud"
 DEDUP_ATTRIBUTE = "dedup-id"
 EXPIRES_FIELD = "omnicloud_expires"
+NOT_BEFORE_ATTRIBUTE = "omnicloud-not-before"  # epoch seconds; honoured by the consumer's adapter
 JSON_FIELDS = "omnicloud_json"  # top-level fields stored as JSON text (Firestore has no arrays of arrays)
 VERSION = "_version"
 
@@ -242,9 +245,6 @@ class PubSubTopic:
         self.topic = link.require("topic")
 
     def send_batch(self, messages: list[OutgoingMessage]) -> list[str]:
-        if any(m.delay_seconds for m in messages):
-            raise ValueError(f"queue {self.link.logical!r}: Google Cloud Pub/Sub cannot delay a message; "
-                             "send it without delay_seconds (or have the consumer wait)")
         client = publisher()
         with _errors(self.link, "pubsub.topics.publish", self.topic):
             futures = []
@@ -252,6 +252,10 @@ class PubSubTopic:
                 attributes = dict(message.attributes)
                 if message.dedup_id:
                     attributes[DEDUP_ATTRIBUTE] = message.dedup_id
+                if message.delay_seconds:
+                    # Pub/Sub cannot hold a message back: the consumer's adapter waits until this
+                    # time before running the handler (runtime/adapters/gcp.py).
+                    attributes[NOT_BEFORE_ATTRIBUTE] = f"{time.time() + message.delay_seconds:.3f}"
                 futures.append(client.publish(self.topic, message.body, **attributes))
             return [future.result(timeout=60) for future in futures]
 

@@ -6,6 +6,7 @@ check that each adapter delivered the same neutral values.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from runtime import HTTPError, Message, Request, Response, Router, ScheduledEvent
@@ -72,7 +73,7 @@ def on_message(message: Message) -> None:
     payload = message.json() if message.body[:1] in (b"{", b"[") else message.text
     SEEN.append({"kind": "message", "id": message.id, "body": payload, "attributes": dict(message.attributes),
                  "delivery_attempt": message.delivery_attempt, "message_correlation_id": message.correlation_id,
-                 **_trace()})
+                 "handled_at": time.time(), **_trace()})
     if isinstance(payload, dict) and payload.get("fail"):
         raise RuntimeError(f"asked to fail: {message.id}")
 

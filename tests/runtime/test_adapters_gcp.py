@@ -107,6 +107,29 @@ def test_push_attributes_carry_the_traceparent(tmp_path, monkeypatch, seen):
     assert seen[0]["correlation_id"] == TRACE_ID and seen[0]["forwarded_traceparent"].split("-")[1] == TRACE_ID
 
 
+def test_delayed_push_runs_only_once_due_and_without_the_marker(tmp_path, monkeypatch, seen):
+    """Queue.send(delay_seconds=...) on Pub/Sub: the adapter holds the message until it is due."""
+    import time
+
+    client = gcp_client(tmp_path, monkeypatch, target("on_message"), "queue")
+    due = round(time.time() + 0.3, 3)
+    response = _send(client, _push(b'{"n": 1}', {"omnicloud-not-before": f"{due:.3f}", "type": "t"}))
+
+    assert response.status_code == 204
+    assert seen[0]["attributes"] == {"type": "t"}
+    assert seen[0]["handled_at"] >= due
+
+
+def test_push_delayed_beyond_the_hold_is_refused_for_redelivery(tmp_path, monkeypatch, seen):
+    import time
+
+    client = gcp_client(tmp_path, monkeypatch, target("on_message"), "queue")
+    response = _send(client, _push(b'{"n": 1}', {"omnicloud-not-before": f"{time.time() + 3600:.3f}"}))
+
+    assert response.status_code == 503 and b"Pub/Sub will redeliver" in response.data
+    assert seen == []
+
+
 def test_push_without_delivery_attempt_is_the_first_attempt(tmp_path, monkeypatch, seen):
     fixture = load("gcp", "pubsub_push")
     del fixture["body"]["deliveryAttempt"]  # absent when the subscription has no dead-letter policy

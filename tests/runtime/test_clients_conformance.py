@@ -909,17 +909,23 @@ def test_azure_secret_not_yet_set_by_the_stack_says_how_to_set_it(request, monke
 
 
 @pytest.mark.emulator
-def test_gcp_queue_dedup_attribute_and_delay_refused(request, monkeypatch, tmp_path):
+def test_gcp_queue_dedup_and_delay_travel_as_attributes(request, monkeypatch, tmp_path):
+    import time
+
     gcp = _harness("gcp", request, monkeypatch, tmp_path)
     read = gcp.queue("jobs")
     queue = Queue("jobs")
 
     queue.send({"x": 1}, dedup_id="job-7")
     (message,) = read(1)
-
     assert message.attributes["dedup-id"] == "job-7"
-    with pytest.raises(ValueError, match="Pub/Sub cannot delay"):
-        queue.send({"x": 1}, delay_seconds=5)
+
+    before = time.time()
+    queue.send({"x": 2}, delay_seconds=5)
+    (delayed,) = read(1)
+    # Pub/Sub delivers at once; the consumer's adapter holds the message until it is due.
+    due = float(delayed.attributes["omnicloud-not-before"])  # epoch seconds, to the millisecond
+    assert before + 5 - 0.001 <= due <= time.time() + 5 + 0.001
 
 
 def test_gcp_secret_manager_refusal_is_a_link_error(request, monkeypatch, tmp_path):
