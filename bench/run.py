@@ -116,8 +116,23 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(), "failed": failed,
         "peers": ", ".join(f"{p}=={_version(p)}" for p in PEERS),
     }
+    meta["runs"] = [{"benchmarks": sorted(selected), "command": command, "started": meta["started"],
+                     "seconds": meta["seconds"], "quick": args.quick}]
+    kept: list[dict] = []
+    if args.only and RESULTS.exists():
+        # A partial run replaces only its own figures; the others keep the run that measured them.
+        previous = [json.loads(line) for line in RESULTS.read_text().splitlines() if line.strip()]
+        kept = [line for line in previous if line.get("benchmark") not in (*selected, "run")]
+        kept_names = {line["benchmark"] for line in kept}
+        for old_meta in (line for line in previous if line.get("benchmark") == "run"):
+            for run in old_meta.get("runs") or [{"benchmarks": sorted(kept_names), "command": old_meta.get("command"),
+                                                 "started": old_meta.get("started"), "seconds": old_meta.get("seconds"),
+                                                 "quick": old_meta.get("quick")}]:
+                still = sorted(set(run["benchmarks"]) & kept_names)
+                if still:
+                    meta["runs"].append({**run, "benchmarks": still})
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text("".join(json.dumps(line) + "\n" for line in [meta, *collected]))
+    RESULTS.write_text("".join(json.dumps(line) + "\n" for line in [meta, *kept, *collected]))
     sys.path.insert(0, str(ROOT))
     from bench.report import generate
 

@@ -11,12 +11,15 @@ import os
 import threading
 import time
 from collections.abc import Iterable
-from typing import Any
 
 from . import context
 from .backends.base import ConditionFailed, OutgoingMessage, Page
 from .links import Link, LinkError, current_environ, resolve
 from .types import encode_body
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on the cold path
+if TYPE_CHECKING:
+    from typing import Any
 
 BACKENDS = {
     "aws": "runtime.backends.aws",

@@ -14,13 +14,14 @@ Backend properties per cloud (what each backend reads):
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import json
 import os
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on the cold path
+if TYPE_CHECKING:
+    from typing import Any
 
 ENV_PREFIX = "OMNICLOUD_LINK_"
 
@@ -29,12 +30,28 @@ class LinkError(PermissionError):
     """The function was not linked to this resource, or not granted this verb."""
 
 
-@dataclass(frozen=True)
 class Link:
-    logical: str
-    kind: str
-    verbs: tuple[str, ...]
-    props: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    """A resolved link: the resource's logical name and kind, the granted verbs, backend properties."""
+
+    __slots__ = ("logical", "kind", "verbs", "props")
+
+    def __init__(self, logical: str, kind: str, verbs: tuple[str, ...], props: dict[str, Any] | None = None):
+        self.logical = logical
+        self.kind = kind
+        self.verbs = verbs
+        self.props = {} if props is None else props
+
+    def _key(self) -> tuple[str, str, tuple[str, ...]]:
+        return self.logical, self.kind, self.verbs
+
+    def __eq__(self, other: object) -> bool:
+        return self._key() == other._key() if isinstance(other, Link) else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"Link(logical={self.logical!r}, kind={self.kind!r}, verbs={self.verbs!r}, props={self.props!r})"
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.props.get(key, default)
@@ -60,14 +77,23 @@ def link_env(logical: str, kind: str, verbs: list[str] | tuple[str, ...], **prop
 _environ: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar("omnicloud_environ", default=None)
 
 
-@contextlib.contextmanager
-def use_environ(environ: Mapping[str, str]) -> Iterator[None]:
-    """Resolve links (and OMNICLOUD_* settings) from `environ` instead of os.environ."""
-    token = _environ.set(environ)
-    try:
-        yield
-    finally:
-        _environ.reset(token)
+class use_environ:  # noqa: N801  (used as a function: `with use_environ(env):`)
+    """Resolve links (and OMNICLOUD_* settings) from `environ` instead of os.environ.
+
+    A class rather than @contextlib.contextmanager: it wraps every local invocation, and a
+    generator-based context manager costs more than the rest of the switch.
+    """
+
+    __slots__ = ("environ", "_token")
+
+    def __init__(self, environ: Mapping[str, str]):
+        self.environ = environ
+
+    def __enter__(self) -> None:
+        self._token = _environ.set(self.environ)
+
+    def __exit__(self, *exc_info: object) -> None:
+        _environ.reset(self._token)
 
 
 def current_environ() -> Mapping[str, str]:

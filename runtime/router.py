@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from .links import current_environ
 from .types import BadRequest, Request, Response
 
-log = logging.getLogger("omnicloud.router")
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on the cold path
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
-Handler = Callable[..., Response | dict | list | str | bytes | None]
+    Handler = Callable[..., Response | dict | list | str | bytes | None]
+
+log = logging.getLogger("omnicloud.router")
 
 
 class HTTPError(Exception):
@@ -32,12 +34,19 @@ class HTTPError(Exception):
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}")
 
 
-@dataclass(frozen=True)
 class Route:
-    method: str
-    template: str
-    pattern: re.Pattern[str]
-    handler: Handler
+    """One registered route: method, path template, its compiled pattern, the handler."""
+
+    __slots__ = ("method", "template", "pattern", "handler")
+
+    def __init__(self, method: str, template: str, pattern: re.Pattern[str], handler: Handler):
+        self.method = method
+        self.template = template
+        self.pattern = pattern
+        self.handler = handler
+
+    def __repr__(self) -> str:
+        return f"Route({self.method} {self.template} -> {getattr(self.handler, '__qualname__', self.handler)!r})"
 
 
 def _compile(template: str) -> re.Pattern[str]:
@@ -48,6 +57,15 @@ def _compile(template: str) -> re.Pattern[str]:
         pos = match.end()
     out.append(re.escape(template[pos:]))
     return re.compile("^" + "".join(out) + "/?$")
+
+
+def _normalized_prefix(prefix: str, _cache: dict[str, str] = {}) -> str:  # noqa: B006  (a memo)
+    normalized = _cache.get(prefix)
+    if normalized is None:
+        normalized = "/" + prefix.strip("/") if prefix.strip("/") else ""
+        if len(_cache) < 256:
+            _cache[prefix] = normalized
+    return normalized
 
 
 class Router:
@@ -66,7 +84,7 @@ class Router:
     def prefix(self) -> str:
         # current_environ: under `omnicloud dev` each function's prefix is in its own environment.
         prefix = self._prefix if self._prefix is not None else current_environ().get("OMNICLOUD_HTTP_PREFIX", "/")
-        return "/" + prefix.strip("/") if prefix.strip("/") else ""
+        return _normalized_prefix(prefix)
 
     def route(self, method: str, template: str) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:

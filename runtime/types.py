@@ -4,9 +4,34 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on the cold path
+if TYPE_CHECKING:
+    from datetime import datetime
+    from typing import Any
+
+# Plain classes instead of dataclasses: `dataclasses` imports inspect and ast, and generating
+# each class's methods costs a cold start more than these few lines.
+
+_MISSING = object()
+_encode_json = json.JSONEncoder(separators=(",", ":"), default=str).encode
+
+
+class _Record:
+    """Equality and repr over `_fields`, as a dataclass would give."""
+
+    __slots__ = ()
+    _fields: tuple[str, ...] = ()
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(getattr(self, f) == getattr(other, f) for f in self._fields)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like a non-frozen dataclass
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{f}={getattr(self, f)!r}' for f in self._fields)})"
 
 
 class Headers(Mapping[str, str]):
@@ -16,17 +41,33 @@ class Headers(Mapping[str, str]):
 
     def __init__(self, items: Mapping[str, str] | Iterable[tuple[str, str]] | None = None):
         merged: dict[str, tuple[str, str]] = {}
-        pairs = items.items() if isinstance(items, Mapping) else (items or ())
+        if items is None:
+            pairs: Iterable[tuple[str, str]] = ()
+        elif type(items) is dict:
+            # Names differing only in case are the one case to merge; without them, one pass.
+            merged = {k.lower(): (k, v if type(v) is str else str(v)) for k, v in items.items()}
+            if len(merged) == len(items):
+                self._items = merged
+                return
+            merged, pairs = {}, items.items()
+        elif isinstance(items, Mapping):
+            pairs = items.items()
+        else:
+            pairs = items
         for key, value in pairs:
             lower = key.lower()
             if lower in merged:
                 merged[lower] = (merged[lower][0], f"{merged[lower][1]}, {value}")
             else:
-                merged[lower] = (key, str(value))
+                merged[lower] = (key, value if type(value) is str else str(value))
         self._items = merged
 
     def __getitem__(self, key: str) -> str:
         return self._items[key.lower()][1]
+
+    def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        item = self._items.get(key.lower()) if isinstance(key, str) else None
+        return default if item is None else item[1]
 
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and key.lower() in self._items
@@ -45,31 +86,30 @@ class BadRequest(ValueError):
     """The request (or message) is malformed; routers answer it with a 400."""
 
 
-@dataclass
-class Request:
+class Request(_Record):
     """An HTTP request, as the function's router sees it."""
 
-    method: str
-    path: str
-    headers: Headers = field(default_factory=Headers)
-    query: dict[str, str] = field(default_factory=dict)
-    query_all: dict[str, list[str]] = field(default_factory=dict)
-    body: bytes = b""
-    cookies: dict[str, str] = field(default_factory=dict)
-    path_params: dict[str, str] = field(default_factory=dict)
-    source_ip: str | None = None
-    request_id: str | None = None
-    # The path below the function's http prefix (what the router matches on).
-    route_path: str | None = None
+    _fields = ("method", "path", "headers", "query", "query_all", "body", "cookies", "path_params", "source_ip",
+               "request_id", "route_path")
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.headers, Headers):
-            self.headers = Headers(self.headers)
-        self.method = self.method.upper()
-        if self.query and not self.query_all:
-            self.query_all = {k: [v] for k, v in self.query.items()}
-        if self.route_path is None:
-            self.route_path = self.path
+    def __init__(self, method: str, path: str, headers: Headers | Mapping[str, str] | Iterable[tuple[str, str]] | None
+                 = None, query: dict[str, str] | None = None, query_all: dict[str, list[str]] | None = None,
+                 body: bytes = b"", cookies: dict[str, str] | None = None, path_params: dict[str, str] | None = None,
+                 source_ip: str | None = None, request_id: str | None = None, route_path: str | None = None):
+        self.method = method.upper()
+        self.path = path
+        self.headers = headers if type(headers) is Headers else Headers(headers)
+        self.query = {} if query is None else query
+        if query and not query_all:
+            query_all = {k: [v] for k, v in query.items()}
+        self.query_all = {} if query_all is None else query_all
+        self.body = body
+        self.cookies = {} if cookies is None else cookies
+        self.path_params = {} if path_params is None else path_params
+        self.source_ip = source_ip
+        self.request_id = request_id
+        # The path below the function's http prefix (what the router matches on).
+        self.route_path = path if route_path is None else route_path
 
     @property
     def text(self) -> str:
@@ -91,18 +131,22 @@ class Request:
         return self.headers.get(name, default)
 
 
-@dataclass
-class Response:
+class Response(_Record):
     """An HTTP response. `body` may be bytes, str, or anything JSON-serialisable."""
 
-    status: int = 200
-    body: Any = b""
-    headers: dict[str, str] = field(default_factory=dict)
-    cookies: list[str] = field(default_factory=list)
+    _fields = ("status", "body", "headers", "cookies")
+
+    def __init__(self, status: int = 200, body: Any = b"", headers: dict[str, str] | None = None,
+                 cookies: list[str] | None = None):
+        self.status = status
+        self.body = body
+        self.headers = {} if headers is None else headers
+        self.cookies = [] if cookies is None else cookies
 
     @classmethod
     def json(cls, data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-        return cls(status=status, body=data, headers={"content-type": "application/json", **(headers or {})})
+        return cls(status, data, {"content-type": "application/json", **headers} if headers
+                   else {"content-type": "application/json"})
 
     @classmethod
     def error(cls, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -119,20 +163,38 @@ class Response:
             self.headers.setdefault("content-type", "text/plain; charset=utf-8")
             return body.encode("utf-8")
         self.headers.setdefault("content-type", "application/json")
-        return json.dumps(body, separators=(",", ":"), default=str).encode("utf-8")
+        return _encode_json(body).encode("utf-8")
 
 
-@dataclass
-class Message:
+class Message(_Record):
     """One queue or topic message. A handler raises to have it retried (then dead-lettered)."""
 
-    id: str
-    body: bytes
-    attributes: dict[str, str] = field(default_factory=dict)
-    delivery_attempt: int = 1
-    source: str = ""
-    correlation_id: str | None = None
-    published_at: datetime | None = None
+    _fields = ("id", "body", "attributes", "delivery_attempt", "source", "correlation_id", "published_at")
+
+    def __init__(self, id: str, body: bytes, attributes: dict[str, str] | None = None,  # noqa: A002
+                 delivery_attempt: int = 1, source: str = "", correlation_id: str | None = None,
+                 published_at: datetime | None = None):
+        self.id = id
+        self.body = body
+        self.attributes = {} if attributes is None else attributes
+        self.delivery_attempt = delivery_attempt
+        self.source = source
+        self.correlation_id = correlation_id
+        self._published_at = published_at
+        self._published_ms: str | None = None
+
+    @property
+    def published_at(self) -> datetime | None:
+        if self._published_ms is not None:
+            from datetime import UTC, datetime
+
+            self._published_at = datetime.fromtimestamp(int(self._published_ms) / 1000, tz=UTC)
+            self._published_ms = None
+        return self._published_at
+
+    @published_at.setter
+    def published_at(self, value: datetime | None) -> None:
+        self._published_at, self._published_ms = value, None
 
     @property
     def text(self) -> str:
@@ -152,13 +214,25 @@ class Message:
         return self.attributes.get("type")
 
 
-@dataclass
-class ScheduledEvent:
+class ScheduledEvent(_Record):
     """A schedule firing: when it was due, and which schedule."""
 
-    time: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
-    schedule: str = ""
-    id: str = ""
+    _fields = ("time", "schedule", "id")
+
+    def __init__(self, time: datetime | None = None, schedule: str = "", id: str = ""):  # noqa: A002
+        if time is None:
+            from datetime import UTC, datetime
+
+            time = datetime.now(UTC)
+        self.time = time
+        self.schedule = schedule
+        self.id = id
+
+
+def published_epoch_ms(message: Message, epoch_ms: str) -> Message:
+    """Set `message.published_at` from epoch milliseconds (a digit string), parsed only when read."""
+    message._published_at, message._published_ms = None, epoch_ms
+    return message
 
 
 def encode_body(body: Any) -> tuple[bytes, str]:
@@ -167,4 +241,4 @@ def encode_body(body: Any) -> tuple[bytes, str]:
         return body, "application/octet-stream"
     if isinstance(body, str):
         return body.encode("utf-8"), "text/plain; charset=utf-8"
-    return json.dumps(body, separators=(",", ":"), default=str).encode("utf-8"), "application/json"
+    return _encode_json(body).encode("utf-8"), "application/json"

@@ -108,7 +108,8 @@ class HttpApiV2Event(_Wrapper):
 
     @property
     def headers(self) -> dict[str, str]:
-        return {str(k): str(v) for k, v in (self._get("headers") or {}).items()}
+        return {k if type(k) is str else str(k): v if type(v) is str else str(v)
+                for k, v in (self._get("headers") or {}).items()}
 
     @property
     def cookies(self) -> list[str]:
@@ -207,7 +208,13 @@ class RestApiV1Event(_Wrapper):
 
 def _query_all(raw: str) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
-    for key, value in parse_qsl(raw or "", keep_blank_values=True):
+    if not raw:
+        return out
+    if "%" in raw or "+" in raw:
+        pairs = parse_qsl(raw, keep_blank_values=True)
+    else:  # nothing to unquote: what parse_qsl would return, without its per-field work
+        pairs = [part.partition("=")[::2] for part in raw.split("&") if part]
+    for key, value in pairs:
         out.setdefault(key, []).append(value)
     return out
 
@@ -269,8 +276,11 @@ class SqsRecord(_Wrapper):
 
     @property
     def receive_count(self) -> int:
+        count = self._get("attributes", "ApproximateReceiveCount", default=1)
+        if type(count) is str and count.isdecimal():  # what SQS sends
+            return int(count) or 1
         try:
-            return max(1, int(self._get("attributes", "ApproximateReceiveCount", default=1)))
+            return max(1, int(count))
         except (TypeError, ValueError):
             return 1
 
@@ -281,7 +291,7 @@ class SqsRecord(_Wrapper):
     def _published(self, message: Message) -> Message:
         """SentTimestamp (epoch ms) becomes message.published_at when a handler reads it; checked now."""
         sent = self._get("attributes", "SentTimestamp")
-        if type(sent) is str and sent.isdigit():
+        if type(sent) is str and sent.isdecimal():
             return published_epoch_ms(message, sent)
         message.published_at = base.parse_time(sent, ADAPTER, "SQS SentTimestamp")
         return message
@@ -297,7 +307,7 @@ class SqsRecord(_Wrapper):
         if not attrs:
             return {}
         return {str(k): str(v["stringValue"]) for k, v in attrs.items()
-                if isinstance(v, Mapping) and v.get("stringValue") is not None}
+                if _is_mapping(v) and v.get("stringValue") is not None}
 
     @property
     def sns_envelope(self) -> SnsNotification | None:
@@ -312,14 +322,15 @@ class SqsRecord(_Wrapper):
             return SnsNotification(data)
         return None
 
-    def to_message(self) -> Message:
+    def to_message(self, message_id: str | None = None) -> Message:
         envelope = self.sns_envelope
         if envelope is not None:
             message = envelope.to_message(self.receive_count)
             message.attributes = {**self.message_attributes, **message.attributes}
             return message
         body, attributes = _decoded_body(self.body, self.message_attributes)
-        return self._published(Message(self.message_id, body, attributes, self.receive_count, self.source_arn))
+        return self._published(Message(message_id or self.message_id, body, attributes, self.receive_count,
+                                       self.source_arn))
 
 
 # What runtime/backends/aws.py marks a body with when SQS/SNS text could not carry it as sent.
@@ -351,9 +362,14 @@ if TYPE_CHECKING:
         def handle(self, target: str, trigger: str, event: Mapping[str, Any], context: Any) -> Any: ...
 
 
+def _is_mapping(value: Any) -> bool:
+    # Events come from json.loads: a plain dict is checked before the (slower) ABC.
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def _records(event: Any) -> list[Any]:
-    records = event.get("Records") if isinstance(event, Mapping) else None
-    return records if isinstance(records, list) else []
+    records = event.get("Records") if _is_mapping(event) else None
+    return records if type(records) is list else []
 
 
 def _request_id(context: Any) -> str | None:
@@ -380,8 +396,8 @@ class HttpApiV2Adapter(_HttpAdapter):
     wrapper = HttpApiV2Event
 
     def infer(self, event: Any, context: Any) -> bool:
-        return (isinstance(event, Mapping) and event.get("version") == "2.0"
-                and isinstance(event.get("requestContext"), Mapping) and "http" in event["requestContext"])
+        return (_is_mapping(event) and event.get("version") == "2.0"
+                and _is_mapping(event.get("requestContext")) and "http" in event["requestContext"])
 
 
 class RestApiV1Adapter(_HttpAdapter):
@@ -389,7 +405,7 @@ class RestApiV1Adapter(_HttpAdapter):
     wrapper = RestApiV1Event
 
     def infer(self, event: Any, context: Any) -> bool:
-        return isinstance(event, Mapping) and "httpMethod" in event and "requestContext" in event
+        return _is_mapping(event) and "httpMethod" in event and "requestContext" in event
 
 
 class SqsAdapter:
@@ -400,20 +416,20 @@ class SqsAdapter:
 
     def infer(self, event: Any, context: Any) -> bool:
         records = _records(event)
-        return bool(records) and isinstance(records[0], Mapping) and records[0].get("eventSource") == "aws:sqs"
+        return bool(records) and _is_mapping(records[0]) and records[0].get("eventSource") == "aws:sqs"
 
     def handle(self, target: str, trigger: str, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         failures: list[str] = []
         request_id = _request_id(context)
         function = invocation_context.function_name()  # once per batch, not per record
-        for record in (SqsRecord(r if type(r) is dict or isinstance(r, Mapping) else {}) for r in _records(event)):
+        for record in (SqsRecord(r if _is_mapping(r) else {}) for r in _records(event)):
             message_id = record.message_id
             # FIFO: once a record fails, later ones in the batch must not overtake it.
             if failures and record.source_arn.endswith(".fifo"):
                 failures.append(message_id)
                 continue
             try:
-                message = record.to_message()
+                message = record.to_message(message_id)
             except EventError as exc:
                 base.reject(trigger, exc, invocation_id=message_id, message_id=message_id,
                             consequence="reported as failed; SQS redrives it to the dead-letter queue after max_retries")
@@ -436,7 +452,7 @@ class SnsAdapter:
 
     def infer(self, event: Any, context: Any) -> bool:
         records = _records(event)
-        return bool(records) and isinstance(records[0], Mapping) and records[0].get("EventSource") == "aws:sns"
+        return bool(records) and _is_mapping(records[0]) and records[0].get("EventSource") == "aws:sns"
 
     def handle(self, target: str, trigger: str, event: Mapping[str, Any], context: Any) -> None:
         for record in _records(event):
@@ -455,7 +471,7 @@ class SchedulerInputAdapter:
     kind = "schedule"
 
     def infer(self, event: Any, context: Any) -> bool:
-        return isinstance(event, Mapping) and SCHEDULE_KEY in event
+        return _is_mapping(event) and SCHEDULE_KEY in event
 
     def handle(self, target: str, trigger: str, event: Mapping[str, Any], context: Any) -> None:
         name = event.get(SCHEDULE_KEY)
@@ -473,7 +489,7 @@ class ScheduledEventAdapter:
     kind = "schedule"
 
     def infer(self, event: Any, context: Any) -> bool:
-        return (isinstance(event, Mapping) and event.get("detail-type") == "Scheduled Event"
+        return (_is_mapping(event) and event.get("detail-type") == "Scheduled Event"
                 and event.get("source") in ("aws.events", "aws.scheduler"))
 
     def handle(self, target: str, trigger: str, event: Mapping[str, Any], context: Any) -> None:
@@ -505,7 +521,11 @@ def make_handler(target: str, trigger: str) -> Callable[[Any, Any], Any]:
 
     def handler(event: Any, context: Any) -> Any:
         base.configure_logging()
-        adapter = next((a for a in ADAPTERS if a.infer(event, context)), None)
+        for adapter in ADAPTERS:
+            if adapter.infer(event, context):
+                break
+        else:
+            adapter = None
         if adapter is None:
             error = EventError(ADAPTER, f"unrecognised event ({base.describe(event)})", EXPECTED[kind])
         elif adapter.kind != kind:

@@ -10,19 +10,28 @@ import contextlib
 import importlib
 import logging
 import os
+import sys
 import threading
-import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Mapping
+from os import getpid as _getpid
+from threading import current_thread as _current_thread
+from threading import get_ident as _get_ident
+from time import perf_counter
+from time import time as _time
 
 from .. import context
 from .. import log as jsonlog
 from ..router import HTTPError
 from ..types import BadRequest, Message, Request, Response, ScheduledEvent
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on the cold path
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from datetime import datetime
+    from typing import Any
+
 log = logging.getLogger("omnicloud.invocation")
+_INFO = logging.INFO
 
 # The handler signature each trigger kind calls, keyed by app.yaml's trigger.
 TRIGGER_KINDS = {"http": "http", "queue": "message", "topic": "message", "schedule": "schedule"}
@@ -122,17 +131,23 @@ def _import_target(target: str) -> Callable[..., Any]:
     return obj
 
 
-@dataclass
 class Outcome:
     """How one invocation went; the adapter fills it in, the log line reports it."""
 
-    trigger: str
-    fields: dict[str, Any] = field(default_factory=dict)
-    result: str = "ok"
-    error: BaseException | None = None
+    __slots__ = ("trigger", "fields", "result", "error")
+
+    def __init__(self, trigger: str, fields: dict[str, Any] | None = None, result: str = "ok",
+                 error: BaseException | None = None):
+        self.trigger = trigger
+        self.fields = {} if fields is None else fields
+        self.result = result
+        self.error = error
 
     def fail(self, exc: BaseException, result: str = "error") -> None:
         self.result, self.error = result, exc
+
+    def __repr__(self) -> str:
+        return f"Outcome(trigger={self.trigger!r}, fields={self.fields!r}, result={self.result!r}, error={self.error!r})"
 
 
 @contextlib.contextmanager
@@ -141,10 +156,12 @@ def invocation(trigger: str, *, invocation_id: str | None = None, traceparent: s
     """Run the body inside an invocation context; log one JSON line when it ends.
 
     The context carries the incoming traceparent, so clients forward it to the next hop.
+    (run_http / run_message inline the same steps: a generator context manager per event costs
+    more than the rest of the bookkeeping.)
     """
     token = context.begin(invocation_id=invocation_id, traceparent=traceparent, function=function)
     outcome = Outcome(trigger, {k: v for k, v in fields.items() if v is not None})
-    started = time.perf_counter()
+    started = perf_counter()
     try:
         yield outcome
     except BaseException as exc:
@@ -152,18 +169,53 @@ def invocation(trigger: str, *, invocation_id: str | None = None, traceparent: s
             outcome.fail(exc)
         raise
     finally:
-        _log_outcome(outcome, (time.perf_counter() - started) * 1000)
+        _log_outcome(outcome, (perf_counter() - started) * 1000)
         context.end(token)
 
 
+# The invocation line is a LogRecord like any other (the platform's handlers and filters see
+# it), but made without Logger.info's stack walk for the caller and without LogRecord.__init__'s
+# per-record path and process lookups: a copy of a first record's attributes, with the time,
+# thread and values of this one. A custom record factory (e.g. a tracing library's) is honoured.
+_LogRecord = logging.LogRecord
+_template: dict[str, Any] | None = None
+
+
+def _info_record(result: str, fields: dict[str, Any]) -> logging.LogRecord:
+    global _template
+    if (logging.getLogRecordFactory() is not _LogRecord or _template is None
+            or ("taskName" in _template and "asyncio" in sys.modules)):  # 3.12+ names the asyncio task
+        record = log.makeRecord(log.name, _INFO, __file__, 0, "invocation %s", (result,), None, "_log_outcome",
+                                {"fields": fields})
+        if type(record) is _LogRecord and _template is None:
+            _template = dict(record.__dict__)
+        return record
+    record = _LogRecord.__new__(_LogRecord)
+    attrs = record.__dict__
+    attrs.update(_template)
+    now = _time()
+    attrs["created"] = now
+    attrs["msecs"] = int((now - int(now)) * 1000) + 0.0
+    attrs["relativeCreated"] = _template["relativeCreated"] + (now - _template["created"]) * 1000
+    if _template["thread"] is not None:
+        attrs["thread"] = _get_ident()
+        attrs["threadName"] = _current_thread().name
+    if _template["process"] is not None:
+        attrs["process"] = _getpid()
+    attrs["args"] = (result,)
+    attrs["fields"] = fields
+    return record
+
+
 def _log_outcome(outcome: Outcome, duration_ms: float) -> None:
-    fields: dict[str, Any] = {"trigger": outcome.trigger, "outcome": outcome.result,
-                              "duration_ms": round(duration_ms, 2), **outcome.fields}
     exc = outcome.error
     if exc is None:
-        log.info("invocation %s", outcome.result, extra={"fields": fields})
+        if log.isEnabledFor(_INFO):
+            log.handle(_info_record(outcome.result, {"trigger": outcome.trigger, "outcome": outcome.result,
+                                                     "duration_ms": round(duration_ms, 2), **outcome.fields}))
         return
-    fields["error"] = _one_line(exc)
+    fields = {"trigger": outcome.trigger, "outcome": outcome.result, "duration_ms": round(duration_ms, 2),
+              **outcome.fields, "error": _one_line(exc)}
     # Expected failures (bad input, missing handler) get their one line; anything else is a
     # bug in the handler and keeps its traceback, in the same JSON line.
     expected = isinstance(exc, (EventError, HandlerNotFound, BadRequest, HTTPError))
@@ -190,9 +242,11 @@ def as_response(result: object) -> Response:
 def run_http(target: str, request: Request, *, invocation_id: str | None = None,
              function: str | None = None, traceparent: str | None = None) -> Response:
     """Call an HTTP handler; errors become JSON error responses, never a traceback to the caller."""
-    with invocation("http", invocation_id=invocation_id or request.request_id, function=function,
-                    traceparent=traceparent or request.header(context.TRACEPARENT),
-                    method=request.method, path=request.path) as outcome:
+    token = context.begin(invocation_id or request.request_id,
+                          traceparent or request.headers.get(context.TRACEPARENT), function)
+    outcome = Outcome("http", {"method": request.method, "path": request.path})
+    started = perf_counter()
+    try:
         try:
             response = as_response(load_handler(target)(request))
         except HTTPError as exc:
@@ -206,17 +260,31 @@ def run_http(target: str, request: Request, *, invocation_id: str | None = None,
         if response.status >= 500 and outcome.error is None:
             outcome.result = "error"
         return response
+    except BaseException as exc:
+        if outcome.error is None:
+            outcome.fail(exc)
+        raise
+    finally:
+        _log_outcome(outcome, (perf_counter() - started) * 1000)
+        context.end(token)
 
 
 def run_message(target: str, message: Message, *, trigger: str = "queue", invocation_id: str | None = None,
                 function: str | None = None, traceparent: str | None = None) -> None:
     """Call a queue/topic handler; its exception propagates so the cloud retries the message."""
-    with invocation(trigger, invocation_id=invocation_id or message.id, function=function,
-                    traceparent=traceparent or message.attributes.get(context.TRACEPARENT),
-                    message_id=message.id, delivery_attempt=message.delivery_attempt):
-        current = context.current()
-        message.correlation_id = current.correlation_id if current else message.correlation_id
+    token = context.begin(invocation_id or message.id,
+                          traceparent or message.attributes.get(context.TRACEPARENT), function)
+    outcome = Outcome(trigger, {"message_id": message.id, "delivery_attempt": message.delivery_attempt})
+    started = perf_counter()
+    try:
+        message.correlation_id = context.current().correlation_id  # type: ignore[union-attr]
         load_handler(target)(message)
+    except BaseException as exc:
+        outcome.fail(exc)
+        raise
+    finally:
+        _log_outcome(outcome, (perf_counter() - started) * 1000)
+        context.end(token)
 
 
 def run_schedule(target: str, event: ScheduledEvent, *, invocation_id: str | None = None,
@@ -244,8 +312,10 @@ def reject(trigger: str, error: EventError, *, invocation_id: str | None = None,
 
 def parse_time(value: Any, adapter: str, what: str) -> datetime | None:
     """An ISO-8601 / RFC 3339 timestamp (or epoch milliseconds) as an aware datetime."""
-    if value in (None, ""):
+    if value is None or value == "":
         return None
+    from datetime import UTC, datetime
+
     try:
         if isinstance(value, (int, float)) or (isinstance(value, str) and value.isdigit()):
             return datetime.fromtimestamp(int(value) / 1000, tz=UTC)

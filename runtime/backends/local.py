@@ -1,6 +1,6 @@
 """The local backend: tables, durable queues, topics and secrets over SQLite, for `omnicloud dev`.
 
-State lives in ``$OMNICLOUD_STATE_DIR/state.db`` (WAL, one connection per thread). Besides the
+State lives in ``$OMNICLOUD_STATE_DIR/state.db`` (WAL, one connection per process). Besides the
 four backend factories, `Store` has the queue API the dev server drives (lease, ack, release,
 dead-letter, inspect) and the subscriptions table it writes from app.yaml.
 """
@@ -121,19 +121,6 @@ class Received:
         )
 
 
-class _Lent:
-    """A thread's connection; back to the idle list when the thread ends (its locals are freed)."""
-
-    __slots__ = ("conn", "idle")
-
-    def __init__(self, conn: sqlite3.Connection, idle: list[sqlite3.Connection]):
-        self.conn, self.idle = conn, idle
-
-    def __del__(self) -> None:
-        if not self.conn.in_transaction:
-            self.idle.append(self.conn)
-
-
 @dataclass
 class QueueStats:
     ready: int = 0
@@ -152,12 +139,10 @@ class Store:
     def __init__(self, directory: Path):
         self.directory = directory
         self.path = directory / "state.db"
-        self._local = threading.local()
-        self._idle: list[sqlite3.Connection] = []  # connections of threads that have ended
-        self._write_lock = threading.Lock()
+        self._lock = threading.RLock()  # one statement or transaction at a time on the connection
         self._listener: Callable[[str, int], None] | None = None
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.conn()  # creates the schema
+        self._db = self._connect()  # creates the schema
 
     _by_setting: dict[str, Store] = {}
 
@@ -182,16 +167,22 @@ class Store:
     # -- plumbing --------------------------------------------------------------------------
 
     def conn(self) -> sqlite3.Connection:
-        lent = getattr(self._local, "lent", None)
-        if lent is None:
-            # The dev server runs each invocation on a new thread: reuse the connection a finished
-            # thread handed back rather than opening one (~100 µs) per invocation.
-            try:
-                conn = self._idle.pop()
-            except IndexError:
-                conn = self._connect()
-            lent = self._local.lent = _Lent(conn, self._idle)
-        return lent.conn
+        """The process's connection to the state database; use it holding `_lock`.
+
+        One connection, shared by the threads in turn: SQLite empties a connection's page cache
+        whenever another connection has written, so with one per thread (and ~25 writes per
+        agent task) nearly every statement re-read its pages from the file. In-process writers
+        queued on a lock anyway (see _tx), and statements take microseconds.
+        """
+        return self._db
+
+    def _one(self, sql: str, params: tuple = ()) -> tuple | None:
+        with self._lock:
+            return self._db.execute(sql, params).fetchone()
+
+    def _all(self, sql: str, params: tuple = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
@@ -210,9 +201,8 @@ class Store:
 
     def _write(self, sql: str, params: tuple) -> sqlite3.Cursor:
         """One statement as its own (autocommit) transaction, queued on the writers' lock."""
-        conn = self.conn()
-        with self._write_lock:
-            return conn.execute(sql, params)
+        with self._lock:
+            return self._db.execute(sql, params)
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -222,8 +212,8 @@ class Store:
         of 1 to 100 ms, which made threads of one dev server wait on each other far longer
         than the writes take. Other processes (`omnicloud invoke`) still meet the busy timeout.
         """
-        conn = self.conn()
-        with self._write_lock:
+        conn = self._db
+        with self._lock:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -236,31 +226,43 @@ class Store:
     # -- tables ----------------------------------------------------------------------------
 
     def table_put(self, table: str, pk: str, sk: str, item: dict[str, Any], condition: Any = None) -> None:
+        # Each write is one statement, the condition checked inside it: one round trip, no read.
         data = _encode_item(item)
         if condition is None:
             self._write("INSERT OR REPLACE INTO items (tbl, pk, sk, item) VALUES (?, ?, ?, ?)", (table, pk, sk, data))
-            return
-        with self._tx() as conn:
-            if condition is not None:
-                row = conn.execute("SELECT json_extract(item, '$._version') FROM items WHERE tbl=? AND pk=? AND sk=?",
-                                   (table, pk, sk)).fetchone()
-                _check_condition(table, pk, sk, row, condition)
-            conn.execute("INSERT OR REPLACE INTO items (tbl, pk, sk, item) VALUES (?, ?, ?, ?)", (table, pk, sk, data))
+        elif condition == "absent":
+            try:
+                self._write("INSERT INTO items (tbl, pk, sk, item) VALUES (?, ?, ?, ?)", (table, pk, sk, data))
+            except sqlite3.IntegrityError:
+                self._condition_failed(table, pk, sk, condition)
+        elif not self._write("UPDATE items SET item=? WHERE tbl=? AND pk=? AND sk=? AND " + _VERSION_IS,
+                             (data, table, pk, sk, _expected_version(condition))).rowcount:
+            self._condition_failed(table, pk, sk, condition)
 
     def table_get(self, table: str, pk: str, sk: str) -> dict[str, Any] | None:
-        row = self.conn().execute("SELECT item FROM items WHERE tbl=? AND pk=? AND sk=?", (table, pk, sk)).fetchone()
+        row = self._one("SELECT item FROM items WHERE tbl=? AND pk=? AND sk=?", (table, pk, sk))
         return json.loads(row[0]) if row else None
 
     def table_delete(self, table: str, pk: str, sk: str, condition: Any = None) -> None:
         if condition is None:
             self._write("DELETE FROM items WHERE tbl=? AND pk=? AND sk=?", (table, pk, sk))
-            return
-        with self._tx() as conn:
-            if condition is not None:
-                row = conn.execute("SELECT json_extract(item, '$._version') FROM items WHERE tbl=? AND pk=? AND sk=?",
-                                   (table, pk, sk)).fetchone()
-                _check_condition(table, pk, sk, row, condition)
-            conn.execute("DELETE FROM items WHERE tbl=? AND pk=? AND sk=?", (table, pk, sk))
+        elif condition == "absent":  # fails if the item exists; there is nothing to delete otherwise
+            _check_condition(table, pk, sk, self._version_row(table, pk, sk), condition)
+        elif not self._write("DELETE FROM items WHERE tbl=? AND pk=? AND sk=? AND " + _VERSION_IS,
+                             (table, pk, sk, _expected_version(condition))).rowcount:
+            self._condition_failed(table, pk, sk, condition)
+
+    def _version_row(self, table: str, pk: str, sk: str) -> tuple | None:
+        return self._one("SELECT json_extract(item, '$._version') FROM items WHERE tbl=? AND pk=? AND sk=?",
+                         (table, pk, sk))
+
+    def _condition_failed(self, table: str, pk: str, sk: str, condition: Any) -> None:
+        """Raise ConditionFailed saying why a conditional write did not apply."""
+        _check_condition(table, pk, sk, self._version_row(table, pk, sk), condition)
+        # The condition held by the time we looked: another write came in between.
+        key = f"{pk!r}" + (f"/{sk!r}" if sk else "")
+        expected = "no item" if condition == "absent" else f"version {condition[1]}"
+        raise ConditionFailed(f"{table}: item {key} was written concurrently (expected {expected})")
 
     def table_query(self, table: str, pk: str, *, prefix: str | None = None, start: str | None = None,
                     end: str | None = None, limit: int = 100, cursor: str | None = None,
@@ -279,10 +281,8 @@ class Store:
             where.append("sk < ?" if descending else "sk > ?")
             params.append(_decode_cursor(cursor, table, pk, descending))
         order = "DESC" if descending else "ASC"
-        rows = self.conn().execute(
-            f"SELECT sk, item FROM items WHERE {' AND '.join(where)} ORDER BY sk {order} LIMIT ?",
-            (*params, limit + 1),
-        ).fetchall()
+        rows = self._all(f"SELECT sk, item FROM items WHERE {' AND '.join(where)} ORDER BY sk {order} LIMIT ?",
+                         (*params, limit + 1))
         more = len(rows) > limit
         rows = rows[:limit]
         next_cursor = _encode_cursor(rows[-1][0], table, pk, descending) if more and rows else None
@@ -312,7 +312,8 @@ class Store:
             return ids
         now = time.time()
         ids = []
-        conn.execute("DELETE FROM dedup WHERE at < ?", (now - DEDUP_WINDOW,))
+        if any(message.dedup_id for message in messages):  # lookups below see only live entries
+            conn.execute("DELETE FROM dedup WHERE at < ?", (now - DEDUP_WINDOW,))
         for message in messages:
             if message.dedup_id:
                 row = conn.execute("SELECT message_id FROM dedup WHERE queue=? AND dedup_id=?",
@@ -428,7 +429,7 @@ class Store:
         """Every queue that holds messages, with counts of ready, delayed and in-flight ones."""
         now = time.time()
         stats: dict[str, QueueStats] = {}
-        for queue, ready, delayed, in_flight, oldest in self.conn().execute(
+        for queue, ready, delayed, in_flight, oldest in self._all(
             "SELECT queue, sum(visible_at <= ?), sum(visible_at > ? AND lease IS NULL),"
             " sum(lease IS NOT NULL AND visible_at > ?), min(enqueued_at) FROM messages GROUP BY queue ORDER BY queue",
             (now, now, now),
@@ -439,9 +440,7 @@ class Store:
 
     def peek(self, queue: str, limit: int = 10) -> list[Received]:
         """Messages of `queue` in delivery order, without leasing them."""
-        rows = self.conn().execute(
-            f"SELECT {_COLUMNS} FROM messages WHERE queue=? ORDER BY visible_at, seq LIMIT ?", (queue, limit)
-        ).fetchall()
+        rows = self._all(f"SELECT {_COLUMNS} FROM messages WHERE queue=? ORDER BY visible_at, seq LIMIT ?", (queue, limit))
         return [_received(row) for row in rows]
 
     def purge(self, queue: str) -> int:
@@ -460,8 +459,8 @@ class Store:
 
     def subscriptions(self, topic: str | None = None) -> list[tuple[str, str, str, dict[str, Any]]]:
         sql = "SELECT topic, subscription, queue, filter FROM subscriptions"
-        rows = self.conn().execute(sql + (" WHERE topic=?" if topic else "") + " ORDER BY topic, subscription",
-                                   (topic,) if topic else ()).fetchall()
+        rows = self._all(sql + (" WHERE topic=?" if topic else "") + " ORDER BY topic, subscription",
+                         (topic,) if topic else ())
         return [(t, s, q, json.loads(f)) for t, s, q, f in rows]
 
     def publish(self, topic: str, message: OutgoingMessage) -> str:
@@ -484,7 +483,7 @@ class Store:
     # -- secrets ---------------------------------------------------------------------------
 
     def generated_secret(self, name: str) -> str | None:
-        row = self.conn().execute("SELECT value FROM secrets WHERE name=?", (name,)).fetchone()
+        row = self._one("SELECT value FROM secrets WHERE name=?", (name,))
         return row[0] if row else None
 
     def ensure_generated_secret(self, name: str) -> tuple[str, bool]:
@@ -500,7 +499,7 @@ class Store:
     # -- schedules -------------------------------------------------------------------------
 
     def schedule_due(self, name: str, expression: str) -> float | None:
-        row = self.conn().execute("SELECT expression, next_due FROM schedules WHERE name=?", (name,)).fetchone()
+        row = self._one("SELECT expression, next_due FROM schedules WHERE name=?", (name,))
         return row[1] if row and row[0] == expression else None
 
     def set_schedule_due(self, name: str, expression: str, next_due: float) -> None:
@@ -528,6 +527,15 @@ def _received(row: tuple) -> Received:
     return Received(id=id_, queue=queue, source=source, body=bytes(body), attributes=json.loads(attributes),
                     content_type=content_type, receive_count=count, enqueued_at=enqueued, visible_at=visible,
                     lease=lease, last_error=error)
+
+
+_VERSION_IS = "json_extract(item, '$._version') = ?"
+
+
+def _expected_version(condition: Any) -> Any:
+    if isinstance(condition, (tuple, list)) and len(condition) == 2 and condition[0] == "version":
+        return condition[1]
+    raise ValueError(f"unknown write condition {condition!r}; use 'absent' or ('version', n)")
 
 
 def _check_condition(table: str, pk: str, sk: str, row: tuple | None, condition: Any) -> None:
