@@ -14,6 +14,7 @@ Key layout (both tables have `pk` + `sk`; `expires_at` is the tasks table's TTL)
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 import threading
@@ -82,10 +83,28 @@ def now() -> float:
     return time.time()
 
 
+_iso_second: tuple[int, str] = (0, "1970-01-01T00:00:00")
+
+
 def iso(ts: float | None) -> str | None:
+    """`ts` as ISO-8601 UTC with milliseconds: exactly datetime.fromtimestamp(ts, UTC) formatted
+    with "%Y-%m-%dT%H:%M:%S.%f" cut to ms, but the date part is formatted once per second."""
+    global _iso_second
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    frac, whole = math.modf(ts)
+    micros = round(frac * 1e6)  # rounded half-even to the microsecond, as datetime does
+    if micros >= 1_000_000:
+        micros -= 1_000_000
+        whole += 1
+    elif micros < 0:
+        micros += 1_000_000
+        whole -= 1
+    second, text = _iso_second
+    if whole != second:
+        text = datetime.fromtimestamp(whole, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _iso_second = (int(whole), text)
+    return f"{text}.{micros // 1000:03d}Z"
 
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lowercase

@@ -15,6 +15,11 @@ from spec import AppSpec, FunctionSpec, load_app
 
 # A topic subscription's internal queue gets these settings (topics declare none of their own).
 SUBSCRIPTION_MAX_RETRIES = 3
+# Events a subscriber's consumer leases at once (each is still its own invocation, in order), as
+# SNS -> SQS -> Lambda delivers up to 10; a batch ends early rather than outlive its lease. An
+# idle consumer woken by a publish lets a batch gather this long first (Lambda's batching window).
+SUBSCRIPTION_BATCH = 10
+SUBSCRIPTION_WINDOW = 0.01  # seconds
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,7 @@ class QueueBinding:
     retention: int | None
     source: str  # the queue or topic name as app.yaml says it
     trigger: str  # queue | topic
+    window: float = 0.0  # seconds an idle consumer waits for a batch to gather after a wake-up
 
 
 @dataclass(frozen=True)
@@ -124,8 +130,9 @@ class LocalApp:
                                              queue.max_retries, queue.retention, fn.queue.name, "queue"))
             elif fn.topic is not None:
                 bindings.append(QueueBinding(
-                    name, local.subscription_queue(fn.topic.name, name), 1,
-                    max(30, fn.timeout + 30), SUBSCRIPTION_MAX_RETRIES, None, fn.topic.name, "topic"))
+                    name, local.subscription_queue(fn.topic.name, name), SUBSCRIPTION_BATCH,
+                    max(30, fn.timeout + 30), SUBSCRIPTION_MAX_RETRIES, None, fn.topic.name, "topic",
+                    SUBSCRIPTION_WINDOW))
         return bindings
 
     def sync_subscriptions(self) -> None:

@@ -4,7 +4,8 @@ State is durable in SQLite (runtime.backends.local), so a restart, even after ki
 every message that was in flight. Hidden knobs (for tests and demos):
   OMNICLOUD_DEV_TICK=<s>         one scheduled minute lasts <s> seconds (see dev/scheduler.py)
   OMNICLOUD_DEV_RETRY_DELAY=<s>  first retry backoff of a failed message (default 1, doubling)
-  OMNICLOUD_DEV_POLL=<s>         queue poll interval when idle (default 0.2)
+  OMNICLOUD_DEV_POLL=<s>         queue poll interval when idle (default 0.2); a send or publish from
+                                 this process wakes the consumers at once, the poll finds the rest
   OMNICLOUD_DEV_GRACE=<s>        how long Ctrl-C waits for running invocations (default 10)
 """
 
@@ -12,22 +13,29 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import email.parser
 import errno
+import http.client
+import itertools
 import json
 import logging
 import os
+import re
 import signal
+import socket
 import sys
 import threading
 import time
 import traceback
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from runtime.adapters import local as adapter
+from runtime.backends.local import random_uuid
 from runtime.log import configure, event
 from runtime.types import Request, Response, ScheduledEvent
 
@@ -40,7 +48,7 @@ RELOADED_ENV = "OMNICLOUD_DEV_RELOADED"
 LOCK_FILE = "dev.lock"
 INTERNAL_PREFIX = "/_omnicloud"
 MAX_BODY = 6 * 1024 * 1024  # the smallest request limit among the clouds (Lambda)
-CONSUMER_CONCURRENCY = 4
+CONSUMER_CONCURRENCY = 4  # consumer threads per queue binding, each: lease, invoke, ack
 EXIT_USAGE = 2
 EXIT_FAILED = 1
 
@@ -101,26 +109,123 @@ class _GatewayHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args) -> None:
         pass  # the invocation log line replaces the access log
 
-    def _handle(self) -> None:
-        try:
-            response = self._respond()
-        except _BadBody as exc:
-            response = Response.error(exc.status, exc.code, str(exc))
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The Date header, formatted once per second (it has whole seconds)."""
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        global _date
+        now = int(time.time())
+        if _date[0] != now:
+            _date = (now, super().date_time_string(now))
+        return _date[1]
+
+    def parse_request(self) -> bool:
+        """http.server's parse_request, but plain header lines are parsed here instead of by the
+        email package (most of the cost of a small request); anything unusual still goes to it."""
+        self.command = None  # set in case of error on the first line
+        self.request_version = version = self.default_request_version
+        self.close_connection = True
+        requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        self.requestline = requestline
+        words = requestline.split()
+        if len(words) == 0:
+            return False
+        if len(words) >= 3:  # enough to determine the protocol version
+            version = words[-1]
+            try:
+                if not version.startswith("HTTP/"):
+                    raise ValueError
+                base_version_number = version.split("/", 1)[1]
+                version_number = base_version_number.split(".")
+                if len(version_number) != 2:
+                    raise ValueError
+                if any(not component.isdigit() for component in version_number):
+                    raise ValueError("non digit in http version")
+                if any(len(component) > 10 for component in version_number):
+                    raise ValueError("unreasonable length http version")
+                major, minor = int(version_number[0]), int(version_number[1])
+            except (ValueError, IndexError):
+                self.send_error(HTTPStatus.BAD_REQUEST, f"Bad request version ({version!r})")
+                return False
+            if (major, minor) >= (1, 1) and self.protocol_version >= "HTTP/1.1":
+                self.close_connection = False
+            if (major, minor) >= (2, 0):
+                self.send_error(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED, f"Invalid HTTP version ({base_version_number})")
+                return False
+            self.request_version = version
+        if not 2 <= len(words) <= 3:
+            self.send_error(HTTPStatus.BAD_REQUEST, f"Bad request syntax ({requestline!r})")
+            return False
+        command, path = words[:2]
+        if len(words) == 2:
             self.close_connection = True
+            if command != "GET":
+                self.send_error(HTTPStatus.BAD_REQUEST, f"Bad HTTP/0.9 request type ({command!r})")
+                return False
+        self.command, self.path = command, path
+        if self.path.startswith("//"):  # gh-87389: no open redirects through //host paths
+            self.path = "/" + self.path.lstrip("/")
+        try:
+            self.headers = _parse_headers(self.rfile)
+        except http.client.LineTooLong as err:
+            self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Line too long", str(err))
+            return False
+        except http.client.HTTPException as err:
+            self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Too many headers", str(err))
+            return False
+        conntype = self.headers.get("Connection", "").lower()
+        if conntype == "close":
+            self.close_connection = True
+        elif conntype == "keep-alive" and self.protocol_version >= "HTTP/1.1":
+            self.close_connection = False
+        expect = self.headers.get("Expect", "")
+        if (expect.lower() == "100-continue" and self.protocol_version >= "HTTP/1.1"
+                and self.request_version >= "HTTP/1.1"):
+            return self.handle_expect_100()
+        return True
+
+    def _handle(self) -> None:
+        dev = self.server.dev
+        dev.defer_wakes()
+        try:
+            try:
+                response = self._respond()
+            except _BadBody as exc:
+                response = Response.error(exc.status, exc.code, str(exc))
+                self.close_connection = True
+            if response is None:  # the deadline watchdog already answered 504; the connection is done
+                self.close_connection = True
+                return
+            self.send(response)
+        finally:
+            dev.flush_wakes()
+
+    def send(self, response: Response, *, close: bool = False) -> None:
         body = response.body_bytes()
         try:
             self.send_response(response.status)
             headers = {k.lower(): v for k, v in response.headers.items()}
             headers["content-length"] = str(len(body))
+            if close:
+                headers["connection"] = "close"
             for key, value in headers.items():
                 self.send_header(key, value)
             for cookie in response.cookies:
                 self.send_header("set-cookie", cookie)
-            self.end_headers()
+            # Status, headers and body in one write (end_headers() would make it two).
+            self._headers_buffer.append(b"\r\n")
             if self.command != "HEAD":
-                self.wfile.write(body)
+                self._headers_buffer.append(body)
+            self.flush_headers()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+
+    def answer_late(self, response: Response) -> None:
+        """Send `response` from another thread while this one still runs the function (a 504),
+        then end the connection: the client's next request goes on a new one, served at once."""
+        self.send(response, close=True)
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_WR)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
 
@@ -166,9 +271,27 @@ class _GatewayHandler(BaseHTTPRequestHandler):
         request = Request(
             method=self.command, path=path, headers=list(self.headers.items()),
             query={k: v[-1] for k, v in query_all.items()}, query_all=query_all, body=body, cookies=cookies,
-            source_ip=self.client_address[0], request_id=str(uuid.uuid4()),
+            source_ip=self.client_address[0], request_id=random_uuid(),
         )
-        return dev.invoke_http(function, request)
+        return dev.invoke_http(function, request, self.answer_late)
+
+
+_date: tuple[int, str] = (0, "")
+# A header line the email parser would store as is: a name of visible characters (no colon), a
+# colon, the value up to the line end (leading blanks dropped, like its compat32 policy does).
+_PLAIN_HEADER = re.compile(rb"([\x21-\x39\x3b-\x7e]+):[ \t]*([^\r\n]*)\r?\n")
+
+
+def _parse_headers(fp) -> http.client.HTTPMessage:
+    """http.client.parse_headers: the same reading and limits, the same HTTPMessage."""
+    lines = http.client._read_headers(fp)
+    message = http.client.HTTPMessage()
+    for line in lines[:-1] if lines[-1] in (b"\r\n", b"\n", b"") else lines:
+        match = _PLAIN_HEADER.fullmatch(line)
+        if match is None:  # folded or odd lines: the email parser's rules
+            return email.parser.Parser(_class=http.client.HTTPMessage).parsestr(b"".join(lines).decode("iso-8859-1"))
+        message.set_raw(match[1].decode("iso-8859-1"), match[2].decode("iso-8859-1"))
+    return message
 
 
 class _BadBody(Exception):
@@ -179,6 +302,104 @@ class _BadBody(Exception):
 
 
 # -- the server ----------------------------------------------------------------------------------
+
+
+class _Deadlines:
+    """Answers an HTTP invocation that outlives its function's timeout with a 504, as the clouds'
+    gateways do, while the function itself runs on the connection's own thread: no thread is
+    started per request, and one watchdog thread sleeps until the nearest deadline."""
+
+    IDLE_WAKE = 1.0  # seconds; a new call with a nearer deadline wakes the watchdog at once
+
+    def __init__(self, stop: threading.Event):
+        self._cond = threading.Condition(threading.Lock())
+        self._pending: dict[int, tuple[float, Callable[[], None]]] = {}
+        self._expiring: set[int] = set()  # expired calls whose 504 is being sent
+        self._ids = itertools.count()
+        self._wake_at = 0.0
+        self._stop = stop
+
+    def add(self, timeout: float, expire: Callable[[], None]) -> int:
+        key = next(self._ids)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            self._pending[key] = (deadline, expire)
+            if deadline < self._wake_at:
+                self._cond.notify_all()
+        return key
+
+    def done(self, key: int) -> bool:
+        """True if the call ended in time (its caller answers); False if it expired, once the
+        504 has been sent (so the caller cannot close the connection under it)."""
+        if self._pending.pop(key, None) is not None:  # one atomic pop decides the race
+            return True
+        with self._cond:
+            while key in self._expiring:
+                self._cond.wait()
+        return False
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            expired = []
+            with self._cond:
+                now = time.monotonic()
+                nearest = now + self.IDLE_WAKE
+                for key, (deadline, expire) in list(self._pending.items()):
+                    if deadline > now:
+                        nearest = min(nearest, deadline)
+                    elif self._pending.pop(key, None) is not None:
+                        self._expiring.add(key)
+                        expired.append((key, expire))
+                self._wake_at = nearest
+                if not expired:
+                    self._cond.wait(nearest - now)
+                    continue
+            for _key, expire in expired:
+                try:
+                    expire()
+                except Exception:
+                    log.exception("answering a timed-out request failed")
+            with self._cond:
+                self._expiring.difference_update(key for key, _ in expired)
+                self._cond.notify_all()
+
+
+class _Wakeup:
+    """Wakes a queue's idle consumers when this process enqueues on it, instead of their next poll."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self.seq = 0
+        self._waiting = 0
+        self._gathering = 0
+
+    def notify(self, n: int) -> None:
+        with self._cond:
+            self.seq += 1
+            if self._waiting and not self._gathering:  # a gathering consumer takes these too
+                self._cond.notify(n)
+
+    def wait(self, seen: int, timeout: float) -> bool:
+        """Sleep up to `timeout`, unless something was enqueued since `seen` was read. True if
+        woken by an enqueue."""
+        with self._cond:
+            if self.seq != seen:
+                return True
+            self._waiting += 1
+            try:
+                return self._cond.wait(timeout)
+            finally:
+                self._waiting -= 1
+
+    def gather(self, window: float, stop: threading.Event) -> None:
+        """Let a batch gather for `window` seconds; meanwhile enqueues wake no other consumer."""
+        with self._cond:
+            self._gathering += 1
+        try:
+            stop.wait(window)
+        finally:
+            with self._cond:
+                self._gathering -= 1
 
 
 class DevServer:
@@ -198,6 +419,9 @@ class DevServer:
         self.poll = _float_env("OMNICLOUD_DEV_POLL", 0.2)
         self.grace = _float_env("OMNICLOUD_DEV_GRACE", 10.0)
         self._environs: dict[str, dict[str, str]] = {}
+        self._deadlines = _Deadlines(self.stop_event)
+        self._wakeups: dict[str, _Wakeup] = {}
+        self._local = threading.local()  # .wakes: consumers to wake when this thread's invocation ends
 
     def function_env(self, function: str) -> dict[str, str]:
         """The function's environment, built once: app.yaml and the state dir are fixed for a run."""
@@ -214,16 +438,19 @@ class DevServer:
         self.port = self.httpd.server_address[1]
 
     def start(self) -> None:
+        """Start the consumers, scheduler and watchers; `serve()` then opens the gateway."""
         from .scheduler import Scheduler
 
         released = self.app.store.release_leases(refund=True)
         if released:
             event(log, "picked up messages left in flight by the previous run", released=released)
         self.app.sync_subscriptions()
-        assert self.httpd is not None
-        self._spawn(self.httpd.serve_forever, "http", poll_interval=0.2)
-        for binding in self.app.queue_bindings():
-            self._spawn(self._consume, f"queue:{binding.queue}", binding)
+        bindings = self.app.queue_bindings()
+        self._wakeups = {binding.queue: _Wakeup() for binding in bindings}
+        self.app.store.on_enqueue(self._enqueued)
+        for binding in bindings:
+            for n in range(CONSUMER_CONCURRENCY):
+                self._spawn(self._consume, f"queue:{binding.queue}:{n}", binding, self._wakeups[binding.queue])
         jobs = {name: fn.schedule for name, fn in self.app.spec.functions.items() if fn.schedule}
         self.scheduler = Scheduler(jobs, self._fire_schedule, store=self.app.store, stop=self.stop_event,
                                    housekeeping=self._housekeeping)
@@ -232,11 +459,37 @@ class DevServer:
         if self.reload:
             self._spawn(self._watch, "reload")
 
+    def serve(self) -> None:
+        """Answer HTTP (the socket is bound already; early clients wait in its backlog)."""
+        assert self.httpd is not None
+        self._spawn(self._deadlines.run, "http-deadlines")
+        self._spawn(self.httpd.serve_forever, "http", poll_interval=0.2)
+
     def _spawn(self, target, name: str, *args, **kwargs) -> threading.Thread:
         thread = threading.Thread(target=target, name=name, args=args, kwargs=kwargs, daemon=True)
         thread.start()
         self._threads.append(thread)
         return thread
+
+    def _enqueued(self, queue: str, count: int) -> None:
+        wakeup = self._wakeups.get(queue)
+        if wakeup is None:
+            return
+        deferred = getattr(self._local, "wakes", None)
+        if deferred is None:
+            wakeup.notify(count)
+        else:
+            deferred.append((wakeup, count))
+
+    def defer_wakes(self) -> None:
+        """Hold the consumer wake-ups this thread causes until `flush_wakes`: a woken consumer
+        would compete for the GIL with the invocation (and its HTTP answer) still under way."""
+        self._local.wakes = []
+
+    def flush_wakes(self) -> None:
+        wakes, self._local.wakes = getattr(self._local, "wakes", None), None
+        for wakeup, count in wakes or ():
+            wakeup.notify(count)
 
     def request_stop(self, reason: str | None = None) -> None:
         if reason and self.restart_reason is None:
@@ -256,76 +509,86 @@ class DevServer:
             unfinished = self._active
         if unfinished:
             event(log, "stopping with invocations still running; their messages stay queued", running=unfinished)
+        self.app.store.on_enqueue(None)
         self.app.store.release_leases(refund=True)
 
-    @contextlib.contextmanager
-    def _invocation(self) -> Iterator[None]:
+    def _begin(self) -> None:
         with self._active_cond:
             self._active += 1
-        try:
-            yield
-        finally:
-            with self._active_cond:
-                self._active -= 1
+
+    def _end(self) -> None:
+        with self._active_cond:
+            self._active -= 1
+            if self._active == 0:
                 self._active_cond.notify_all()
 
     # -- triggers
 
-    def invoke_http(self, function: str, request: Request) -> Response:
+    def invoke_http(self, function: str, request: Request,
+                    answer_late: Callable[[Response], None]) -> Response | None:
+        """Run the function on the calling (connection) thread. Past its timeout the gateway
+        answers 504 through `answer_late`, as the clouds' gateways do, and this returns None
+        when the function finally ends (it cannot be killed)."""
         fn = self.app.function(function)
-        result: list[Response] = []
+        timeout = fn.timeout
+        message = f"function {function} did not answer within its timeout of {timeout}s"
+        key = self._deadlines.add(timeout, lambda: answer_late(Response.error(504, "timeout", message)))
+        self._begin()
+        try:
+            response = adapter.invoke_http(fn.handler, request, function=function,
+                                           environ=self.function_env(function))
+        except BaseException:  # the adapter turns handler errors into 500s; this is a bug in it
+            log.exception("invoking %s failed", function)
+            response = Response.error(500, "internal", "internal error; the log has the details")
+        finally:
+            self._end()
+            in_time = self._deadlines.done(key)
+        return response if in_time else None
 
-        def call() -> None:
-            with self._invocation():
-                result.append(adapter.invoke_http(fn.handler, request, function=function,
-                                                  environ=self.function_env(function)))
-
-        # The gateway answers 504 at the function's timeout, as the clouds' gateways do; the
-        # handler thread cannot be killed and finishes in the background.
-        worker = threading.Thread(target=call, name=f"http:{function}", daemon=True)
-        worker.start()
-        worker.join(timeout=fn.timeout)
-        if not result:
-            if worker.is_alive():
-                return Response.error(504, "timeout", f"function {function} did not answer within its timeout of {fn.timeout}s")
-            return Response.error(500, "internal", "internal error; the log has the details")
-        return result[0]
-
-    def _consume(self, binding: QueueBinding) -> None:
+    def _consume(self, binding: QueueBinding, wakeup: _Wakeup) -> None:
+        """One of the binding's CONSUMER_CONCURRENCY consumers: lease, invoke, ack, on this thread."""
         store = self.app.store
-        slots = threading.BoundedSemaphore(CONSUMER_CONCURRENCY)
+        timeout = self.app.function(binding.function).timeout
         while not self.stop_event.is_set():
-            if not slots.acquire(timeout=self.poll):
-                continue
-            free = 1
-            while free < binding.batch_size and slots.acquire(blocking=False):
-                free += 1
+            seen = wakeup.seq
             try:
-                messages = store.receive(binding.queue, max_messages=free, visibility_timeout=binding.visibility_timeout,
-                                         owner=self.owner, max_receives=binding.max_retries + 1,
-                                         retention=binding.retention)
+                messages = store.receive(binding.queue, max_messages=binding.batch_size,
+                                         visibility_timeout=binding.visibility_timeout, owner=self.owner,
+                                         max_receives=binding.max_retries + 1, retention=binding.retention)
             except Exception:
                 log.exception("receiving from %s failed; retrying", binding.queue)
                 messages = []
-            for _ in range(free - len(messages)):
-                slots.release()
             if not messages:
-                self.stop_event.wait(self.poll)
+                if wakeup.wait(seen, self.poll) and binding.window > 0:
+                    wakeup.gather(binding.window, self.stop_event)
                 continue
-            for message in messages:
-                self._spawn_handler(binding, message, slots)
-
-    def _spawn_handler(self, binding: QueueBinding, received, slots: threading.BoundedSemaphore) -> None:
-        def handle() -> None:
+            if len(messages) == binding.batch_size > 1:
+                wakeup.notify(1)  # a full batch: there may be more, for an idle consumer
+            handled = []
+            self._begin()  # the batch counts as running until its acks are written
             try:
-                with self._invocation():
-                    self._handle_message(binding, received)
+                for i, received in enumerate(messages):
+                    # A batch is handled in order; hand back what could not finish inside its lease.
+                    if i and (self.stop_event.is_set() or time.time() + timeout > received.visible_at):
+                        for rest in messages[i:]:
+                            store.release(rest.id, rest.lease, refund=True)
+                        wakeup.notify(len(messages) - i)
+                        break
+                    self.defer_wakes()
+                    try:
+                        if self._handle_message(binding, received):
+                            handled.append(received)
+                    finally:
+                        self.flush_wakes()
+                if handled:
+                    self._ack(binding, handled)
+            except Exception:
+                log.exception("handling messages from %s failed", binding.queue)
             finally:
-                slots.release()
+                self._end()
 
-        threading.Thread(target=handle, name=f"message:{binding.function}", daemon=True).start()
-
-    def _handle_message(self, binding: QueueBinding, received) -> None:
+    def _handle_message(self, binding: QueueBinding, received) -> bool:
+        """Invoke the function; True when it succeeded (ack the message), else retry or dead-letter."""
         store = self.app.store
         fields = {"function": binding.function, "queue": binding.source, "message_id": received.id,
                   "delivery_attempt": received.receive_count}
@@ -345,17 +608,32 @@ class DevServer:
                 log.warning("message failed; retrying in %.1fs", delay,
                             extra={"fields": {**fields, "error": error, "retries_left": binding.max_retries
                                               - received.receive_count + 1}})
-            return
-        if not store.ack(received.id, received.lease):
-            log.warning("message handled after its visibility timeout; it may be delivered again",
-                        extra={"fields": fields})
+            return False
+        return True
+
+    def _ack(self, binding: QueueBinding, handled: list) -> None:
+        """Delete the handled messages of a batch, in one transaction."""
+        store = self.app.store
+        if len(handled) == 1:
+            acked = [store.ack(handled[0].id, handled[0].lease)]
+        else:
+            acked = store.ack_many([(received.id, received.lease) for received in handled])
+        for received, ok in zip(handled, acked, strict=True):
+            if not ok:
+                log.warning("message handled after its visibility timeout; it may be delivered again",
+                            extra={"fields": {"function": binding.function, "queue": binding.source,
+                                              "message_id": received.id, "delivery_attempt": received.receive_count}})
 
     def _fire_schedule(self, function: str, due, text: str) -> None:
         def call() -> None:
-            with self._invocation(), contextlib.suppress(Exception):  # the adapter logs the failure
-                adapter.invoke_schedule(self.app.function(function).handler,
-                                        ScheduledEvent(time=due, schedule=text, id=str(uuid.uuid4())),
-                                        function=function, environ=self.function_env(function))
+            self._begin()
+            try:
+                with contextlib.suppress(Exception):  # the adapter logs the failure
+                    adapter.invoke_schedule(self.app.function(function).handler,
+                                            ScheduledEvent(time=due, schedule=text, id=str(uuid.uuid4())),
+                                            function=function, environ=self.function_env(function))
+            finally:
+                self._end()
 
         threading.Thread(target=call, name=f"schedule:{function}", daemon=True).start()
 
@@ -529,6 +807,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         server.start()
         _banner(server)
+        server.serve()
         while not server.stop_event.wait(0.5):
             pass
         if server.restart_reason:

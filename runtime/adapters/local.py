@@ -16,42 +16,33 @@ from ..types import Message, Request, Response, ScheduledEvent
 from . import base
 
 
-class _environment:  # noqa: N801  (a class: a generator context manager per invocation costs more)
-    """The function's environment for one invocation; `with` gives its OMNICLOUD_FUNCTION."""
-
-    __slots__ = ("_scope",)
-
-    def __init__(self, environ: Mapping[str, str] | None):
-        self._scope = None if environ is None else links.use_environ(environ)
-
-    def __enter__(self) -> str | None:
-        jsonlog.configure()
-        if self._scope is None:
-            return None
-        self._scope.__enter__()
-        return self._scope.environ.get("OMNICLOUD_FUNCTION")
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._scope is not None:
-            self._scope.__exit__()
-
-
 def invoke_http(target: str, request: Request, *, function: str | None = None,
                 environ: Mapping[str, str] | None = None) -> Response:
     """Run an HTTP handler; errors come back as JSON error responses (500 for a handler bug)."""
-    with _environment(environ) as env_function:
-        return base.run_http(target, request, function=function or env_function)
+    jsonlog.configure()
+    if environ is None:
+        return base.run_http(target, request, function=function)
+    with links.use_environ(environ):
+        return base.run_http(target, request, function=function or environ.get("OMNICLOUD_FUNCTION"))
 
 
 def invoke_message(target: str, message: Message, *, trigger: str = "queue", function: str | None = None,
                    environ: Mapping[str, str] | None = None) -> None:
     """Run a queue/topic handler; raises what the handler raised (the dev server retries)."""
-    with _environment(environ) as env_function:
-        base.run_message(target, message, trigger=trigger, function=function or env_function)
+    jsonlog.configure()
+    if environ is None:
+        base.run_message(target, message, trigger=trigger, function=function)
+        return
+    with links.use_environ(environ):
+        base.run_message(target, message, trigger=trigger, function=function or environ.get("OMNICLOUD_FUNCTION"))
 
 
 def invoke_schedule(target: str, event: ScheduledEvent, *, function: str | None = None,
                     environ: Mapping[str, str] | None = None) -> None:
     """Run a schedule handler; raises what the handler raised."""
-    with _environment(environ) as env_function:
-        base.run_schedule(target, event, function=function or env_function)
+    jsonlog.configure()
+    if environ is None:
+        base.run_schedule(target, event, function=function)
+        return
+    with links.use_environ(environ):
+        base.run_schedule(target, event, function=function or environ.get("OMNICLOUD_FUNCTION"))

@@ -39,7 +39,7 @@ _bits = Random(int.from_bytes(os.urandom(32), "big")).getrandbits
 _encode_item = json.JSONEncoder(separators=(",", ":"), default=str).encode  # json.dumps(item, same options)
 
 
-def _uuid4() -> str:
+def random_uuid() -> str:
     """A random (version 4) UUID as text, like str(uuid.uuid4())."""
     h = f"{_bits(128) & ~(0xF000 << 64 | 0xC000 << 48) | 4 << 76 | 0x8000 << 48:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
@@ -321,7 +321,7 @@ class Store:
                 if row:
                     ids.append(row[0])
                     continue
-            message_id = _uuid4()
+            message_id = random_uuid()
             conn.execute(
                 "INSERT INTO messages (id, queue, source, body, attributes, content_type, visible_at, enqueued_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -467,7 +467,7 @@ class Store:
         """Fan `message` out to every subscription whose filter matches, all in one transaction."""
         from spec.filters import matches
 
-        message_id = _uuid4()
+        message_id = random_uuid()
         delivered = []
         with self._tx() as conn:
             rows = conn.execute("SELECT queue, filter FROM subscriptions WHERE topic=?", (topic,)).fetchall()
