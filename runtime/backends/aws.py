@@ -309,18 +309,8 @@ class SecretsManagerSecret:
         return bytes(response["SecretBinary"]).decode("utf-8")
 
 
-def queue(link: Link) -> SqsQueue:
-    return SqsQueue(link)
-
-
-def topic(link: Link) -> SnsTopic:
-    return SnsTopic(link)
-
-
-def table(link: Link) -> DynamoTable:
-    return DynamoTable(link)
-
-
-def secret(link: Link) -> SecretsManagerSecret:
-    return SecretsManagerSecret(link)
-
+# The factories runtime.clients calls with a resolved Link (runtime/backends/base.py).
+queue = SqsQueue
+topic = SnsTopic
+table = DynamoTable
+secret = SecretsManagerSecret

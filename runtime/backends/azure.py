@@ -423,17 +423,8 @@ class KeyVaultSecret:
         return value
 
 
-def queue(link: Link) -> ServiceBusQueue:
-    return ServiceBusQueue(link)
-
-
-def topic(link: Link) -> ServiceBusTopic:
-    return ServiceBusTopic(link)
-
-
-def table(link: Link) -> StorageTable:
-    return StorageTable(link)
-
-
-def secret(link: Link) -> KeyVaultSecret:
-    return KeyVaultSecret(link)
+# The factories runtime.clients calls with a resolved Link (runtime/backends/base.py).
+queue = ServiceBusQueue
+topic = ServiceBusTopic
+table = StorageTable
+secret = KeyVaultSecret

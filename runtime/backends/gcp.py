@@ -283,17 +283,8 @@ class SecretManagerSecret:
         return response.payload.data.decode("utf-8")
 
 
-def queue(link: Link) -> PubSubTopic:
-    return PubSubTopic(link)
-
-
-def topic(link: Link) -> PubSubTopic:
-    return PubSubTopic(link)
-
-
-def table(link: Link) -> FirestoreTable:
-    return FirestoreTable(link)
-
-
-def secret(link: Link) -> SecretManagerSecret:
-    return SecretManagerSecret(link)
+# The factories runtime.clients calls with a resolved Link (runtime/backends/base.py).
+queue = PubSubTopic
+topic = PubSubTopic
+table = FirestoreTable
+secret = SecretManagerSecret

@@ -654,17 +654,8 @@ def lookup_secret(logical: str, env: str, store: Store | None = None) -> tuple[s
     return (generated, "generated") if generated else None
 
 
-def queue(link: Link) -> LocalQueue:
-    return LocalQueue(link)
-
-
-def topic(link: Link) -> LocalTopic:
-    return LocalTopic(link)
-
-
-def table(link: Link) -> LocalTable:
-    return LocalTable(link)
-
-
-def secret(link: Link) -> LocalSecret:
-    return LocalSecret(link)
+# The factories runtime.clients calls with a resolved Link (runtime/backends/base.py).
+queue = LocalQueue
+topic = LocalTopic
+table = LocalTable
+secret = LocalSecret
