@@ -143,18 +143,21 @@ class Report:
                 f"{_f(aws.get('entry_in_process_ms'))} ms of it is the entry itself, timed in-process (imports "
                 f"and both events); under importtime its imports take {_f(imp['value'])} ms, "
                 f"mostly charged to {first}. The standard-library modules that cost most are {heavy}. "
-                "What would fix it: import only what handling an event needs: load the client facades "
-                "(`runtime.clients`, `runtime.backends.base`) on first use through a module `__getattr__` in "
-                "`runtime/__init__.py`; replace `dataclasses` on the import path (it imports `inspect` and `ast`) "
-                "with plain classes with `__slots__`; draw ids from `os.urandom(...).hex()` instead of `secrets` "
-                "(which imports `hmac`/`hashlib`); defer `typing`-only imports to `TYPE_CHECKING`.")
+                "Already done: `runtime/__init__.py` loads names on first use, no `dataclasses`/`typing` on "
+                "the cold path, ids without `secrets`. What is left is mostly the standard library the log line "
+                "needs (`logging` with `traceback`/`tokenize`/`textwrap`/`string`, and `json`), about 5 ms; the "
+                "Lambda runtime has already imported both before our entry runs, so on Lambda we add about 3 ms. "
+                "What would fix it here: write the invocation line without `logging` when no handler is "
+                "configured (the tests and the cloud hosts capture it through `logging`, so not done).")
         if aws and nopyc:
             notes.append(
                 f"**Bytecode:** the artifact ships sources only (the bundler drops `.pyc`), and Lambda's code "
                 f"directory is read-only, so every cold start compiles `runtime/`: "
                 f"{_f(nopyc['value'] - aws['value'])} ms more than with bytecode "
                 f"(`aws_nopyc` vs `aws`). Fix: compile the bundle with the target Python (3.12 on Lambda) "
-                "at package time, with unchecked-hash pycs so zip timestamps do not matter.")
+                "at package time, as unchecked-hash pycs so zip timestamps do not matter. Not done: it needs a "
+                "Python 3.12 on the packaging machine, and a zip that depends on which interpreters a machine "
+                "has would break the byte-identical-on-any-machine promise of `omnicloud package`.")
         for cloud, host in (("azure", "azure_host"), ("gcp", "gcp_host")):
             line, host_line = d.get(f"{cloud}.wall"), d.get(f"{host}.wall")
             if line and host_line and not line.get("met"):
@@ -214,15 +217,17 @@ class Report:
         if sqs and quiet and not sqs["met"]:
             self.add(
                 "What holds the target back, and what would fix it:", "",
-                f"- **One log line per record.** An SQS record of a batch of 100 costs {_f(sqs['value'], 1)} µs with "
-                f"the default log level and {_f(quiet['value'], 1)} µs without the log line; Powertools' "
-                f"BatchProcessor takes {_f(pt['value'], 2) if pt else '—'} µs because it does neither. Fix: log one "
-                "line per batch (counts, failed ids) and per failed record, not per success; format it without "
-                "`logging.LogRecord`/`findCaller` (write the JSON line directly).",
-                "- **Per-record work that the handler may never read.** Each record opens an invocation context "
-                "(two `secrets.token_hex` ids), parses `SentTimestamp` into a datetime, and walks the event through "
-                "`isinstance(x, Mapping)` checks (an ABC check, slow). Fix: one context per batch with the record id as a field, "
-                "lazy `published_at`, `type(x) is dict` fast paths (events come from `json.loads`).", "")
+                f"- **The log line.** An SQS record of a batch of 100 costs {_f(sqs['value'], 1)} µs with "
+                f"the default log level and {_f(quiet['value'], 1)} µs without the log line (under target); "
+                f"Powertools' BatchProcessor takes {_f(pt['value'], 2) if pt else '—'} µs because it logs nothing. "
+                "Each record is its own invocation with its own JSON line (function, invocation id, correlation id "
+                "of that record's trace), written through `logging` (record ~1.4 µs, handler and write ~2 µs, "
+                "formatting ~3 µs). Already done: no `findCaller`, a prebuilt record template, one shared JSON "
+                "encoder. What would fix the rest: one line per batch plus one per failed record (losing the "
+                "per-record correlation line), or writing the line outside `logging` (which the cloud hosts' "
+                "log capture relies on).",
+                "- **HTTP** (no single large cost left): event translation ~8 µs, router and handler ~7 µs, "
+                "response ~2.4 µs; with the log line off, AWS and GCP HTTP are at or below Powertools.", "")
 
     # ---- 3 ------------------------------------------------------------------------------------
 
