@@ -4,8 +4,9 @@ Each measurement runs in a fresh process. Figures: seconds and peak RSS of the p
 growth exponent over sizes, and the ratio to the floor: the same cloud resources (types, names,
 resolved inputs) registered directly, with no components, providers or spec, under the same mocks.
 A second floor (`sdk_floor`) registers the same resources through the cloud SDK's own resource
-classes (pulumi_aws / pulumi_azure_native / pulumi_gcp), to show what those classes cost by
-themselves; the target stays the ratio to the first floor.
+classes (pulumi_aws / pulumi_azure_native / pulumi_gcp), as they come, to show what those classes
+cost by themselves; the target stays the ratio to the first floor. Both floors run under the
+preview's GC policy (omnicloud.preview.plan_gc), so the ratios compare like with like.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ def _measure_floor(dump: Path, cloud: str) -> dict:
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
 
+    from omnicloud.preview import plan_gc
+
     importlib.import_module({"aws": "pulumi_aws", "azure": "pulumi_azure_native", "gcp": "pulumi_gcp"}[cloud])
     state = importlib.import_module(f"omnicloud.mockstate.{cloud}")
     resources = json.loads(dump.read_text())
@@ -63,9 +66,11 @@ def _measure_floor(dump: Path, cloud: str) -> dict:
             pulumi.CustomResource(r["type"], f"{r['name']}-{i}", r["props"])
 
     start, cpu = time.perf_counter(), time.process_time()
-    settings.ROOT.set(None)
-    mocks.set_mocks(Floor(), project="floor", stack="dev", preview=False)
-    _sync_await(run_pulumi_func(program))
+    with plan_gc():  # the preview's GC policy, so the ratio compares like with like
+        settings.ROOT.set(None)
+        mocks.set_mocks(Floor(), project="floor", stack="dev", preview=False)
+        _sync_await(run_pulumi_func(program))
+        settings.ROOT.set(None)
     return {"seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu,
             "resources": len(resources)}
 
@@ -122,6 +127,8 @@ def _measure_sdk_floor(dump: Path, cloud: str) -> dict:
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
 
+    from omnicloud.preview import plan_gc
+
     importlib.import_module({"aws": "pulumi_aws", "azure": "pulumi_azure_native", "gcp": "pulumi_gcp"}[cloud])
     state = importlib.import_module(f"omnicloud.mockstate.{cloud}")
     resources = json.loads(dump.read_text())
@@ -142,9 +149,11 @@ def _measure_sdk_floor(dump: Path, cloud: str) -> dict:
             cls(name, **kwargs)
 
     start, cpu = time.perf_counter(), time.process_time()
-    settings.ROOT.set(None)
-    mocks.set_mocks(Floor(), project="floor", stack="dev", preview=False)
-    _sync_await(run_pulumi_func(program))
+    with plan_gc():  # the preview's GC policy, so the ratio compares like with like
+        settings.ROOT.set(None)
+        mocks.set_mocks(Floor(), project="floor", stack="dev", preview=False)
+        _sync_await(run_pulumi_func(program))
+        settings.ROOT.set(None)
     return {"seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu,
             "resources": len(resources)}
 
@@ -184,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(s) for s in args.sizes.split(",")]
     with tempfile.TemporaryDirectory(prefix="omnicloud-plan-") as tmp:
         for cloud in args.clouds.split(","):
-            seconds = []
+            seconds, floors = [], []
             for n in sizes:
                 project = Path(tmp) / f"app{n}"
                 if not (project / "app.yaml").exists():
@@ -193,14 +202,26 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"plan time: {cloud}, {n} functions")
                 ours = _run_child("--cloud", cloud, "--project", str(project), "--dump", str(dump))
                 floor = _run_child("--cloud", cloud, "--floor", str(dump))
+                sdk = _run_child("--cloud", cloud, "--sdk-floor", str(dump))
                 seconds.append(ours["seconds"])
-                emit("plan_time", f"{cloud}.{n}.seconds", ours["seconds"], "s", resources=ours["resources"])
+                floors.append(floor["seconds"])
+                emit("plan_time", f"{cloud}.{n}.seconds", ours["seconds"], "s", resources=ours["resources"],
+                     cpu_seconds=round(ours["cpu_seconds"], 4))
                 emit("plan_time", f"{cloud}.{n}.peak_rss", ours["peak_rss_mb"], "MB")
-                emit("plan_time", f"{cloud}.{n}.floor_seconds", floor["seconds"], "s", resources=floor["resources"])
+                emit("plan_time", f"{cloud}.{n}.floor_seconds", floor["seconds"], "s", resources=floor["resources"],
+                     cpu_seconds=round(floor["cpu_seconds"], 4), peak_rss_mb=round(floor["peak_rss_mb"], 1))
                 emit("plan_time", f"{cloud}.{n}.ratio_to_floor", ours["seconds"] / floor["seconds"], "x",
                      target="<= 1.3")
+                emit("plan_time", f"{cloud}.{n}.sdk_floor_seconds", sdk["seconds"], "s", resources=sdk["resources"],
+                     cpu_seconds=round(sdk["cpu_seconds"], 4), peak_rss_mb=round(sdk["peak_rss_mb"], 1),
+                     what="the same resources through the SDK's own classes, as they come (type aliases and all)")
+                emit("plan_time", f"{cloud}.{n}.sdk_floor_ratio", sdk["seconds"] / floor["seconds"], "x",
+                     what="what the SDK's resource classes cost by themselves, relative to the floor")
+                emit("plan_time", f"{cloud}.{n}.ratio_to_sdk_floor", ours["seconds"] / sdk["seconds"], "x")
             if len(sizes) > 1:
                 emit("plan_time", f"{cloud}.growth_exponent", growth_exponent(sizes, seconds), "", target="~1.0 (linear)")
+                emit("plan_time", f"{cloud}.floor_growth_exponent", growth_exponent(sizes, floors), "",
+                     what="the floor's own growth: what Pulumi's runtime does with more resources")
     return 0
 
 

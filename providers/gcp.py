@@ -4,6 +4,7 @@ API Gateway, with one service account per function and resource-level IAM for ev
 from __future__ import annotations
 
 import base64
+import copy
 import functools
 import hashlib
 import inspect
@@ -31,6 +32,34 @@ DEAD_LETTER_RETENTION = "604800s"  # 7 days, the longest Pub/Sub keeps a message
 SUBSCRIBER_DEFAULTS = QueueSpec()
 
 
+# The APIs (service names without .googleapis.com) a resource of each pulumi_gcp module needs
+# enabled first. Each resource waits for its own APIs only, not for every API of the app.
+API_OF_MODULE: dict[str, tuple[str, ...]] = {
+    "serviceaccount": ("iam",),
+    "storage": ("storage",),
+    "cloudfunctionsv2": ("cloudfunctions", "run", "cloudbuild", "artifactregistry", "storage"),
+    "cloudrunv2": ("run",),
+    "pubsub": ("pubsub",),
+    "firestore": ("firestore",),
+    "secretmanager": ("secretmanager",),
+    "cloudscheduler": ("cloudscheduler",),
+    "apigateway": ("apigateway", "servicemanagement", "servicecontrol"),
+}
+# projects/* resources by type: the API switches themselves need nothing.
+API_OF_TYPE: dict[str, tuple[str, ...]] = {
+    "gcp:projects/service:Service": (),
+    "gcp:projects/serviceIdentity:ServiceIdentity": ("pubsub",),
+    "gcp:projects/iAMMember:IAMMember": ("iam",),
+}
+
+
+def api_dependencies(type_: str) -> tuple[str, ...] | None:
+    """The APIs a resource type waits for; None (wait for every API) for a type not listed."""
+    if type_ in API_OF_TYPE:
+        return API_OF_TYPE[type_]
+    return API_OF_MODULE.get(type_.split(":")[1].split("/")[0])
+
+
 class GcpConfigError(pulumi.RunError, ValueError):
     """A missing or unusable `gcp:*` stack setting; the message is one line."""
 
@@ -55,7 +84,8 @@ class GcpProvider:
         self.project: str = project
         self.region: str = config.get("region") or "us-central1"
         self.prefix = ctx.app.name
-        self._apis: list[pulumi.Resource] = []
+        self._apis: dict[str, pulumi.Resource] = {}
+        self._labels: dict[str, str] | None = None
         self._bucket: gcp.storage.Bucket | None = None
         self._pubsub_agent: gcp.projects.ServiceIdentity | None = None
 
@@ -63,13 +93,13 @@ class GcpProvider:
 
     def _opts(self, parent: pulumi.Resource, after: list[pulumi.Resource] | None = None,
               **extra: Any) -> pulumi.ResourceOptions:
-        """Children wait for the project's APIs to be enabled (and for `after`)."""
-        return pulumi.ResourceOptions(parent=parent, depends_on=[*self._apis, *(after or [])], **extra)
+        """Children wait for `after` (and, see `transformation`, for the APIs their type needs)."""
+        return pulumi.ResourceOptions(parent=parent, depends_on=after, **extra)
 
     def _stateful(self, parent: pulumi.Resource, after: list[pulumi.Resource] | None = None,
                   **extra: Any) -> pulumi.ResourceOptions:
         """Data-holding children: prod protects them and keeps them on delete."""
-        return self.ctx.stateful_options(parent, depends_on=[*self._apis, *(after or [])], **extra)
+        return self.ctx.stateful_options(parent, depends_on=after, **extra)
 
     def _name(self, *parts: str) -> str:
         return "-".join((self.prefix, *parts))
@@ -131,9 +161,9 @@ class GcpProvider:
                          "servicecontrol.googleapis.com"]
         for service in services:
             # Other apps in the project may use the same APIs: never switch them off on destroy.
-            self._apis.append(gcp.projects.Service(
+            self._apis[service.split(".")[0]] = gcp.projects.Service(
                 self._name(service.split(".")[0]), service=service, disable_on_destroy=False,
-                opts=pulumi.ResourceOptions(parent=parent)))
+                opts=pulumi.ResourceOptions(parent=parent))
         self._bucket = gcp.storage.Bucket(
             self._name("source"),
             location=self.region,
@@ -148,8 +178,9 @@ class GcpProvider:
                 self._name("pubsub-agent"), service="pubsub.googleapis.com", opts=self._opts(parent))
 
     def transformation(self, args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
-        """Stack labels on every Google Cloud resource that takes `labels`, and the stack's project on
-        every one that takes `project` (the same project the links and IAM conditions name)."""
+        """Stack labels on every Google Cloud resource that takes `labels`, the stack's project on
+        every one that takes `project` (the same project the links and IAM conditions name), and a
+        dependency on exactly the APIs the resource's type needs (see API_OF_MODULE)."""
         if not args.type_.startswith("gcp:") or not isinstance(args.props, dict):
             return None
         inputs = _input_names(type(args.resource))
@@ -157,10 +188,24 @@ class GcpProvider:
         if "project" in inputs and props.get("project") is None:
             props["project"] = self.project
         if "labels" in inputs:
-            stack_labels = {_label(k): _label(v) for k, v in self.ctx.tags().items()}
-            props["labels"] = pulumi.Output.from_input(props.get("labels") or {}).apply(
-                lambda own: {**stack_labels, **(own or {})})
-        return pulumi.ResourceTransformationResult(props=props, opts=args.opts)
+            stack_labels = self._stack_labels()
+            own = props.get("labels")
+            if isinstance(own, pulumi.Output):
+                props["labels"] = own.apply(lambda value: {**stack_labels, **(value or {})})
+            else:
+                props["labels"] = {**stack_labels, **(own or {})}
+        opts = args.opts
+        needed = api_dependencies(args.type_)
+        apis = list(self._apis.values()) if needed is None else [self._apis[a] for a in needed if a in self._apis]
+        if apis:
+            opts = copy.copy(opts)
+            opts.depends_on = [*apis, *_as_list(opts.depends_on)]
+        return pulumi.ResourceTransformationResult(props=props, opts=opts)
+
+    def _stack_labels(self) -> dict[str, str]:
+        if self._labels is None:
+            self._labels = {_label(k): _label(v) for k, v in self.ctx.tags().items()}
+        return self._labels
 
     # -- data -------------------------------------------------------------------------------
 
@@ -536,6 +581,12 @@ def _input_names(resource_class: type) -> frozenset[str]:
     """The input arguments a pulumi_gcp resource class accepts (outputs are not among them)."""
     init = getattr(resource_class, "_internal_init", None)
     return frozenset(inspect.signature(init).parameters) if init else frozenset()
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
 def _label(text: str) -> str:

@@ -150,39 +150,52 @@ def write_zip(entries: list[Entry], target: Path) -> Artifact:
     return Artifact(path=target, sha256=digest, bytes=target.stat().st_size)
 
 
-def _inputs_key(entries: list[Entry]) -> str:
+def _stat(source: Path, stats: dict[Path, tuple[int, int]]) -> tuple[int, int]:
+    """(size, mtime_ns) of a source file, looked up once per build: every function shares runtime/
+    and the vendored packages."""
+    found = stats.get(source)
+    if found is None:
+        st = source.stat()
+        found = stats[source] = (st.st_size, st.st_mtime_ns)
+    return found
+
+
+def _inputs_key(entries: list[Entry], stats: dict[Path, tuple[int, int]] | None = None) -> str:
     """What the zip is built from: names, and each source's size and mtime (content for generated
     files). A changed key rebuilds; the zip itself never depends on mtimes."""
+    stats = {} if stats is None else stats
     digest = hashlib.sha256()
     for e in sorted(entries, key=lambda e: e.name):
         if e.data is not None:
             stamp = hashlib.sha256(e.data).hexdigest()
         else:
-            st = e.source.stat()  # type: ignore[union-attr]
-            stamp = f"{e.source}:{st.st_size}:{st.st_mtime_ns}"
+            size, mtime = _stat(e.source, stats)  # type: ignore[arg-type]
+            stamp = f"{e.source}:{size}:{mtime}"
         digest.update(f"{e.name}\0{stamp}\0{e.executable}\n".encode())
     return digest.hexdigest()
 
 
-def _reuse(entries: list[Entry], target: Path) -> Artifact | None:
+def _reuse(key: str, target: Path) -> Artifact | None:
     marker = target.with_name(target.name + ".inputs")
     try:
-        key, sha256, size = marker.read_text().split()
+        recorded, sha256, size = marker.read_text().split()
     except (OSError, ValueError):
         return None
-    if key != _inputs_key(entries) or not target.is_file() or target.stat().st_size != int(size):
+    if recorded != key or not target.is_file() or target.stat().st_size != int(size):
         return None
     return Artifact(path=target, sha256=sha256, bytes=int(size))
 
 
-def _remember(entries: list[Entry], artifact: Artifact) -> None:
+def _remember(key: str, artifact: Artifact) -> None:
     marker = artifact.path.with_name(artifact.path.name + ".inputs")
-    marker.write_text(f"{_inputs_key(entries)} {artifact.sha256} {artifact.bytes}\n")
+    marker.write_text(f"{key} {artifact.sha256} {artifact.bytes}\n")
 
 
-def _check_size(cloud: str, function: str, entries: list[Entry], artifact: Artifact) -> None:
+def _check_size(cloud: str, function: str, entries: list[Entry], artifact: Artifact,
+                stats: dict[Path, tuple[int, int]] | None = None) -> None:
     zipped_max, unzipped_max = SIZE_LIMITS[cloud]
-    unzipped = sum(e.size() for e in entries)
+    stats = {} if stats is None else stats
+    unzipped = sum(len(e.data) if e.data is not None else _stat(e.source, stats)[0] for e in entries)  # type: ignore[arg-type]
     if artifact.bytes <= zipped_max and unzipped <= unzipped_max:
         return
     by_top: dict[str, int] = {}
@@ -218,12 +231,16 @@ def build_artifacts(app: AppSpec, app_dir: Path, cloud: str, out_dir: Path | Non
     runtime = _runtime_entries(cloud)
     artifacts: dict[str, Artifact] = {}
     vendored: dict[tuple[Path, str], Path] = {}
+    stats: dict[Path, tuple[int, int]] = {}
+    closures: dict[str, list[str]] = {}  # functions sharing a handler module share its closure
     for name, fn in sorted(app.functions.items()):
         module = fn.handler.split(":")[0]
-        try:
-            app_files = import_closure(files, module)
-        except ValueError as exc:
-            raise PackageError(str(exc)) from None
+        if module not in closures:
+            try:
+                closures[module] = import_closure(files, module)
+            except ValueError as exc:
+                raise PackageError(str(exc)) from None
+        app_files = closures[module]
         entries = [Entry(rel, source=app_dir / rel) for rel in app_files if not rel.startswith("runtime/")]
         entries += runtime
         requirements_path = _requirements_file(app_dir, fn.handler)
@@ -241,11 +258,12 @@ def build_artifacts(app: AppSpec, app_dir: Path, cloud: str, out_dir: Path | Non
                     raise PackageError(str(exc)) from None
             entries += _site_entries(vendored[key], site_prefix)
         entries += _entry_shims(cloud, name, fn.handler, fn.trigger, fn.http, requirements, fn.timeout)
-        artifact = _reuse(entries, out_dir / f"{name}.zip")
+        key = _inputs_key(entries, stats)
+        artifact = _reuse(key, out_dir / f"{name}.zip")
         if artifact is None:
             artifact = write_zip(entries, out_dir / f"{name}.zip")
-            _remember(entries, artifact)
-        _check_size(cloud, name, entries, artifact)
+            _remember(key, artifact)
+        _check_size(cloud, name, entries, artifact, stats)
         artifacts[name] = artifact
     return artifacts
 
