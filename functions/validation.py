@@ -82,6 +82,12 @@ def http_url(value: Any, where: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise invalid(f"{where} must be an http:// or https:// URL with a host, got {value!r}")
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value):
+        raise invalid(f"{where} must not contain spaces or control characters; percent-encode them")
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port outside 0..65535
+    except ValueError:
+        raise invalid(f"{where} has an invalid port, got {value!r}") from None
     return value
 
 

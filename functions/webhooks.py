@@ -87,6 +87,7 @@ class DeliveryFailed(Exception):
 
 def post(url: str, secret: str, event: dict[str, Any], *, timeout: float = 10.0) -> int:
     """POST one signed event; the HTTP status, or DeliveryFailed for anything but 2xx."""
+    import http.client
     import urllib.error
     import urllib.request
 
@@ -105,3 +106,5 @@ def post(url: str, secret: str, event: dict[str, Any], *, timeout: float = 10.0)
         raise DeliveryFailed(f"{url} answered {exc.code}") from None
     except (urllib.error.URLError, OSError) as exc:
         raise DeliveryFailed(f"{url} unreachable: {getattr(exc, 'reason', exc)}") from None
+    except (ValueError, http.client.InvalidURL) as exc:  # a URL stored before validation was stricter
+        raise DeliveryFailed(f"{url} is not a valid URL: {exc}") from None

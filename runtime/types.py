@@ -126,6 +126,8 @@ class Request(_Record):
             return json.loads(self.body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadRequest(f"request body is not valid JSON: {exc}") from None
+        except RecursionError:  # e.g. 100k nested arrays: the client's mistake, not a bug
+            raise BadRequest("request body is nested too deeply") from None
 
     def header(self, name: str, default: str | None = None) -> str | None:
         return self.headers.get(name, default)
@@ -208,6 +210,8 @@ class Message(_Record):
             return json.loads(self.body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise BadRequest(f"message {self.id} body is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise BadRequest(f"message {self.id} body is nested too deeply") from None
 
     @property
     def type(self) -> str | None:

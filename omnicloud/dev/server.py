@@ -200,6 +200,18 @@ class _GatewayHandler(BaseHTTPRequestHandler):
         finally:
             dev.flush_wakes()
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (unknown method, bad request line, huge headers) as the
+        gateway's JSON errors instead of its HTML page."""
+        status = HTTPStatus(code)
+        text = message or status.phrase
+        if code == HTTPStatus.NOT_IMPLEMENTED and self.command:
+            text = f"{self.command} is not a method this gateway serves; use GET, POST, PUT, PATCH or DELETE"
+        self.close_connection = True
+        if not self.request_version.startswith("HTTP/1."):
+            self.request_version = "HTTP/1.1"  # a request line too broken to parse still gets headers
+        self.send(Response.error(code, status.phrase.lower().replace(" ", "_").replace("-", "_"), text), close=True)
+
     def send(self, response: Response, *, close: bool = False) -> None:
         body = response.body_bytes()
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, unquote, unquote_plus
 
 from .. import context as invocation_context
 from ..types import Message, Request, Response, ScheduledEvent, published_epoch_ms
@@ -176,8 +176,13 @@ class RestApiV1Event(_Wrapper):
     def query_all(self) -> dict[str, list[str]]:
         multi = self._get("multiValueQueryStringParameters")
         if isinstance(multi, Mapping) and multi:
-            return {str(k): [str(v) for v in values or []] for k, values in multi.items()}
-        return {str(k): [str(v)] for k, v in (self._get("queryStringParameters") or {}).items()}
+            out = {str(k): [str(v) for v in values or []] for k, values in multi.items()}
+        else:
+            out = {str(k): [str(v)] for k, v in (self._get("queryStringParameters") or {}).items()}
+        if self._get("requestContext", "elb") is not None:
+            # An ALB target passes the query as it came, still percent-encoded (API Gateway decodes it).
+            out = {unquote_plus(k): [unquote_plus(v) for v in values] for k, values in out.items()}
+        return out
 
     @property
     def body(self) -> bytes:
@@ -251,7 +256,9 @@ class SnsNotification(_Wrapper):
 
     @property
     def attributes(self) -> dict[str, str]:
-        attrs = self._get("MessageAttributes") or {}
+        attrs = self._get("MessageAttributes")
+        if not _is_mapping(attrs):
+            return {}
         return {str(k): str(v.get("Value")) for k, v in attrs.items()
                 if isinstance(v, Mapping) and v.get("Type") != "Binary" and v.get("Value") is not None}
 
@@ -304,7 +311,7 @@ class SqsRecord(_Wrapper):
     def message_attributes(self) -> dict[str, str]:
         # Raw SNS delivery lands the SNS attributes here too.
         attrs = self._get("messageAttributes")
-        if not attrs:
+        if not attrs or not _is_mapping(attrs):
             return {}
         return {str(k): str(v["stringValue"]) for k, v in attrs.items()
                 if _is_mapping(v) and v.get("stringValue") is not None}

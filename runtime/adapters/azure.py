@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .. import context as invocation_context
 from ..types import Message, Request, Response, ScheduledEvent
@@ -50,7 +50,8 @@ def to_request(req: func.HttpRequest, context: Any = None) -> Request:
         query_all.setdefault(key, []).append(value)
     lowered = {k.lower(): v for k, v in headers.items()}
     return Request(
-        method=method or "GET", path=parts.path or "/", headers=headers,
+        # Decoded, as API Gateway (rawPath) and functions-framework (PATH_INFO) give it.
+        method=method or "GET", path=unquote(parts.path) or "/", headers=headers,
         query={k: v[0] for k, v in query_all.items()}, query_all=query_all, body=body or b"",
         cookies=base.cookies_from_header(lowered.get("cookie")),
         source_ip=base.first_ip(lowered.get("x-forwarded-for")),
@@ -87,8 +88,19 @@ def handle_http(target: str, req: func.HttpRequest, context: Any = None) -> func
 
 
 def _property_text(value: Any) -> str:
+    """An application property as the string attribute other clouds would carry (true, not True)."""
+    if isinstance(value, str):
+        return value
     if isinstance(value, (bytes, bytearray)):
         return bytes(value).decode("utf-8", "replace")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (list, dict)):
+        import json
+
+        return json.dumps(value, separators=(",", ":"), default=str)
     return str(value)
 
 

@@ -215,3 +215,19 @@ def test_sigterm_exits_zero_with_stop_lines(dev_server, tmp_path):
     assert server.stop(signal.SIGTERM) == 0
     assert time.monotonic() - started < 10
     assert server.output().rstrip().endswith("omnicloud dev: stopped")
+
+
+def test_requests_http_server_itself_refuses_still_get_a_json_error(server):
+    # An unknown method and a broken request line never reach a function; the answer is JSON all the same.
+    status, body = server.request("TRACE", "/whoami")
+    assert status == 501 and body["error"]["code"] == "not_implemented" and "TRACE" in body["error"]["message"]
+
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(b"GARBAGE\r\n\r\n")
+        raw = b""
+        while chunk := conn.recv(65536):
+            raw += chunk
+    head, _, payload = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ") and b"content-type: application/json" in head
+    assert json.loads(payload)["error"]["code"] == "bad_request"

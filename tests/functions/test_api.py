@@ -75,6 +75,13 @@ def test_non_json_body_is_400_not_500(cloud, admin):
     assert response.status == 400 and body(response)["error"]["code"] == "bad_request"
 
 
+def test_deeply_nested_json_body_is_400_not_500(cloud, admin):
+    # json.loads hits the recursion limit on this; a client's mistake, so one clear 400.
+    response = cloud.http("POST", "/agents", b"[" * 100_000 + b"]" * 100_000, token=admin)
+    assert response.status == 400 and body(response)["error"]["code"] == "bad_request"
+    assert "nested too deeply" in body(response)["error"]["message"]
+
+
 def test_agent_definitions_are_cached_for_the_ttl(cloud, admin, monkeypatch):
     agent = make_agent(cloud, admin)
     with cloud.as_function("api"):

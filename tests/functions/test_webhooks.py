@@ -58,6 +58,24 @@ def test_webhook_routes_show_the_secret_only_at_creation(cloud, admin):
     assert cloud.http("GET", f"{base}/{hook['webhook_id']}", token=admin).status == 404
 
 
+@pytest.mark.parametrize(("url", "says"), [
+    ("https://exa mple.com/hook", "spaces or control characters"),
+    ("https://example.com/a\tb", "spaces or control characters"),
+    ("https://example.com:99999/hook", "invalid port"),
+])
+def test_webhook_urls_that_could_never_be_delivered_are_refused_at_registration(cloud, admin, url, says):
+    agent = make_agent(cloud, admin)
+    response = cloud.http("POST", f"/agents/{agent['agent_id']}/webhooks", {"url": url}, token=admin)
+    assert response.status == 400 and body(response)["error"]["code"] == "invalid_request"
+    assert says in body(response)["error"]["message"]
+
+
+def test_a_stored_url_urllib_refuses_is_a_delivery_failure_not_a_crash():
+    # A webhook registered before validation was stricter: retried and dead-lettered like any failure.
+    with pytest.raises(webhooks.DeliveryFailed, match="not a valid URL"):
+        webhooks.post("https://exa mple.com/hook", "whsec_x", {"id": "e1", "type": "task.succeeded"}, timeout=1)
+
+
 def _register(cloud, token, agent, url, events=None):
     payload = {"url": url} | ({"events": events} if events else {})
     return body(cloud.http("POST", f"/agents/{agent['agent_id']}/webhooks", payload, token=token))

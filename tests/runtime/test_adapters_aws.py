@@ -389,3 +389,35 @@ def test_module_level_handler_without_environment_says_what_is_missing(monkeypat
     monkeypatch.delenv("OMNICLOUD_HANDLER", raising=False)
     with pytest.raises(RuntimeError, match="OMNICLOUD_HANDLER and OMNICLOUD_TRIGGER are not set"):
         aws.handler(load("aws", "sqs"), CTX)
+
+
+# ---- payloads found by review -----------------------------------------------------------------
+
+
+def test_alb_query_parameters_arrive_decoded_like_api_gateways():
+    # An ALB target gets the query still percent-encoded; API Gateway decodes it. Same Request either way.
+    event = load("aws", "alb_multi_value")
+    event["multiValueQueryStringParameters"]["q"] = ["hello%20w%C3%B6rld", "a+b"]
+    result = aws.make_handler(target("raw_http"), "http")(event, CTX)
+
+    assert result["statusCode"] == 200
+    seen_request = _json_body(result)
+    assert seen_request["path"] == "/todos"
+    assert seen_request["query_all"]["q"] == ["hello wörld", "a b"]
+    assert seen_request["query_all"]["parameter1"] == ["value1", "value2"]
+
+
+@pytest.mark.parametrize("attributes", [["not", "an", "object"], "text", 5])
+def test_sqs_record_with_malformed_message_attributes_still_runs(seen, attributes):
+    event = load("aws", "sqs")
+    event["Records"][0]["messageAttributes"] = attributes
+    result = aws.make_handler(target("on_message"), "queue")(event, CTX)
+    assert result == {"batchItemFailures": []}
+    assert [m["attributes"] for m in seen] == [{}, {}]
+
+
+def test_sns_with_malformed_message_attributes_still_runs(seen):
+    event = load("aws", "sns")
+    event["Records"][0]["Sns"]["MessageAttributes"] = ["not", "an", "object"]
+    aws.make_handler(target("on_message"), "topic")(event, CTX)
+    assert [(m["body"], m["attributes"]) for m in seen] == [("Hello from SNS!", {})]

@@ -207,6 +207,26 @@ def test_service_bus_message_without_an_id_is_a_clear_error(invocation_log):
     assert "dead-letters" in invocation_log()[0]["consequence"]
 
 
+def test_service_bus_application_properties_of_other_types_become_the_strings_other_clouds_carry(seen):
+    # A .NET or Java sender may set int, bool, double or list properties; attributes are strings everywhere.
+    fixture = load("azure", "servicebus_message_typed_properties")
+    metadata = {k: meta.Datum(v["value"], v["type"]) for k, v in fixture["trigger_metadata"].items()}
+    message = ServiceBusMessageInConverter.decode(meta.Datum(fixture["data"]["value"], fixture["data"]["type"]),
+                                                  trigger_metadata=metadata)
+
+    azure_adapter.handle_message(target("on_message"), message, AzureContext())
+
+    assert seen[0]["attributes"] == {"type": "task.created", "priority": "5", "urgent": "true", "ratio": "0.5",
+                                     "tags": '["a","b"]'}
+
+
+def test_http_path_is_percent_decoded_as_on_the_other_clouds():
+    response = azure_adapter.handle_http(target("raw_http"),
+                                         _http_request(url="https://app.azurewebsites.net/files/a%20b/%C3%A9t%C3%A9"),
+                                         AzureContext())
+    assert json.loads(response.get_body())["path"] == "/files/a b/été"
+
+
 # ---- timer ------------------------------------------------------------------------------------
 
 
