@@ -85,12 +85,47 @@ class DeliveryFailed(Exception):
     pass
 
 
+PRIVATE_SETTING = "WEBHOOK_ALLOW_PRIVATE_NETWORKS"
+
+
+def private_networks_allowed() -> bool:
+    """Locally (`omnicloud dev`) webhooks may target this machine; on a cloud only if the setting says so."""
+    from runtime.links import current_environ
+
+    env = current_environ()
+    return env.get("OMNICLOUD_CLOUD", "local") == "local" or env.get(PRIVATE_SETTING, "").lower() in ("1", "true", "yes")
+
+
+def check_destination(url: str) -> None:
+    """Refuse webhook targets on loopback, private, link-local (cloud metadata) or reserved addresses,
+    so a registered URL cannot reach into the platform's own network. Checked at delivery, on every
+    address the host resolves to."""
+    if private_networks_allowed():
+        return
+    import ipaddress
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
+                                   proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError, ValueError) as exc:
+        raise DeliveryFailed(f"{url} does not resolve: {exc}") from None
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        if not address.is_global:
+            raise DeliveryFailed(f"{url} resolves to {address}, a non-public address; webhooks may only target "
+                                 f"public hosts (set {PRIVATE_SETTING}=true to allow private networks)")
+
+
 def post(url: str, secret: str, event: dict[str, Any], *, timeout: float = 10.0) -> int:
     """POST one signed event; the HTTP status, or DeliveryFailed for anything but 2xx."""
     import http.client
     import urllib.error
     import urllib.request
 
+    check_destination(url)
     body = json.dumps(event, separators=(",", ":")).encode("utf-8")
     request = urllib.request.Request(url, data=body, method="POST", headers={
         "content-type": "application/json",

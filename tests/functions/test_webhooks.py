@@ -76,6 +76,27 @@ def test_a_stored_url_urllib_refuses_is_a_delivery_failure_not_a_crash():
         webhooks.post("https://exa mple.com/hook", "whsec_x", {"id": "e1", "type": "task.succeeded"}, timeout=1)
 
 
+@pytest.mark.parametrize("url", ["{receiver}", "http://169.254.169.254/latest/meta-data/", "http://localhost:9/x"])
+def test_on_a_cloud_webhooks_cannot_reach_private_or_metadata_addresses(receiver, url):
+    from runtime.links import use_environ
+
+    url = url.format(receiver=receiver.url)
+    with use_environ({"OMNICLOUD_CLOUD": "aws"}), pytest.raises(webhooks.DeliveryFailed, match="non-public address"):
+        webhooks.post(url, "whsec_x", {"id": "e1", "type": "task.succeeded"}, timeout=1)
+    assert receiver.requests == []
+
+
+def test_private_webhook_targets_are_allowed_locally_or_by_setting(receiver):
+    from runtime.links import use_environ
+
+    event = {"id": "e2", "type": "task.succeeded"}
+    with use_environ({"OMNICLOUD_CLOUD": "local"}):
+        assert webhooks.post(receiver.url, "whsec_x", event, timeout=5) == 200
+    with use_environ({"OMNICLOUD_CLOUD": "gcp", "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true"}):
+        assert webhooks.post(receiver.url, "whsec_x", event, timeout=5) == 200
+    assert len(receiver.requests) == 2
+
+
 def _register(cloud, token, agent, url, events=None):
     payload = {"url": url} | ({"events": events} if events else {})
     return body(cloud.http("POST", f"/agents/{agent['agent_id']}/webhooks", payload, token=token))
