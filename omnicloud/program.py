@@ -10,6 +10,7 @@ from typing import Any
 import pulumi
 
 from spec import SpecError, load_app_with_warnings
+from spec.capabilities import CLOUDS, LIMITS, timeout_limit
 from spec.model import FunctionSpec, StackSettings
 
 OVERRIDABLE = ("memory", "timeout", "min_instances", "architecture")
@@ -60,8 +61,31 @@ def apply_overrides(app, settings: StackSettings, where: str):
         except ValidationError as exc:
             first = exc.errors()[0]
             raise StackConfigError(
-                f"{where}: omnicloud:functions.{fname}.{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+                f"{where}: omnicloud:functions.{fname}.{'.'.join(map(str, first['loc']))}: {first['msg']},"
+                f" got {first.get('input')!r}") from None
+        if settings.cloud in CLOUDS:
+            _check_override(fname, functions[fname], app, settings.cloud, where)
     return app.model_copy(update={"functions": functions})
+
+
+def _check_override(fname: str, fn: FunctionSpec, app, cloud: str, where: str) -> None:
+    """An override passes the same cloud limits app.yaml does (memory, timeout, consumer vs queue)."""
+    lim = LIMITS[cloud]
+    field = f"{where}: omnicloud:functions.{fname}"
+    if fn.memory > lim.memory_max:
+        raise StackConfigError(f"{field}.memory: on {cloud}: memory {fn.memory} MB exceeds {lim.function_service}'s"
+                               f" largest size, {lim.memory_max} MB; use at most {lim.memory_max}")
+    limit, why = timeout_limit(cloud, fn.trigger)
+    if fn.timeout > limit:
+        raise StackConfigError(f"{field}.timeout: on {cloud}: timeout {fn.timeout}s exceeds {limit}s for"
+                               f" {'an' if fn.trigger == 'http' else 'a'} {fn.trigger} function ({why});"
+                               f" use at most {limit}")
+    queue = app.queues.get(fn.queue.name) if fn.queue else None
+    if queue is not None and queue.visibility_timeout < fn.timeout:
+        raise StackConfigError(f"{field}.timeout: timeout {fn.timeout}s is longer than queue {fn.queue.name!r}'s"
+                               f" visibility_timeout {queue.visibility_timeout}s, so a message would be delivered"
+                               f" again while still being handled; raise visibility_timeout in app.yaml or lower"
+                               f" the timeout")
 
 
 def build_context(project_dir: Path, settings: StackSettings, stack: str, *, package: bool = True,

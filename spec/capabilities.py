@@ -53,6 +53,17 @@ class CloudLimits:
     schedule_rates: str  # "any" (rate expressions) or "cron-only"
     schedule_service: str
     notes: dict[str, str] = field(default_factory=dict)
+    # Environment variable names the platform (or omnicloud's provider) sets itself: an app's
+    # `env:` may not use them (exact names, then prefixes; Azure app settings ignore case).
+    reserved_env: tuple[str, ...] = ()
+    reserved_env_prefixes: tuple[str, ...] = ()
+    reserved_env_ignore_case: bool = False
+
+    def reserved_env_name(self, name: str) -> bool:
+        """Whether `name` is an environment variable the cloud or the provider already sets."""
+        fold = str.upper if self.reserved_env_ignore_case else (lambda text: text)
+        return (fold(name) in {fold(n) for n in self.reserved_env}
+                or any(fold(name).startswith(fold(p)) for p in self.reserved_env_prefixes))
 
     # Kept for callers that ask for one number: the longest non-HTTP run and the HTTP limit.
     @property
@@ -123,6 +134,13 @@ LIMITS: dict[str, CloudLimits] = {
         # (docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html).
         schedule_rates="any",
         schedule_service="EventBridge Scheduler",
+        # Lambda's reserved runtime variables "cannot be set in your function configuration"
+        # (docs.aws.amazon.com/lambda/latest/dg/configuration-envvars-runtime.html).
+        reserved_env=("_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
+                      "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
+                      "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
+                      "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                      "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "TZ"),
         notes={"filter_keys_max": "5", "filter_combinations_max": "150"},
     ),
     "azure": CloudLimits(
@@ -179,6 +197,12 @@ LIMITS: dict[str, CloudLimits] = {
         # day-of-week 0-6; TimeSpan schedules need an App Service plan, so no rates on Flex Consumption.
         schedule_rates="cron-only",
         schedule_service="the Azure Functions timer trigger (NCRONTAB)",
+        # App settings the provider sets for identity, storage, telemetry and the trigger (a
+        # same-named env entry would be overwritten), and the ones Flex Consumption rejects.
+        reserved_env=("AZURE_CLIENT_ID", "APPLICATIONINSIGHTS_CONNECTION_STRING", "AzureWebJobsStorage",
+                      "FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION"),
+        reserved_env_prefixes=("AzureWebJobs", "AzureFunctionsJobHost__", "ServiceBusConnection__", "WEBSITE_"),
+        reserved_env_ignore_case=True,
     ),
     "gcp": CloudLimits(
         label="Google Cloud",
@@ -229,6 +253,11 @@ LIMITS: dict[str, CloudLimits] = {
         # Cloud Scheduler: unix-cron, 5 fields, day-of-week 0-6 or SUN-SAT (7 is Sunday too).
         schedule_rates="cron-only",
         schedule_service="Cloud Scheduler (unix cron)",
+        # Cloud Run functions reserve these and the X_GOOGLE_ prefix
+        # (cloud.google.com/run/docs/configuring/services/overview-environment-variables).
+        reserved_env=("PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION", "FUNCTION_TARGET",
+                      "FUNCTION_SIGNATURE_TYPE"),
+        reserved_env_prefixes=("X_GOOGLE_",),
     ),
 }
 

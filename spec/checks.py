@@ -325,6 +325,10 @@ def cloud_problems(spec: AppSpec, source: SourceMap, cloud: str) -> list[Problem
             article = "an" if fn.trigger == "http" else "a"
             err(where(*base, "timeout"), f"timeout {fn.timeout}s exceeds {limit}s for {article} {fn.trigger} function"
                 f" ({why}); {alternative}")
+        for key in fn.env:
+            if lim.reserved_env_name(key):
+                err((*base, "env", key), f"env name {key!r} is reserved ({lim.function_service} or omnicloud sets it);"
+                    f" rename it, e.g. APP_{key.lstrip('_').upper()}", at_key=True)
         physical = f"{app}-{fname}"
         if len(physical) > lim.function_name_max:
             err(base, f"function name '{physical}' is {len(physical)} characters, over {lim.function_name_max}"

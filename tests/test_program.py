@@ -77,3 +77,26 @@ def test_main_rejects_an_override_of_a_function_the_app_lacks():
     with pytest.raises(pulumi.RunError) as err:
         _run_main({"omnicloud:cloud": "aws", "omnicloud:functions": json.dumps({"apii": {"memory": 1024}})})
     assert "no function 'apii'" in str(err.value) and "Pulumi.prod.yaml" in str(err.value)
+
+
+@pytest.mark.parametrize(("override", "expected"), [
+    # Lambda's largest size is 10,240 MB; app.yaml would be refused the same value.
+    ({"api": {"memory": 20000}}, ("omnicloud:functions.api.memory", "10240")),
+    # API Gateway HTTP APIs end an integration after 30 seconds.
+    ({"api": {"timeout": 60}}, ("omnicloud:functions.api.timeout", "30s")),
+    # A consumer that outlives its queue's visibility timeout gets its message twice.
+    ({"worker": {"timeout": 900}}, ("omnicloud:functions.worker.timeout", "visibility_timeout")),
+])
+def test_main_checks_stack_overrides_against_the_clouds_limits(override, expected):
+    with pytest.raises(pulumi.RunError) as err:
+        _run_main({"omnicloud:cloud": "aws", "omnicloud:functions": json.dumps(override)})
+    message = str(err.value)
+    assert "\n" not in message and message.startswith("Pulumi.prod.yaml: ")
+    assert all(part in message for part in expected), message
+
+
+def test_main_names_the_bad_override_value():
+    with pytest.raises(pulumi.RunError) as err:
+        _run_main({"omnicloud:cloud": "aws", "omnicloud:functions": json.dumps({"api": {"memory": "lots"}})})
+    message = str(err.value)
+    assert message.startswith("Pulumi.prod.yaml: omnicloud:functions.api.memory: ") and "'lots'" in message

@@ -148,6 +148,21 @@ def test_preview_of_an_unknown_stack_names_the_stacks_there():
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
+def test_preview_refuses_a_stack_override_over_the_clouds_limit(tmp_path):
+    # app.yaml is valid; the stack asks Lambda for more memory than it has.
+    (tmp_path / "functions").mkdir()
+    (tmp_path / "functions" / "api.py").write_text("app = None\n")
+    (tmp_path / "app.yaml").write_text("name: agents\nfunctions:\n  api:\n    handler: functions.api:app\n    http: /\n")
+    (tmp_path / "Pulumi.big.yaml").write_text(
+        "config:\n  omnicloud:cloud: aws\n  aws:region: eu-west-1\n  omnicloud:functions:\n    api: {memory: 20000}\n")
+    proc = subprocess.run([sys.executable, "-m", "omnicloud", "preview", "--cloud", "aws", "--stack", "big",
+                           "--project", str(tmp_path), "--json"], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "Traceback" not in proc.stderr
+    (line,) = [x for x in proc.stderr.splitlines() if "Pulumi.big.yaml" in x]
+    assert "omnicloud:functions.api.memory" in line and "10240" in line
+
+
 EXAMPLES = sorted(p.parent.relative_to(ROOT).as_posix() for p in (ROOT / "examples").glob("*/app.yaml"))
 
 
