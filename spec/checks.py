@@ -333,6 +333,9 @@ def cloud_problems(spec: AppSpec, source: SourceMap, cloud: str) -> list[Problem
         if len(physical) > lim.function_name_max:
             err(base, f"function name '{physical}' is {len(physical)} characters, over {lim.function_name_max}"
                 f" ({lim.function_name_rule}); shorten the app or function name", at_key=True)
+        if cloud == "azure" and fn.queue and 1 < fn.queue.batch_size <= lim.batch_size_max:
+            warn(where(*base, "queue", "batch_size"), f"batch_size {fn.queue.batch_size} becomes 1 (the Service Bus"
+                 " trigger hands the function one message per invocation; messages still run concurrently)")
         if fn.queue and fn.queue.batch_size > lim.batch_size_max:
             loc = where(*base, "queue", "batch_size")
             if cloud == "gcp":
@@ -365,6 +368,9 @@ def cloud_problems(spec: AppSpec, source: SourceMap, cloud: str) -> list[Problem
             err(("topics", tname), f"topic name '{physical}' is {len(physical)} characters, over"
                 f" {lim.topic_name_max} ({lim.topic_name_rule}); shorten it", at_key=True)
     for tname in spec.tables:
+        if cloud == "azure" and spec.tables[tname].ttl:
+            warn(("tables", tname, "ttl"), "Storage and Cosmos DB tables have no per-item expiry: expired items"
+                 " are hidden on every read but stay stored until deleted (delete them from a scheduled function)")
         physical = f"{app}-{tname}".replace("-", "") if cloud == "azure" else f"{app}-{tname}"
         if len(physical) > lim.table_name_max:
             err(("tables", tname), f"table name '{physical}' is {len(physical)} characters, over"

@@ -42,3 +42,21 @@ def test_every_cloud_names_a_limit_for_every_trigger():
         for trigger in ("http", "queue", "topic", "schedule"):
             limit, why = timeout_limit(cloud, trigger)
             assert limit > 0 and why
+
+
+def test_azure_warns_what_its_mapping_cannot_keep_ttl_and_batches(tmp_path):
+    from spec import load_app_with_warnings
+
+    (tmp_path / "h.py").write_text("def run(message):\n    return None\n")
+    (tmp_path / "app.yaml").write_text(
+        "name: shop\n"
+        "functions:\n"
+        "  work: {handler: h:run, queue: {name: jobs, batch_size: 5}}\n"
+        "queues:\n  jobs: {}\n"
+        "tables:\n  carts: {partition_key: pk, ttl: expires_at}\n")
+    _, azure = load_app_with_warnings(tmp_path / "app.yaml", cloud="azure")
+    _, aws = load_app_with_warnings(tmp_path / "app.yaml", cloud="aws")
+    fields = {w.field for w in azure}
+    assert {"functions.work.queue.batch_size", "tables.carts.ttl"} <= fields
+    assert all(w.severity == "warning" for w in azure)
+    assert not {"functions.work.queue.batch_size", "tables.carts.ttl"} & {w.field for w in aws}
