@@ -147,7 +147,7 @@ class Router:
                 early = hook(request)
                 if early is not None:
                     return early
-            return _as_response(route.handler(request, **request.path_params))
+            return as_response(route.handler(request, **request.path_params))
         if allowed:
             return Response.error(
                 405, "method_not_allowed", f"{request.method} is not allowed on {path}; use {', '.join(sorted(set(allowed)))}",
@@ -156,7 +156,8 @@ class Router:
         return Response.error(404, "not_found", f"no route for {request.method} {path}")
 
 
-def _as_response(result: object) -> Response:
+def as_response(result: object) -> Response:
+    """What a handler returned, as a Response (dict/list -> JSON 200, None -> 204)."""
     if isinstance(result, Response):
         return result
     if result is None:

@@ -21,7 +21,7 @@ from time import time as _time
 
 from .. import context
 from .. import log as jsonlog
-from ..router import HTTPError
+from ..router import HTTPError, as_response
 from ..types import BadRequest, Message, Request, Response, ScheduledEvent
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on the cold path
@@ -226,17 +226,6 @@ def _log_outcome(outcome: Outcome, duration_ms: float) -> None:
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def as_response(result: object) -> Response:
-    """What a handler returned, as a Response (dict/list -> JSON 200, None -> 204)."""
-    if isinstance(result, Response):
-        return result
-    if result is None:
-        return Response(status=204)
-    if isinstance(result, (dict, list)):
-        return Response.json(result)
-    return Response(status=200, body=result)
 
 
 def run_http(target: str, request: Request, *, invocation_id: str | None = None,
