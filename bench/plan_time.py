@@ -40,6 +40,20 @@ def _measure_ours(project: Path, cloud: str, dump: Path | None) -> dict:
             "custom": sum(1 for r in result.resources if r.custom)}
 
 
+def _floor_mocks(state):
+    """Mocks answering from the cloud's mock state, as the preview's do (shared by both floors)."""
+    from pulumi.runtime import mocks
+
+    class Floor(mocks.Mocks):
+        def new_resource(self, args):
+            return state.state(args.typ, args.name, dict(args.inputs))
+
+        def call(self, args):
+            return state.call(args.token, dict(args.args)), []
+
+    return Floor
+
+
 def _measure_floor(dump: Path, cloud: str) -> dict:
     import importlib
 
@@ -54,12 +68,7 @@ def _measure_floor(dump: Path, cloud: str) -> dict:
     state = importlib.import_module(f"omnicloud.mockstate.{cloud}")
     resources = json.loads(dump.read_text())
 
-    class Floor(mocks.Mocks):
-        def new_resource(self, args):
-            return state.state(args.typ, args.name, dict(args.inputs))
-
-        def call(self, args):
-            return state.call(args.token, dict(args.args)), []
+    Floor = _floor_mocks(state)
 
     def program():
         for i, r in enumerate(resources):
@@ -137,12 +146,7 @@ def _measure_sdk_floor(dump: Path, cloud: str) -> dict:
     calls = [(classes[r["type"]], f"{r['name']}-{i}", _sdk_kwargs(classes[r["type"]], r["type"], r["props"]))
              for i, r in enumerate(resources)]
 
-    class Floor(mocks.Mocks):
-        def new_resource(self, args):
-            return state.state(args.typ, args.name, dict(args.inputs))
-
-        def call(self, args):
-            return state.call(args.token, dict(args.args)), []
+    Floor = _floor_mocks(state)
 
     def program():
         for cls, name, kwargs in calls:
