@@ -53,14 +53,15 @@ def _http_request(**overrides) -> func.HttpRequest:
 # ---- rendering --------------------------------------------------------------------------------
 
 
-def test_rendered_http_function_app_registers_an_anonymous_catch_all_route(tmp_path):
+def test_rendered_http_function_app_registers_a_key_protected_catch_all_route(tmp_path):
     module = import_function_app(tmp_path, render_function_app("api", target("app"), "http", "/api"))
     function = _function(module)
     trigger = _bindings(function)["httpTrigger"]
 
     assert function.get_function_name() == "api"
     assert trigger["route"] == "{*path}"
-    assert trigger["authLevel"] == "ANONYMOUS"
+    # Only API Management holds the key (providers/azure.py), so the app is not reachable around it.
+    assert trigger["authLevel"] == "FUNCTION"
     assert set(trigger["methods"]) == {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
     assert _bindings(function)["http"] == {"direction": "OUT", "type": "http", "name": "$return"}
 
