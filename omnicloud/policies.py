@@ -36,6 +36,7 @@ TAGGABLE: dict[str, str] = {t: "tags" for t in (
     "azure-native:storage:StorageAccount", "azure-native:web:AppServicePlan", "azure-native:web:WebApp",
 )} | {t: "labels" for t in (
     "gcp:apigateway/api:Api", "gcp:apigateway/apiConfig:ApiConfig", "gcp:apigateway/gateway:Gateway",
+    "gcp:artifactregistry/repository:Repository",
     "gcp:cloudfunctionsv2/function:Function", "gcp:pubsub/subscription:Subscription", "gcp:pubsub/topic:Topic",
     "gcp:secretmanager/secret:Secret", "gcp:storage/bucket:Bucket",
 )}

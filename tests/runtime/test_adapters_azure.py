@@ -248,3 +248,19 @@ def test_failing_timer_raises(tmp_path):
     timer = TimerRequestConverter.decode(meta.Datum(json.dumps(load("azure", "timer")), "json"), trigger_metadata={})
     with pytest.raises(RuntimeError, match="sweep failed"):
         _function(module).get_user_function()(timer, AzureContext())
+
+
+def test_topic_subscriber_skips_what_its_filter_excludes_before_the_subscription_rule_exists(seen, monkeypatch):
+    # A new Service Bus subscription delivers everything until its $Default rule is replaced
+    # (providers/azure.py); the subscriber completes the messages its own filter excludes.
+    monkeypatch.setenv("OMNICLOUD_TRIGGER_FILTER", json.dumps({"type": ["task.succeeded", "task.failed"]}))
+    excluded = _service_bus_message()  # type task.created
+    azure_adapter.handle_message(target("on_message"), excluded, AzureContext(), trigger="topic")
+    assert seen == []
+    wanted = _service_bus_message(ApplicationProperties={"type": "json", "value": '{"type": "task.failed"}'},
+                                  UserProperties={"type": "json", "value": '{"type": "task.failed"}'})
+    azure_adapter.handle_message(target("on_message"), wanted, AzureContext(), trigger="topic")
+    assert [m["attributes"]["type"] for m in seen] == ["task.failed"]
+    # Queues have no filter: the setting never applies to them.
+    azure_adapter.handle_message(target("on_message"), excluded, AzureContext(), trigger="queue")
+    assert len(seen) == 2
