@@ -9,7 +9,15 @@ from pathlib import Path
 
 from runtime.links import env_name, link_value
 
-from .capabilities import AWS_ENV_BYTES_MAX, AWS_LINK_KEYS, CLOUDS, LIMITS, aws_link_estimate, round_memory, timeout_limit
+from .capabilities import (
+    AWS_ENV_BYTES_MAX,
+    AWS_LINK_KEYS,
+    CLOUDS,
+    LIMITS,
+    aws_link_estimate,
+    round_memory,
+    timeout_limit,
+)
 from .loader import Problem, SourceMap, did_you_mean
 from .model import VERBS_BY_KIND, VISIBILITY_PER_TIMEOUT, VISIBILITY_TIMEOUT_MAX, AppSpec
 from .schedule import ScheduleError, parse_schedule
@@ -147,7 +155,7 @@ def _http_prefixes(spec: AppSpec, source: SourceMap) -> list[Problem]:
 
 def _queues(spec: AppSpec, source: SourceMap) -> list[Problem]:
     problems = []
-    for qname, queue in spec.queues.items():
+    for qname in spec.queues:
         consumers = spec.consumers_of_queue(qname)
         for extra in consumers[1:]:
             problems.append(source.problem(
