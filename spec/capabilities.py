@@ -201,7 +201,8 @@ LIMITS: dict[str, CloudLimits] = {
         # same-named env entry would be overwritten), and the ones Flex Consumption rejects.
         reserved_env=("AZURE_CLIENT_ID", "APPLICATIONINSIGHTS_CONNECTION_STRING", "AzureWebJobsStorage",
                       "FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION"),
-        reserved_env_prefixes=("AzureWebJobs", "AzureFunctionsJobHost__", "ServiceBusConnection__", "WEBSITE_"),
+        reserved_env_prefixes=("AzureWebJobs", "AzureFunctionsJobHost__", "AzureFunctionsWebHost__",
+                               "ServiceBusConnection__", "WEBSITE_"),
         reserved_env_ignore_case=True,
     ),
     "gcp": CloudLimits(
