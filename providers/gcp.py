@@ -50,9 +50,11 @@ API_OF_MODULE: dict[str, tuple[str, ...]] = {
 API_OF_TYPE: dict[str, tuple[str, ...]] = {
     "gcp:projects/service:Service": (),
     "gcp:projects/serviceIdentity:ServiceIdentity": ("pubsub",),
-    # Project-level bindings (conditional ones included) are set through the Resource Manager
-    # API's getIamPolicy/setIamPolicy, which fails while cloudresourcemanager.googleapis.com is
-    # off (cloud.google.com/resource-manager/reference/rest/v3/projects/setIamPolicy).
+    # Project-level bindings (conditional ones included) read and write the project's policy through
+    # the Resource Manager API (projects.getIamPolicy/setIamPolicy, cloud.google.com/resource-manager/
+    # reference/rest/v1/projects/setIamPolicy); while cloudresourcemanager.googleapis.com is off they
+    # fail with "Cloud Resource Manager API has not been used in project ... or it is disabled"
+    # (github.com/terraform-google-modules/terraform-google-project-factory/issues/717).
     "gcp:projects/iAMMember:IAMMember": ("iam", "cloudresourcemanager"),
 }
 
@@ -299,8 +301,9 @@ class GcpProvider:
                      refs={"kind": "table", "database": database, "collection": logical, "spec": spec})
 
     # Prod protection (protect + retain_on_delete) is for what holds data: Firestore databases,
-    # secrets, a queue's backlog and dead letters. Topics hold no messages (subscriptions do:
-    # cloud.google.com/pubsub/docs/subscription-overview), and a topic subscriber's push subscription
+    # secrets, a queue's backlog and dead letters. Topics hold no messages here (no topic retention
+    # is set); a subscription's backlog does ("Message retention duration", cloud.google.com/pubsub/
+    # docs/subscription-properties). A topic subscriber's push subscription
     # is plumbing derived from app.yaml: protected, a changed filter (which replaces it) could not be
     # deployed, and retained, a removed subscriber's would go on pushing to a deleted function.
 
