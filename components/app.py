@@ -48,7 +48,9 @@ class App(pulumi.ComponentResource):
         for name, table in spec.tables.items():
             self.resources[name] = Table(name, table.model_dump(exclude_none=True), child)
         for name, queue in spec.queues.items():
-            self.resources[name] = Queue(name, queue.model_dump(), child)
+            # The visibility timeout as deployed: unset means 6 x the consumer's (stack-overridden) timeout.
+            args = {**queue.model_dump(), "visibility_timeout": spec.visibility_timeout_of(name)}
+            self.resources[name] = Queue(name, args, child)
         for name in spec.topics:
             self.resources[name] = Topic(name, {}, child)
         for name, secret in spec.secrets.items():

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, TypedDict
 
 import pulumi
 
 from providers import base
 from providers.base import Artifact, FunctionRequest, LinkTarget
-from runtime.links import env_name
+from runtime.links import env_name, link_value
 from spec.model import FunctionSpec
 
 from ._base import NeutralComponent
@@ -50,15 +49,7 @@ class Function(NeutralComponent):
             logical=name, spec=spec, artifact=args.get("artifact"), links=links,
             trigger_source=source.built if source is not None else None,
         )
-        env: dict[str, pulumi.Input[str]] = {
-            "OMNICLOUD_CLOUD": provider.cloud,
-            "OMNICLOUD_FUNCTION": name,
-            "OMNICLOUD_HANDLER": spec.handler,
-            "OMNICLOUD_TRIGGER": spec.trigger,
-        }
-        if spec.http is not None:
-            env["OMNICLOUD_HTTP_PREFIX"] = spec.http
-        env.update(spec.env)
+        env: dict[str, pulumi.Input[str]] = dict(spec.runtime_env(name, provider.cloud))
         for link in links:
             env[env_name(link.logical)] = _link_json(link, provider.link_properties(link))
         self.links = links
@@ -68,8 +59,9 @@ class Function(NeutralComponent):
 
 
 def _link_json(link: LinkTarget, props: dict[str, pulumi.Input[Any]]) -> pulumi.Output[str]:
+    """The link's env value, encoded by runtime.links (the one wire format) once `props` resolve."""
+
     def render(resolved: dict[str, Any]) -> str:
-        body = {"kind": link.kind, "verbs": list(link.verbs), "logical": link.logical, **resolved}
-        return json.dumps(body, sort_keys=True, separators=(",", ":"))
+        return link_value(link.kind, link.verbs, resolved)
 
     return pulumi.Output.all(**props).apply(render) if props else pulumi.Output.from_input(render({}))

@@ -36,6 +36,7 @@ TAGGABLE: dict[str, str] = {t: "tags" for t in (
     "azure-native:storage:StorageAccount", "azure-native:web:AppServicePlan", "azure-native:web:WebApp",
 )} | {t: "labels" for t in (
     "gcp:apigateway/api:Api", "gcp:apigateway/apiConfig:ApiConfig", "gcp:apigateway/gateway:Gateway",
+    "gcp:artifactregistry/repository:Repository",
     "gcp:cloudfunctionsv2/function:Function", "gcp:pubsub/subscription:Subscription", "gcp:pubsub/topic:Topic",
     "gcp:secretmanager/secret:Secret", "gcp:storage/bucket:Bucket",
 )}
@@ -60,6 +61,10 @@ _AZURE_RESOURCE_SCOPE = re.compile(r"^/subscriptions/[^/]+/resourceGroups/[^/]+/
 GCP_BROAD_ROLES = {"roles/owner", "roles/editor"}
 GCP_PUBLIC_MEMBERS = {"allUsers", "allAuthenticatedUsers"}
 GCP_PROJECT_GRANTS = ("gcp:projects/iAMMember:IAMMember", "gcp:projects/iAMBinding:IAMBinding")
+# The one project-wide grant a build needs: Cloud Logging has nothing narrower than the project to
+# write build logs to (cloud.google.com/functions/docs/securing/build-custom-sa), and the role only
+# writes log entries.
+GCP_PROJECT_ONLY_ROLES = {"roles/logging.logWriter"}
 
 
 def wildcard_grant_violations(type_: str, props: Mapping[str, Any]) -> list[str]:
@@ -120,7 +125,8 @@ def _gcp_member_violations(type_: str, props: Mapping[str, Any]) -> list[str]:
     public = [m for m in members if m in GCP_PUBLIC_MEMBERS]
     if public:
         found.append(f"member {', '.join(public)} makes the resource public; grant named service accounts")
-    if type_ in GCP_PROJECT_GRANTS and not (props.get("condition") or {}).get("expression"):
+    if (type_ in GCP_PROJECT_GRANTS and role not in GCP_PROJECT_ONLY_ROLES
+            and not (props.get("condition") or {}).get("expression")):
         found.append(f"project-level {role} without a condition; bind on the resource or add an IAM condition")
     return found
 

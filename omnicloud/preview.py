@@ -33,6 +33,10 @@ class PreviewResource:
     protect: bool = False
     retain_on_delete: bool = False
     delete_before_replace: bool = False
+    # What the mock cloud answered (inputs plus computed outputs) and the URNs the resource waits
+    # for: for tests, not part of the printed plan.
+    outputs: dict[str, Any] = field(default_factory=dict)
+    dependencies: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         return {"urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent, "props": self.props,
@@ -75,7 +79,8 @@ def plain(value: Any) -> Any:
     import pulumi
 
     if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
+        # Keys sorted: the engine hands inputs over in no fixed order, and plans are diffed in review.
+        return {str(k): plain(value[k]) for k in sorted(value, key=str)}
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
     if isinstance(value, pulumi.FileArchive):
@@ -166,14 +171,16 @@ def _run_preview(project_dir: Path, cloud: str, stack: str, app: str | None) -> 
     class Recorder(mocks.Mocks):
         def new_resource(self, args: mocks.MockResourceArgs):
             seen.inputs = args.inputs
-            return state_module.state(args.typ, args.name, dict(args.inputs))
+            resource_id, outputs = state_module.state(args.typ, args.name, dict(args.inputs))
+            seen.outputs = outputs
+            return resource_id, outputs
 
         def call(self, args: mocks.MockCallArgs):
             return state_module.call(args.token, dict(args.args)), []
 
     class Monitor(mocks.MockMonitor):
         def RegisterResource(self, request):
-            seen.inputs = None
+            seen.inputs = seen.outputs = None
             response = super().RegisterResource(request)
             if request.type != "pulumi:pulumi:Stack":
                 result.resources.append(PreviewResource(
@@ -181,6 +188,7 @@ def _run_preview(project_dir: Path, cloud: str, stack: str, app: str | None) -> 
                     parent=request.parent or None, props=plain(seen.inputs or {}), custom=bool(request.custom),
                     protect=bool(request.protect), retain_on_delete=bool(request.retainOnDelete),
                     delete_before_replace=bool(request.deleteBeforeReplace),
+                    outputs=plain(seen.outputs or {}), dependencies=tuple(sorted(request.dependencies)),
                 ))
             return response
 
@@ -199,6 +207,9 @@ def _run_preview(project_dir: Path, cloud: str, stack: str, app: str | None) -> 
     if exports:
         result.outputs = plain(_sync_await(pulumi.Output.from_input(exports).future()))
     settings.ROOT.set(None)  # let the program's resource graph go; `result` holds plain copies
+    # Registrations arrive from executor threads in whatever order they finish: sort by URN (type
+    # path, then name) so the same program always prints the same plan, and plans diff cleanly.
+    result.resources.sort(key=lambda r: r.urn)
     return result
 
 

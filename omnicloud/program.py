@@ -11,7 +11,7 @@ import pulumi
 
 from spec import SpecError, load_app_with_warnings
 from spec.capabilities import CLOUDS, LIMITS, timeout_limit
-from spec.model import FunctionSpec, StackSettings
+from spec.model import FunctionSpec, StackSettings, effective_visibility_timeout
 
 OVERRIDABLE = ("memory", "timeout", "min_instances", "architecture")
 
@@ -81,9 +81,10 @@ def _check_override(fname: str, fn: FunctionSpec, app, cloud: str, where: str) -
                                f" {'an' if fn.trigger == 'http' else 'a'} {fn.trigger} function ({why});"
                                f" use at most {limit}")
     queue = app.queues.get(fn.queue.name) if fn.queue else None
-    if queue is not None and queue.visibility_timeout < fn.timeout:
+    visibility = effective_visibility_timeout(queue, fn.timeout) if queue is not None else None
+    if visibility is not None and visibility < fn.timeout:
         raise StackConfigError(f"{field}.timeout: timeout {fn.timeout}s is longer than queue {fn.queue.name!r}'s"
-                               f" visibility_timeout {queue.visibility_timeout}s, so a message would be delivered"
+                               f" visibility_timeout {visibility}s, so a message would be delivered"
                                f" again while still being handled; raise visibility_timeout in app.yaml or lower"
                                f" the timeout")
 

@@ -12,7 +12,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from spec.capabilities import deliveries
+from spec.capabilities import AWS_LINK_KEYS, deliveries
 from spec.filters import sns_filter_policy
 from spec.model import FunctionSpec, QueueSpec, SecretSpec, TableSpec, TopicSpec
 from spec.schedule import Schedule
@@ -173,14 +173,7 @@ class AwsProvider:
 
     def link_properties(self, target: LinkTarget) -> dict[str, pulumi.Input[Any]]:
         refs = target.built.refs
-        keys = {
-            # The ARN too: the backend takes the region from it when AWS_REGION is not set.
-            "table": ("name", "partition_key", "sort_key", "ttl", "arn"),
-            "queue": ("url", "arn"),
-            "topic": ("arn",),
-            "secret": ("arn",),
-        }[target.kind]
-        return {key: refs[key] for key in keys}
+        return {key: refs[key] for key in AWS_LINK_KEYS[target.kind]}
 
     # -- compute ------------------------------------------------------------------------------
 

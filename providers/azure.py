@@ -3,13 +3,17 @@ Key Vault and API Management, with identity-based access scoped to exactly the l
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import inspect
+import json
 import re
 import uuid
 from typing import Any
 
 import pulumi
 import pulumi_azure_native as azure
+import pulumi_random as random
 
 from providers.base import Built, DeployContext, FunctionRequest, LinkTarget
 from spec.capabilities import deliveries, round_memory
@@ -38,6 +42,38 @@ HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 # A secret the stack has no value for yet gets this value until `pulumi config set --secret`.
 UNSET_SECRET = "omnicloud:unset"
 _NAMESPACE = uuid.UUID("5b0c8a4e-7f0e-4d8e-9d0c-6f1f3b0e2a11")
+# Globally unique names end in a random suffix kept in the stack's state (see `unique_name`).
+SUFFIX_LENGTH = 8
+# A Functions host ID is at most 32 characters: lowercase letters, digits and dashes.
+HOST_ID_MAX = 32
+# APIM sends the Function App's host key in the header the Functions host checks.
+FUNCTION_KEY_POLICY = """<policies>
+  <inbound>
+    <base />
+    <set-header name="x-functions-key" exists-action="override">
+      <value>{{{{{named_value}}}}}</value>
+    </set-header>
+  </inbound>
+  <backend><base /></backend>
+  <outbound><base /></outbound>
+  <on-error><base /></on-error>
+</policies>"""
+
+
+def arm_guid(*parts: str) -> str:
+    """A deterministic GUID of `parts`, as Bicep's guid(): role assignment names follow
+    guid(scope, principalId, roleDefinitionId) (learn.microsoft.com/azure/azure-resource-manager/
+    bicep/scenarios-rbac: "a GUID that uses the scope, principal ID, and role ID together").
+    ARM ids are case-insensitive, so they are lower-cased first."""
+    return str(uuid.uuid5(_NAMESPACE, "/".join(part.lower() for part in parts)))
+
+
+def host_id(logical: str) -> str:
+    """An explicit Functions host ID for function `logical`: unique among the apps sharing the
+    storage account (a hash of the full name), within 32 characters, no leading/trailing dash."""
+    digest = hashlib.sha256(logical.encode()).hexdigest()[:8]
+    head = re.sub(r"-+", "-", logical)[: HOST_ID_MAX - len(digest) - 1].strip("-")
+    return f"{head}-{digest}"
 
 
 def iso_duration(seconds: int) -> str:
@@ -63,21 +99,30 @@ class AzureProvider:
 
     def __init__(self, ctx: DeployContext) -> None:
         self.ctx = ctx
+        self.suffix: pulumi.Output[str] | None = None
 
     # -- names -------------------------------------------------------------------------------
 
     def _hash(self, *parts: str) -> str:
         return hashlib.sha256("/".join((self.ctx.app.name, self.ctx.stack, *parts)).encode()).hexdigest()
 
-    def unique_name(self, purpose: str, base: str, max_len: int, *, sep: str = "-", hash_len: int = 8) -> str:
-        """A deterministic, globally unique physical name: `base` cut to fit, then a short hash
-        of app, stack and purpose (names Azure requires to be unique across all customers)."""
-        suffix = self._hash(purpose)[:hash_len]
-        return f"{base[: max_len - len(suffix) - len(sep)].rstrip('-')}{sep}{suffix}"
+    def unique_name(self, base: str, max_len: int, *, sep: str = "-") -> pulumi.Output[str]:
+        """A globally unique physical name: `base` cut to fit, then this deployment's suffix.
 
-    def _assignment_name(self, scope: str, role: str, principal: str) -> str:
-        # Role assignment names are GUIDs; deterministic so a re-run never duplicates a grant.
-        return str(uuid.uuid5(_NAMESPACE, f"{self.ctx.app.name}/{self.ctx.stack}/{scope}/{role}/{principal}"))
+        Storage accounts, Key Vaults, API Management services, Function Apps and Cosmos accounts
+        need names no other Azure customer uses. A hash of app and stack is the same for every
+        team that deploys `agents`/`dev`; the suffix is random instead, drawn once per deployment
+        and kept in the stack's state like Pulumi's own auto-names
+        (pulumi.com/docs/iac/concepts/resources/names), so every `pulumi up` of the stack keeps it.
+        It is redrawn when the resource group is replaced, and a stack created again after
+        `pulumi destroy` draws a new one: Key Vault keeps a deleted vault's name for its
+        soft-delete retention (learn.microsoft.com/azure/key-vault/general/soft-delete-overview) and
+        API Management a deleted service's for 48 hours (learn.microsoft.com/azure/api-management/
+        soft-delete), so a name must never be reused by the next deployment.
+        """
+        assert self.suffix is not None, "setup() draws the suffix first"
+        head = base[: max_len - SUFFIX_LENGTH - len(sep)].rstrip("-")
+        return self.suffix.apply(lambda suffix: f"{head}{sep}{suffix}")
 
     # -- shared resources --------------------------------------------------------------------
 
@@ -89,11 +134,15 @@ class AzureProvider:
         self.tenant_id = client.tenant_id
         self.group = azure.resources.ResourceGroup(f"{app}-rg", opts=child)
         self.rg_name = self.group.name
+        # Lowercase letters and digits: the one alphabet every globally named resource accepts.
+        self.suffix = random.RandomString(
+            f"{app}-suffix", length=SUFFIX_LENGTH, special=False, upper=False,
+            keepers={"resource_group": self.group.name}, opts=child).result
 
         # Function host state and deployment packages (and, in dev, the tables).
         self.storage = azure.storage.StorageAccount(
             f"{app}-storage",
-            account_name=self.unique_name("storage", _alnum(app), 24, sep=""),
+            account_name=self.unique_name(_alnum(app), 24, sep=""),
             resource_group_name=self.rg_name,
             kind=azure.storage.Kind.STORAGE_V2,
             sku=azure.storage.SkuArgs(name="Standard_ZRS" if self.ctx.prod else "Standard_LRS"),
@@ -115,7 +164,13 @@ class AzureProvider:
         )
         self.bus_host = self.bus.name.apply(lambda n: f"{n}.servicebus.windows.net")
 
-        vault_name = self.unique_name("vault", app, 24)
+        vault_name = self.unique_name(app, 24)
+        # Soft delete keeps a deleted vault (and its name) 7 days in dev, 90 in prod; purge
+        # protection (prod) forbids purging it early, and azure-native never purges
+        # (github.com/pulumi/pulumi-azure-native/issues/1174). So the vault is never deleted before
+        # its replacement exists: a replacement comes with a new suffix, hence a new name, and is
+        # created first (no delete_before_replace). Prod retains the vault on `pulumi destroy`;
+        # a dev vault stays recoverable (`az keyvault recover`) until its retention ends.
         self.vault = azure.keyvault.Vault(
             f"{app}-vault",
             vault_name=vault_name,
@@ -129,9 +184,9 @@ class AzureProvider:
                 # Purge protection cannot be turned off once on, so dev leaves it unset.
                 enable_purge_protection=True if self.ctx.prod else None,
             ),
-            opts=self.ctx.stateful_options(parent, delete_before_replace=True),
+            opts=self.ctx.stateful_options(parent),
         )
-        self.vault_url = f"https://{vault_name}.vault.azure.net/"
+        self.vault_url = vault_name.apply(lambda name: f"https://{name}.vault.azure.net/")
 
         workspace = azure.operationalinsights.Workspace(
             f"{app}-logs",
@@ -160,7 +215,7 @@ class AzureProvider:
         app = self.ctx.app.name
         self.cosmos = azure.cosmosdb.DatabaseAccount(
             f"{app}-tables",
-            account_name=self.unique_name("cosmos", app, 44),
+            account_name=self.unique_name(app, 44),
             resource_group_name=self.rg_name,
             database_account_offer_type=azure.cosmosdb.DatabaseAccountOfferType.STANDARD,
             kind=azure.cosmosdb.DatabaseAccountKind.GLOBAL_DOCUMENT_DB,
@@ -176,17 +231,11 @@ class AzureProvider:
             minimal_tls_version="Tls12",
             opts=self.ctx.stateful_options(parent, delete_before_replace=True),
         )
-        self.cosmos_lock = azure.authorization.ManagementLockByScope(
-            f"{app}-tables-lock",
-            scope=self.cosmos.id,
-            level="CanNotDelete",
-            notes="omnicloud prod: tables are deletion-protected; remove this lock to delete them",
-            opts=pulumi.ResourceOptions(parent=parent),
-        )
 
     def transformation(self, args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
-        """Stack-wide tags on every azure-native resource whose arguments take `tags`."""
-        if not args.type_.startswith("azure-native:"):
+        """Stack-wide tags on every azure-native resource whose arguments take a `tags` map (API
+        Management named values take a list of strings there instead)."""
+        if not args.type_.startswith("azure-native:") or not _takes_tag_map(type(args.resource)):
             return None
         props = args.props
         fields = props.__dict__ if not isinstance(props, dict) else props
@@ -212,6 +261,17 @@ class AzureProvider:
                 options=azure.cosmosdb.CreateUpdateOptionsArgs(
                     autoscale_settings=azure.cosmosdb.AutoscaleSettingsArgs(max_throughput=1000)),
                 opts=self.ctx.stateful_options(parent, delete_before_replace=True),
+            )
+            # The delete lock is on each table, not on the account: a lock applies to everything
+            # below its scope (learn.microsoft.com/azure/cosmos-db/resource-locks), and the account
+            # also holds the tables' role assignments (tableRoleAssignments), which must stay
+            # deletable so a removed link or function can be deployed.
+            azure.authorization.ManagementLockByScope(
+                f"{logical}-lock",
+                scope=table.id,
+                level="CanNotDelete",
+                notes="omnicloud prod: this table is deletion-protected; remove the lock to delete it",
+                opts=pulumi.ResourceOptions(parent=parent),
             )
             endpoint = self.cosmos.name.apply(lambda n: f"https://{n}.table.cosmos.azure.com:443/")
             scope = self.cosmos.id.apply(lambda i: f"{i}/dbs/{COSMOS_TABLES_DB}/colls/{physical}")
@@ -331,8 +391,8 @@ class AzureProvider:
                 opts=child,
             ))
         # The Functions host keeps leases, timers' schedule state and the package in blobs.
-        depends.append(self._assign(parent, f"{logical}-host-storage", self.storage.id, "storage", "blob-owner",
-                                    logical, identity.principal_id))
+        depends.append(self._assign(parent, f"{logical}-host-storage", self.storage.id, "blob-owner",
+                                    identity.principal_id))
 
         settings: dict[str, pulumi.Input[str]] = dict(env)
         settings.update({
@@ -342,7 +402,20 @@ class AzureProvider:
             "AZURE_CLIENT_ID": identity.client_id,
             "APPLICATIONINSIGHTS_CONNECTION_STRING": self.insights.connection_string,
             "AzureFunctionsJobHost__functionTimeout": _clock(spec.timeout),
+            # Every function app of the stack shares one storage account, where the host keeps its
+            # state under its host ID; the default ID is the app name's first 32 characters, so two
+            # long names would collide and the host stops with an error. An explicit ID per app
+            # (github.com/Azure/azure-functions-host/wiki/Host-IDs) cannot collide.
+            "AzureFunctionsWebHost__hostid": host_id(logical),
         })
+        if request.artifact is not None:
+            # A new package must reach the scale controller as its triggers ("trigger syncing",
+            # learn.microsoft.com/azure/azure-functions/functions-deployment-technologies#trigger-syncing):
+            # a package in the deployment container is not synced by itself. Changing an app
+            # setting restarts the app (learn.microsoft.com/azure/azure-functions/functions-app-settings),
+            # and the host syncs triggers when it starts; this setting changes with every package.
+            # (azure-native has neither the one-deploy publish nor a syncfunctiontriggers call.)
+            settings["OMNICLOUD_PACKAGE_SHA256"] = request.artifact.sha256
         depends += self._trigger(parent, request, identity, settings)
 
         always_ready = None
@@ -352,7 +425,7 @@ class AzureProvider:
             always_ready = [azure.web.FunctionsAlwaysReadyConfigArgs(name=group, instance_count=spec.min_instances)]
         app = azure.web.WebApp(
             logical,
-            name=self.unique_name(f"function/{logical}", f"{self.ctx.app.name}-{logical}", 60, hash_len=9),
+            name=self.unique_name(f"{self.ctx.app.name}-{logical}", 60),
             resource_group_name=self.rg_name,
             kind="functionapp,linux",
             server_farm_id=plan.id,
@@ -383,7 +456,7 @@ class AzureProvider:
         )
         return Built(name=app.name, native=app, refs={
             "logical": logical, "principal_id": identity.principal_id, "identity": identity,
-            "hostname": app.default_host_name,
+            "hostname": app.default_host_name, "app_name": app.name,
         })
 
     def _trigger(self, parent: pulumi.ComponentResource, request: FunctionRequest,
@@ -412,8 +485,8 @@ class AzureProvider:
             # (at most 5-minute) lock until then.
             settings["AzureFunctionsJobHost__extensions__serviceBus__maxAutoLockRenewalDuration"] = _clock(
                 max(queue_spec.visibility_timeout, 300))
-            return [self._assign(parent, f"{logical}-receive", source.refs["id"], f"queue:{spec.queue.name}",
-                                 "bus-receiver", logical, identity.principal_id)]
+            return [self._assign(parent, f"{logical}-receive", source.refs["id"], "bus-receiver",
+                                 identity.principal_id)]
 
         assert spec.topic is not None
         defaults = QueueSpec()
@@ -434,6 +507,12 @@ class AzureProvider:
         if spec.topic.filter:
             # ARM gives every subscription a `$Default` rule with a TrueFilter; an extra rule would
             # be OR-ed with it and filter nothing, so the filter replaces the $Default rule itself.
+            # Until it does (a new subscription's first seconds), every message reaches the
+            # subscription: ARM cannot create a subscription with its rule in one request. The
+            # subscriber tolerates that window: the adapter completes, without running the
+            # handler, any message OMNICLOUD_TRIGGER_FILTER does not match (runtime/filters.py).
+            settings["OMNICLOUD_TRIGGER_FILTER"] = json.dumps(spec.topic.filter, sort_keys=True,
+                                                              separators=(",", ":"))
             wiring.append(azure.servicebus.DefaultRule(
                 f"{logical}-filter",
                 namespace_name=self.bus.name,
@@ -446,20 +525,21 @@ class AzureProvider:
             ))
         settings["OMNICLOUD_TRIGGER_TOPIC"] = source.name
         settings["OMNICLOUD_TRIGGER_SUBSCRIPTION"] = subscription.name
-        wiring.append(self._assign(parent, f"{logical}-receive", subscription.id,
-                                   f"subscription:{spec.topic.name}/{logical}", "bus-receiver", logical,
+        wiring.append(self._assign(parent, f"{logical}-receive", subscription.id, "bus-receiver",
                                    identity.principal_id))
         return wiring
 
-    def _assign(self, parent: pulumi.Resource, name: str, scope: pulumi.Input[str], scope_logical: str,
-                role: str, principal_logical: str, principal_id: pulumi.Input[str]) -> pulumi.Resource:
+    def _assign(self, parent: pulumi.Resource, name: str, scope: pulumi.Input[str], role: str,
+                principal_id: pulumi.Input[str]) -> pulumi.Resource:
+        role_definition_id = pulumi.Output.concat(
+            "/subscriptions/", self.subscription_id, "/providers/Microsoft.Authorization/roleDefinitions/", ROLES[role])
         return azure.authorization.RoleAssignment(
             name,
-            role_assignment_name=self._assignment_name(scope_logical, role, principal_logical),
+            # Unique per tenant, and a different principal (or scope, or role) is a different name,
+            # so a changed grant is a new assignment rather than a rejected update of the old one.
+            role_assignment_name=_guid_of(scope, principal_id, role_definition_id),
             scope=scope,
-            role_definition_id=pulumi.Output.concat(
-                "/subscriptions/", self.subscription_id, "/providers/Microsoft.Authorization/roleDefinitions/",
-                ROLES[role]),
+            role_definition_id=role_definition_id,
             principal_id=principal_id,
             principal_type="ServicePrincipal",
             opts=pulumi.ResourceOptions(parent=parent),
@@ -473,27 +553,25 @@ class AzureProvider:
         refs = target.built.refs
         if target.kind == "table":
             role = "table-contributor" if "write" in target.verbs else "table-reader"
-            scope_logical = f"table:{target.logical}"
             if refs["backend"] == "cosmos":
+                role_definition_id = pulumi.Output.concat(
+                    refs["account_id"], "/tableRoleDefinitions/", COSMOS_ROLES[role])
                 return [azure.cosmosdb.TableResourceTableRoleAssignment(
                     f"{fn}-{target.logical}-{role}",
                     account_name=refs["account_name"],
                     resource_group_name=self.rg_name,
-                    role_assignment_id=self._assignment_name(scope_logical, role, fn),
-                    role_definition_id=pulumi.Output.concat(
-                        refs["account_id"], "/tableRoleDefinitions/", COSMOS_ROLES[role]),
+                    role_assignment_id=_guid_of(refs["scope"], principal, role_definition_id),
+                    role_definition_id=role_definition_id,
                     scope=refs["scope"],
                     principal_id=principal,
                     opts=pulumi.ResourceOptions(parent=parent),
                 )]
-            return [self._assign(parent, f"{fn}-{target.logical}-{role}", refs["scope"], scope_logical, role, fn,
-                                 principal)]
+            return [self._assign(parent, f"{fn}-{target.logical}-{role}", refs["scope"], role, principal)]
         if target.kind in ("queue", "topic"):
-            return [self._assign(parent, f"{fn}-{target.logical}-sender", refs["id"],
-                                 f"{target.kind}:{target.logical}", "bus-sender", fn, principal)]
+            return [self._assign(parent, f"{fn}-{target.logical}-sender", refs["id"], "bus-sender", principal)]
         if target.kind == "secret":
-            return [self._assign(parent, f"{fn}-{target.logical}-secrets-user", refs["id"],
-                                 f"secret:{target.logical}", "secrets-user", fn, principal)]
+            return [self._assign(parent, f"{fn}-{target.logical}-secrets-user", refs["id"], "secrets-user",
+                                 principal)]
         raise ValueError(f"azure: cannot grant {target.verbs} on a {target.kind}")
 
     def schedule(self, parent: pulumi.ComponentResource, logical: str, schedule: Schedule, function: Built) -> Built:
@@ -504,14 +582,17 @@ class AzureProvider:
         app = self.ctx.app.name
         child = pulumi.ResourceOptions(parent=parent)
         config = pulumi.Config("omnicloud")
+        # A deleted API Management service keeps its name 48 hours (soft delete), so the service
+        # is never deleted before its replacement exists: a replacement has a new suffix, hence a
+        # new name, and is created first (see unique_name).
         service = azure.apimanagement.ApiManagementService(
             f"{logical}-gateway",
-            service_name=self.unique_name("apim", f"{app}-{logical}", 50),
+            service_name=self.unique_name(f"{app}-{logical}", 50),
             resource_group_name=self.rg_name,
             sku=azure.apimanagement.ApiManagementServiceSkuPropertiesArgs(name="Consumption", capacity=0),
             publisher_name=config.get("publisher_name") or app,
             publisher_email=config.get("publisher_email") or f"{app}@example.com",
-            opts=pulumi.ResourceOptions(parent=parent, delete_before_replace=True),
+            opts=pulumi.ResourceOptions(parent=parent),
         )
         for prefix, fn, built in routes:
             # The API path is the prefix; APIM strips it, so the backend URL puts it back and the
@@ -528,6 +609,7 @@ class AzureProvider:
                 subscription_required=False,
                 opts=child,
             )
+            self._function_key(parent, logical, fn, built, service, api)
             for method in HTTP_METHODS:
                 azure.apimanagement.ApiOperation(
                     f"{logical}-{fn}-{method.lower()}",
@@ -541,3 +623,51 @@ class AzureProvider:
                     opts=child,
                 )
         return Built(name=service.name, native=service, url=service.gateway_url, refs={"id": service.id})
+
+    def _function_key(self, parent: pulumi.Resource, logical: str, fn: str, built: Built,
+                      service: azure.apimanagement.ApiManagementService, api: azure.apimanagement.Api) -> None:
+        """Only API Management may call the Function App: its HTTP trigger takes authLevel
+        `function` (function_app.py), so the host refuses a request without a key, and APIM sends
+        the app's default host key, kept as a secret named value, in `x-functions-key` (the way
+        APIM's own Function App import does it: learn.microsoft.com/azure/api-management/
+        import-function-app-as-api). APIM Consumption has no fixed outbound address, so IP access
+        restrictions cannot single it out (learn.microsoft.com/azure/api-management/
+        api-management-howto-ip-addresses); AWS and GCP functions are reachable only through
+        their gateway too (IAM), so Azure matches them."""
+        child = pulumi.ResourceOptions(parent=parent)
+        keys = azure.web.list_web_app_host_keys_output(
+            name=built.refs["app_name"], resource_group_name=self.rg_name,
+            opts=pulumi.InvokeOutputOptions(parent=parent))
+        key_name = f"{fn}-functions-key"
+        azure.apimanagement.NamedValue(
+            f"{logical}-{fn}-key",
+            named_value_id=key_name,
+            display_name=key_name,
+            secret=True,
+            value=pulumi.Output.secret(keys.function_keys.apply(lambda found: (found or {})["default"])),
+            service_name=service.name,
+            resource_group_name=self.rg_name,
+            opts=child,
+        )
+        azure.apimanagement.ApiPolicy(
+            f"{logical}-{fn}-policy",
+            api_id=api.name,
+            policy_id="policy",
+            format="xml",
+            value=FUNCTION_KEY_POLICY.format(named_value=key_name),
+            service_name=service.name,
+            resource_group_name=self.rg_name,
+            opts=child,
+        )
+
+
+def _guid_of(*parts: pulumi.Input[str]) -> pulumi.Output[str]:
+    return pulumi.Output.all(*parts).apply(lambda resolved: arm_guid(*resolved))
+
+
+@functools.cache
+def _takes_tag_map(resource_class: type) -> bool:
+    """Whether an azure-native resource's `tags` argument is a map (some take a list)."""
+    init = getattr(resource_class, "_internal_init", None)
+    param = inspect.signature(init).parameters.get("tags") if init else None
+    return param is not None and "Mapping" in str(param.annotation)

@@ -44,12 +44,18 @@ API_OF_MODULE: dict[str, tuple[str, ...]] = {
     "secretmanager": ("secretmanager",),
     "cloudscheduler": ("cloudscheduler",),
     "apigateway": ("apigateway", "servicemanagement", "servicecontrol"),
+    "artifactregistry": ("artifactregistry",),
 }
 # projects/* resources by type: the API switches themselves need nothing.
 API_OF_TYPE: dict[str, tuple[str, ...]] = {
     "gcp:projects/service:Service": (),
     "gcp:projects/serviceIdentity:ServiceIdentity": ("pubsub",),
-    "gcp:projects/iAMMember:IAMMember": ("iam",),
+    # Project-level bindings (conditional ones included) read and write the project's policy through
+    # the Resource Manager API (projects.getIamPolicy/setIamPolicy, cloud.google.com/resource-manager/
+    # reference/rest/v1/projects/setIamPolicy); while cloudresourcemanager.googleapis.com is off they
+    # fail with "Cloud Resource Manager API has not been used in project ... or it is disabled"
+    # (github.com/terraform-google-modules/terraform-google-project-factory/issues/717).
+    "gcp:projects/iAMMember:IAMMember": ("iam", "cloudresourcemanager"),
 }
 
 
@@ -88,6 +94,8 @@ class GcpProvider:
         self._labels: dict[str, str] | None = None
         self._bucket: gcp.storage.Bucket | None = None
         self._pubsub_agent: gcp.projects.ServiceIdentity | None = None
+        self._build: dict[str, pulumi.Output[str]] = {}
+        self._build_grants: list[pulumi.Resource] = []
 
     # -- options and names ------------------------------------------------------------------
 
@@ -146,8 +154,9 @@ class GcpProvider:
 
     def setup(self, parent: pulumi.ComponentResource) -> None:
         app = self.ctx.app
-        services = ["iam.googleapis.com", "storage.googleapis.com", "cloudfunctions.googleapis.com",
-                    "run.googleapis.com", "cloudbuild.googleapis.com", "artifactregistry.googleapis.com"]
+        services = ["iam.googleapis.com", "cloudresourcemanager.googleapis.com", "storage.googleapis.com",
+                    "cloudfunctions.googleapis.com", "run.googleapis.com", "cloudbuild.googleapis.com",
+                    "artifactregistry.googleapis.com"]
         if app.queues or app.topics:
             services.append("pubsub.googleapis.com")
         if app.tables:
@@ -176,6 +185,45 @@ class GcpProvider:
             # The Pub/Sub service agent forwards undeliverable messages to dead-letter topics.
             self._pubsub_agent = gcp.projects.ServiceIdentity(
                 self._name("pubsub-agent"), service="pubsub.googleapis.com", opts=self._opts(parent))
+        self._setup_build(parent)
+
+    def _setup_build(self, parent: pulumi.ComponentResource) -> None:
+        """The account Cloud Build builds the functions as, and the repository their images go to.
+
+        Projects created since July 2024 build as a default account that may lack the permissions
+        a build needs, so every function names its build account (build_config.service_account)
+        with exactly the roles Google lists for one: roles/logging.logWriter (build logs),
+        roles/artifactregistry.writer (the image) and roles/storage.objectViewer (the source)
+        (cloud.google.com/functions/docs/securing/build-custom-sa). Images go to this app's own
+        repository (build_config.docker_repository), so the writer role is granted on it alone and
+        not on the project-wide gcf-artifacts; the source viewer role is on the source bucket alone.
+        Cloud Logging has nothing narrower than the project to write build logs to.
+        """
+        assert self._bucket is not None
+        account = self._service_account(parent, "functions", "build", "Cloud Build builds the functions")
+        member = self._member(account)
+        repository = gcp.artifactregistry.Repository(
+            self._name("functions"),
+            repository_id=_fit(_slug(self._name("functions")), 63),
+            location=self.region,
+            format="DOCKER",
+            description=f"{self.prefix}: images Cloud Build makes of the functions",
+            # An explicit id: delete before replacing so the id can be reused.
+            opts=self._opts(parent, delete_before_replace=True),
+        )
+        grants = [
+            gcp.artifactregistry.RepositoryIamMember(
+                self._name("build-images"), repository=repository.name, location=self.region,
+                role="roles/artifactregistry.writer", member=member, opts=self._opts(parent)),
+            gcp.storage.BucketIAMMember(
+                self._name("build-source"), bucket=self._bucket.name, role="roles/storage.objectViewer",
+                member=member, opts=self._opts(parent)),
+            gcp.projects.IAMMember(
+                self._name("build-logs"), project=self.project, role="roles/logging.logWriter", member=member,
+                opts=self._opts(parent)),
+        ]
+        self._build = {"service_account": account.id, "docker_repository": repository.id}
+        self._build_grants: list[pulumi.Resource] = grants
 
     def transformation(self, args: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult | None:
         """Stack labels on every Google Cloud resource that takes `labels`, the stack's project on
@@ -252,8 +300,15 @@ class GcpProvider:
         return Built(name=database.name, native=database,
                      refs={"kind": "table", "database": database, "collection": logical, "spec": spec})
 
+    # Prod protection (protect + retain_on_delete) is for what holds data: Firestore databases,
+    # secrets, a queue's backlog and dead letters. Topics hold no messages here (no topic retention
+    # is set); a subscription's backlog does ("Message retention duration", cloud.google.com/pubsub/
+    # docs/subscription-properties). A topic subscriber's push subscription
+    # is plumbing derived from app.yaml: protected, a changed filter (which replaces it) could not be
+    # deployed, and retained, a removed subscriber's would go on pushing to a deleted function.
+
     def queue(self, parent: pulumi.ComponentResource, logical: str, spec: QueueSpec) -> Built:
-        topic = gcp.pubsub.Topic(self._name(logical), opts=self._stateful(parent))
+        topic = gcp.pubsub.Topic(self._name(logical), opts=self._opts(parent))
         dead_letter = self._dead_letter(parent, self._name(logical, "dlq"))
         if not self.ctx.app.consumers_of_queue(logical):
             # A topic without subscriptions drops what is published: keep messages until a consumer comes.
@@ -269,13 +324,13 @@ class GcpProvider:
                      refs={"kind": "queue", "topic": topic, "dead_letter": dead_letter, "spec": spec})
 
     def topic(self, parent: pulumi.ComponentResource, logical: str, spec: TopicSpec) -> Built:
-        topic = gcp.pubsub.Topic(self._name(logical), opts=self._stateful(parent))
+        topic = gcp.pubsub.Topic(self._name(logical), opts=self._opts(parent))
         return Built(name=topic.name, native=topic, refs={"kind": "topic", "topic": topic})
 
     def _dead_letter(self, parent: pulumi.Resource, name: str) -> gcp.pubsub.Topic:
         """A dead-letter topic the Pub/Sub service agent may publish to, with a pull subscription
-        so dead letters are kept (a topic alone keeps nothing)."""
-        topic = gcp.pubsub.Topic(name, opts=self._stateful(parent))
+        so dead letters are kept (a topic alone keeps nothing); that subscription holds data."""
+        topic = gcp.pubsub.Topic(name, opts=self._opts(parent))
         gcp.pubsub.Subscription(
             name,
             topic=topic.id,
@@ -362,7 +417,7 @@ class GcpProvider:
                  env: dict[str, pulumi.Input[str]]) -> Built:
         logical, spec = request.logical, request.spec
         account = self._service_account(parent, logical, "fn", "runs the function")
-        build: dict[str, Any] = {"runtime": RUNTIME, "entry_point": ENTRY_POINT}
+        build: dict[str, Any] = {"runtime": RUNTIME, "entry_point": ENTRY_POINT, **self._build}
         if request.artifact is not None:
             assert self._bucket is not None
             # The object name carries the code's hash, so new code means a new object and a redeploy.
@@ -393,7 +448,8 @@ class GcpProvider:
                 "ingress_settings": ingress,
                 "all_traffic_on_latest_revision": True,
             },
-            opts=self._opts(parent),
+            # The build runs as the build account: its roles must be in place first.
+            opts=self._opts(parent, after=self._build_grants),
         )
         built = Built(name=fn.name, native=fn, url=fn.url, refs={
             "kind": "function", "logical": logical, "function": fn, "service_account": account,
@@ -406,7 +462,7 @@ class GcpProvider:
                                     name=self._name(request.spec.queue.name, logical),  # type: ignore[union-attr]
                                     max_retries=queue_spec.max_retries,
                                     ack_deadline=_ack_deadline(queue_spec.visibility_timeout),
-                                    retention=queue_spec.retention)
+                                    retention=queue_spec.retention, holds_backlog=True)
         elif source is not None and source.refs.get("kind") == "topic":
             trigger = spec.topic
             assert trigger is not None
@@ -419,8 +475,12 @@ class GcpProvider:
 
     def _push_subscription(self, parent: pulumi.Resource, function: Built, topic: gcp.pubsub.Topic,
                            dead_letter: gcp.pubsub.Topic, *, name: str, max_retries: int, ack_deadline: int,
-                           retention: int, filter_: str | None = None) -> gcp.pubsub.Subscription:
-        """Push `topic` to the function with an OIDC token of an account that may invoke only it."""
+                           retention: int, filter_: str | None = None,
+                           holds_backlog: bool = False) -> gcp.pubsub.Subscription:
+        """Push `topic` to the function with an OIDC token of an account that may invoke only it.
+
+        A queue's subscription holds the queue's backlog: prod protects it from deletion, but does
+        not retain it (a retained push subscription would push to the deleted function)."""
         logical = function.refs["logical"]
         pusher = self._service_account(parent, logical, "push", "Pub/Sub push to the function")
         invoker = self._invoker(parent, f"{logical}-push-invoker", function, self._member(pusher))
@@ -447,7 +507,7 @@ class GcpProvider:
                 "max_delivery_attempts": deliveries("gcp", max_retries),
             },
             retry_policy={"minimum_backoff": "10s", "maximum_backoff": "600s"},
-            opts=self._stateful(parent, after=[invoker]),
+            opts=self._opts(parent, after=[invoker], protect=self.ctx.prod and holds_backlog),
         )
         # Dead-lettering acks the message on the source subscription as the service agent.
         gcp.pubsub.SubscriptionIAMMember(

@@ -3,7 +3,11 @@
 Each link arrives as one environment variable, set by the provider (or `omnicloud dev`):
 ``OMNICLOUD_LINK_<NAME>`` (name upper-cased, ``-`` -> ``_``) holding JSON::
 
-    {"kind": "table", "verbs": ["read", "write"], "logical": "agents", ...backend properties}
+    {"kind": "table", "verbs": ["read", "write"], ...backend properties}
+
+(compact: the logical name is the variable's name, not repeated in the value; AWS caps a function's
+whole environment at 4 KB, see spec.checks). `link_value` is the one encoder; providers and the dev
+server both use it.
 
 Backend properties per cloud (what each backend reads):
   aws    table: name, partition_key, sort_key, ttl | queue: url, arn | topic: arn | secret: arn
@@ -66,10 +70,15 @@ def env_name(logical: str) -> str:
     return ENV_PREFIX + logical.upper().replace("-", "_")
 
 
+def link_value(kind: str, verbs: list[str] | tuple[str, ...], props: Mapping[str, Any]) -> str:
+    """The JSON value of a link variable: kind, verbs and the backend properties, compact."""
+    body = {**props, "kind": kind, "verbs": list(verbs)}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"))
+
+
 def link_env(logical: str, kind: str, verbs: list[str] | tuple[str, ...], **props: Any) -> dict[str, str]:
     """The environment entry that links `logical` (used by providers and the dev server)."""
-    body = {"kind": kind, "verbs": list(verbs), "logical": logical, **props}
-    return {env_name(logical): json.dumps(body, sort_keys=True, separators=(",", ":"))}
+    return {env_name(logical): link_value(kind, verbs, props)}
 
 
 # Where several functions share one process (`omnicloud dev`), each invocation sees only its

@@ -201,7 +201,8 @@ LIMITS: dict[str, CloudLimits] = {
         # same-named env entry would be overwritten), and the ones Flex Consumption rejects.
         reserved_env=("AZURE_CLIENT_ID", "APPLICATIONINSIGHTS_CONNECTION_STRING", "AzureWebJobsStorage",
                       "FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION"),
-        reserved_env_prefixes=("AzureWebJobs", "AzureFunctionsJobHost__", "ServiceBusConnection__", "WEBSITE_"),
+        reserved_env_prefixes=("AzureWebJobs", "AzureFunctionsJobHost__", "AzureFunctionsWebHost__",
+                               "ServiceBusConnection__", "WEBSITE_"),
         reserved_env_ignore_case=True,
     ),
     "gcp": CloudLimits(
@@ -260,6 +261,39 @@ LIMITS: dict[str, CloudLimits] = {
         reserved_env_prefixes=("X_GOOGLE_",),
     ),
 }
+
+
+# Lambda: "4 KB, for all environment variables associated with the function, in aggregate"
+# (docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html). Lambda measures the variables
+# as one compact JSON object: its refusal quotes the "String measured: {"NAME":"value",...}"
+# (github.com/github-aws-runners/terraform-aws-github-runner/issues/3594).
+AWS_ENV_BYTES_MAX = 4096
+# The backend properties of an AWS link, per kind (providers/aws.py sends exactly these).
+AWS_LINK_KEYS: dict[str, tuple[str, ...]] = {
+    # The ARN too: the backend takes the region from it when AWS_REGION is not set.
+    "table": ("name", "partition_key", "sort_key", "ttl", "arn"),
+    "queue": ("url", "arn"),
+    "topic": ("arn",),
+    "secret": ("arn",),
+}
+# Stand-ins for what is only known at deploy time, each as long as the real thing can be: the
+# longest region names (ap-northeast-3, ap-southeast-5) and a 12-digit account id.
+_AWS_REGION, _AWS_ACCOUNT = "ap-southeast-5", "123456789012"
+
+
+def aws_link_estimate(app: str, kind: str, logical: str, keys: dict[str, str | None]) -> dict[str, str | None]:
+    """The AWS link properties of `logical` with deploy-time values stood in for (a physical
+    name `<app>-<logical>` plus Pulumi's suffix; Secrets Manager adds 7 characters of its own)."""
+    physical = f"{app}-{logical}" + "-" + "x" * (AUTONAME_SUFFIX - 1)
+    where = f"{_AWS_REGION}:{_AWS_ACCOUNT}"
+    values: dict[str, str | None] = {
+        "table": {"name": physical, "arn": f"arn:aws:dynamodb:{where}:table/{physical}", **keys},
+        "queue": {"url": f"https://sqs.{_AWS_REGION}.amazonaws.com/{_AWS_ACCOUNT}/{physical}",
+                  "arn": f"arn:aws:sqs:{where}:{physical}"},
+        "topic": {"arn": f"arn:aws:sns:{where}:{physical}"},
+        "secret": {"arn": f"arn:aws:secretsmanager:{where}:secret:{physical}-xxxxxx"},
+    }[kind]
+    return {key: values.get(key) for key in AWS_LINK_KEYS[kind]}
 
 
 def round_memory(cloud: str, memory: int) -> int:

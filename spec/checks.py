@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import ast
+import json
 import math
 from pathlib import Path
 
-from .capabilities import CLOUDS, LIMITS, round_memory, timeout_limit
+from runtime.links import env_name, link_value
+
+from .capabilities import (
+    AWS_ENV_BYTES_MAX,
+    AWS_LINK_KEYS,
+    CLOUDS,
+    LIMITS,
+    aws_link_estimate,
+    round_memory,
+    timeout_limit,
+)
 from .loader import Problem, SourceMap, did_you_mean
-from .model import VERBS_BY_KIND, AppSpec
+from .model import VERBS_BY_KIND, VISIBILITY_PER_TIMEOUT, VISIBILITY_TIMEOUT_MAX, AppSpec
 from .schedule import ScheduleError, parse_schedule
 
 PLURAL = {"queue": "queues", "topic": "topics", "table": "tables", "secret": "secrets", "function": "functions"}
@@ -144,7 +155,7 @@ def _http_prefixes(spec: AppSpec, source: SourceMap) -> list[Problem]:
 
 def _queues(spec: AppSpec, source: SourceMap) -> list[Problem]:
     problems = []
-    for qname, queue in spec.queues.items():
+    for qname in spec.queues:
         consumers = spec.consumers_of_queue(qname)
         for extra in consumers[1:]:
             problems.append(source.problem(
@@ -158,11 +169,12 @@ def _queues(spec: AppSpec, source: SourceMap) -> list[Problem]:
                 at_key=True, severity="warning"))
         for consumer in consumers[:1]:
             timeout = spec.functions[consumer].timeout
-            if queue.visibility_timeout < timeout:
+            visibility = spec.visibility_timeout_of(qname)
+            if visibility < timeout:
                 loc = ("queues", qname, "visibility_timeout")
                 problems.append(source.problem(
                     loc if loc in source.values else ("queues", qname),
-                    f"visibility_timeout {queue.visibility_timeout}s is shorter than consumer {consumer!r}'s timeout"
+                    f"visibility_timeout {visibility}s is shorter than consumer {consumer!r}'s timeout"
                     f" {timeout}s, so a message would be delivered again while still being handled;"
                     f" set it to at least {timeout} (6 x {timeout} = {6 * timeout} is the usual advice)",
                     at_key=loc not in source.values))
@@ -343,6 +355,13 @@ def cloud_problems(spec: AppSpec, source: SourceMap, cloud: str) -> list[Problem
             else:
                 err(loc, f"batch_size {fn.queue.batch_size} exceeds {lim.batch_size_max} ({lim.batch_rule});"
                     f" use at most {lim.batch_size_max}")
+        if cloud == "aws":
+            size = aws_env_bytes(spec, fname)
+            if size > AWS_ENV_BYTES_MAX:
+                err(base, f"function {fname!r}'s environment would take about {size} bytes (its env and"
+                    f" {len(fn.links)} links), over Lambda's {AWS_ENV_BYTES_MAX} bytes for all environment"
+                    " variables together; link fewer resources or shorten env values (a long value can"
+                    " live in a secret)", at_key=True)
         if fn.topic:
             problems += _subscription(spec, source, cloud, fname)
         if fn.schedule:
@@ -359,9 +378,20 @@ def cloud_problems(spec: AppSpec, source: SourceMap, cloud: str) -> list[Problem
         elif queue.max_retries + 1 < lim.min_deliveries and "max_retries" in queue.model_fields_set:
             warn(where(*base, "max_retries"), f"max_retries {queue.max_retries} becomes {lim.min_deliveries - 1}"
                  f" (Pub/Sub dead-lettering needs at least {lim.min_deliveries} delivery attempts)")
-        if queue.visibility_timeout > lim.visibility_timeout_max:
+        if "visibility_timeout" in queue.model_fields_set and queue.visibility_timeout > lim.visibility_timeout_max:
             warn(where(*base, "visibility_timeout"), f"visibility_timeout {queue.visibility_timeout}s is capped at"
                  f" {lim.visibility_timeout_max}s ({lim.visibility_rule})")
+        consumers = spec.consumers_of_queue(qname)
+        if cloud == "aws" and consumers and "visibility_timeout" in queue.model_fields_set:
+            timeout = spec.functions[consumers[0]].timeout
+            advised = min(VISIBILITY_PER_TIMEOUT * timeout, VISIBILITY_TIMEOUT_MAX)
+            if timeout <= queue.visibility_timeout < advised:
+                # docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html: at least six times
+                # the function timeout, so Lambda can retry a throttled batch.
+                warn(where(*base, "visibility_timeout"), f"visibility_timeout {queue.visibility_timeout}s is less than"
+                     f" 6 x consumer {consumers[0]!r}'s timeout {timeout}s; AWS advises at least {advised}s so Lambda"
+                     " can retry a throttled batch before the message reappears; raise it, or leave it unset"
+                     f" (the default is {advised})")
     for tname in spec.topics:
         physical = f"{app}-{tname}"
         if len(physical) > lim.topic_name_max:
@@ -378,6 +408,22 @@ def cloud_problems(spec: AppSpec, source: SourceMap, cloud: str) -> list[Problem
     if cloud == "gcp" and app.startswith("goog"):
         err(("name",), "Pub/Sub names may not start with 'goog', and every name starts with the app name; rename the app")
     return problems
+
+
+def aws_env_bytes(spec: AppSpec, fname: str) -> int:
+    """What Lambda will measure of function `fname`'s environment: the compact JSON of every
+    variable, links encoded exactly as the provider encodes them (deploy-time parts stood in for
+    by the longest values they can take)."""
+    fn = spec.functions[fname]
+    env = fn.runtime_env(fname, "aws")
+    for target, verbs in fn.links.items():
+        kind = spec.kind_of(target)
+        if kind not in AWS_LINK_KEYS:
+            continue  # reported by _references
+        table = spec.tables.get(target) if kind == "table" else None
+        keys = {"partition_key": table.partition_key, "sort_key": table.sort_key, "ttl": table.ttl} if table else {}
+        env[env_name(target)] = link_value(kind, verbs, aws_link_estimate(spec.name, kind, target, keys))
+    return len(json.dumps(env, separators=(",", ":")).encode())
 
 
 def _subscription(spec: AppSpec, source: SourceMap, cloud: str, fname: str) -> list[Problem]:

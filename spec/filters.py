@@ -9,6 +9,10 @@ from __future__ import annotations
 import json
 import re
 
+from runtime.filters import matches  # the neutral semantics every translation must agree with
+
+__all__ = ["filter_expression", "matches", "pubsub_filter", "servicebus_sql", "sns_filter_policy"]
+
 # Service Bus SQL keywords: an attribute with one of these names must be written [in brackets].
 _SQL_KEYWORDS = {"and", "or", "not", "in", "is", "null", "like", "escape", "exists", "true", "false", "sys", "user"}
 
@@ -55,9 +59,6 @@ def pubsub_filter(filter_: dict[str, str | list[str]]) -> str:
     return " AND ".join(clauses)
 
 
-def matches(filter_: dict[str, str | list[str]], attributes: dict[str, str]) -> bool:
-    """The neutral semantics every translation must agree with (used locally)."""
-    return all(attributes.get(key) in _values(value) for key, value in filter_.items())
 
 
 def filter_expression(cloud: str, filter_: dict[str, str | list[str]]) -> str:

@@ -207,6 +207,16 @@ class FunctionSpec(Strict):
     def triggers(self) -> list[str]:
         return [kind for kind in TRIGGERS if getattr(self, kind) is not None]
 
+    def runtime_env(self, name: str, cloud: str) -> dict[str, str]:
+        """The environment every cloud gives function `name` before its links: the OMNICLOUD_*
+        settings the runtime reads, then the app's own `env`."""
+        env = {"OMNICLOUD_CLOUD": cloud, "OMNICLOUD_FUNCTION": name, "OMNICLOUD_HANDLER": self.handler,
+               "OMNICLOUD_TRIGGER": self.trigger}
+        if self.http is not None:
+            env["OMNICLOUD_HTTP_PREFIX"] = self.http
+        env.update(self.env)
+        return env
+
     @property
     def trigger(self) -> str:
         return self.triggers()[0]
@@ -223,10 +233,29 @@ def _handler_hint(value: str) -> str:
     return ", e.g. functions.api:app (a dotted module path, a colon, a top-level name)"
 
 
+# AWS: "set the source queue's visibility timeout to at least six times the configuration timeout on
+# your function. The extra time allows Lambda to retry if your function is throttled while processing
+# a previous batch" (docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html). An unset
+# visibility_timeout follows that advice on every cloud; each provider caps it at its cloud's limit.
+VISIBILITY_PER_TIMEOUT = 6
+VISIBILITY_TIMEOUT_MAX = 43200
+DEFAULT_VISIBILITY_TIMEOUT = 30
+
+
 class QueueSpec(Strict):
-    visibility_timeout: StrictInt = Field(default=30, ge=1, le=43200, description="seconds a received message stays hidden")
+    visibility_timeout: StrictInt = Field(
+        default=DEFAULT_VISIBILITY_TIMEOUT, ge=1, le=VISIBILITY_TIMEOUT_MAX,
+        description="seconds a received message stays hidden; when unset, 6 x the consumer's timeout"
+                    f" (at most {VISIBILITY_TIMEOUT_MAX}), or {DEFAULT_VISIBILITY_TIMEOUT} without a consumer")
     max_retries: StrictInt = Field(default=3, ge=0, le=100, description="deliveries after the first, then dead-lettered")
     retention: StrictInt = Field(default=345600, ge=600, le=604800, description="seconds a message is kept")
+
+
+def effective_visibility_timeout(queue: QueueSpec, consumer_timeout: int | None) -> int:
+    """The visibility timeout a queue gets: as declared, else 6 x its consumer's timeout."""
+    if "visibility_timeout" in queue.model_fields_set or consumer_timeout is None:
+        return queue.visibility_timeout
+    return min(max(VISIBILITY_PER_TIMEOUT * consumer_timeout, DEFAULT_VISIBILITY_TIMEOUT), VISIBILITY_TIMEOUT_MAX)
 
 
 class TopicSpec(Strict):
@@ -288,6 +317,12 @@ class AppSpec(Strict):
 
     def consumers_of_queue(self, queue: str) -> list[str]:
         return [n for n, f in self.functions.items() if f.queue and f.queue.name == queue]
+
+    def visibility_timeout_of(self, queue: str) -> int:
+        """`queue`'s visibility timeout as deployed (see effective_visibility_timeout)."""
+        consumers = self.consumers_of_queue(queue)
+        timeout = self.functions[consumers[0]].timeout if consumers else None
+        return effective_visibility_timeout(self.queues[queue], timeout)
 
     def subscribers_of_topic(self, topic: str) -> list[str]:
         return [n for n, f in self.functions.items() if f.topic and f.topic.name == topic]

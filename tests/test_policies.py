@@ -16,7 +16,7 @@ from tests.providers.contract import preview
 
 CLOUDS = ("aws", "azure", "gcp")
 STACKS = ("dev", "prod")
-_SDK = {"aws": "pulumi_aws", "azure-native": "pulumi_azure_native", "gcp": "pulumi_gcp"}
+_SDK = {"aws": "pulumi_aws", "azure-native": "pulumi_azure_native", "gcp": "pulumi_gcp", "random": "pulumi_random"}
 
 
 def violations(policy, resource, environment: str | None = None) -> list[str]:
@@ -69,10 +69,13 @@ def test_taggable_table_covers_every_type_the_providers_emit(cloud):
         package, module, cls = type_.split(":")
         module = module.split("/")[0]
         module = {"lambda": "lambda_"}.get(module, module)
-        params = inspect.signature(getattr(importlib.import_module(f"{_SDK[package]}.{module}"), cls)._internal_init).parameters
+        sdk = importlib.import_module(_SDK[package] if module == "index" else f"{_SDK[package]}.{module}")
+        params = inspect.signature(getattr(sdk, cls)._internal_init).parameters
         # GCP `tags` are Resource Manager tag bindings; stack metadata goes in `labels` there.
         key = "labels" if package == "gcp" else "tags"
-        assert (key in params) == (policies.TAGGABLE.get(type_) == key), type_
+        # A tag map (API Management named values take a list of strings under `tags`).
+        takes = key in params and "Mapping" in str(params[key].annotation)
+        assert takes == (policies.TAGGABLE.get(type_) == key), type_
 
 
 # -- no-wildcard-grants -----------------------------------------------------------------------
@@ -152,8 +155,21 @@ def test_every_gcp_iam_member_type_in_a_plan_is_checked(stack):
 
 
 def test_gcp_unconditioned_project_binding_is_reported():
-    bad = planted("gcp", "prod", "gcp:projects/iAMMember:IAMMember", lambda props: props.pop("condition"))
+    conditioned = [r for r in preview("gcp", "prod").of_type("gcp:projects/iAMMember:IAMMember")
+                   if r.props.get("condition")]
+    bad = copy.deepcopy(conditioned[0])
+    bad.props.pop("condition")
     assert any("without a condition" in v for v in violations(policies.no_wildcard_grants, bad))
+
+
+def test_gcp_build_log_writer_is_the_only_project_wide_grant_allowed():
+    (log_writer,) = [r for r in preview("gcp", "prod").of_type("gcp:projects/iAMMember:IAMMember")
+                     if r.props["role"] == "roles/logging.logWriter"]
+    assert "condition" not in log_writer.props
+    assert violations(policies.no_wildcard_grants, log_writer) == []
+    other = copy.deepcopy(log_writer)
+    other.props["role"] = "roles/datastore.user"
+    assert any("without a condition" in v for v in violations(policies.no_wildcard_grants, other))
 
 
 # -- prod-data-protected ----------------------------------------------------------------------

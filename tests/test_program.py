@@ -84,12 +84,24 @@ def test_main_rejects_an_override_of_a_function_the_app_lacks():
     ({"api": {"memory": 20000}}, ("omnicloud:functions.api.memory", "10240")),
     # API Gateway HTTP APIs end an integration after 30 seconds.
     ({"api": {"timeout": 60}}, ("omnicloud:functions.api.timeout", "30s")),
-    # A consumer that outlives its queue's visibility timeout gets its message twice.
-    ({"worker": {"timeout": 900}}, ("omnicloud:functions.worker.timeout", "visibility_timeout")),
 ])
 def test_main_checks_stack_overrides_against_the_clouds_limits(override, expected):
     with pytest.raises(pulumi.RunError) as err:
         _run_main({"omnicloud:cloud": "aws", "omnicloud:functions": json.dumps(override)})
+    message = str(err.value)
+    assert "\n" not in message and message.startswith("Pulumi.prod.yaml: ")
+    assert all(part in message for part in expected), message
+
+
+def test_override_outliving_a_declared_visibility_timeout_is_refused_an_unset_one_follows():
+    # A consumer that outlives its queue's declared visibility timeout gets its message twice
+    # (aws_extras declares jobs: 720 s, consumed by crunch).
+    extras = {"omnicloud:cloud": "aws", "omnicloud:app": "tests/providers/apps/aws_extras/app.yaml"}
+    with pytest.raises(pulumi.RunError) as err:
+        _run_main({**extras, "omnicloud:functions": json.dumps({"crunch": {"timeout": 900}})})
+    expected = ("omnicloud:functions.crunch.timeout", "visibility_timeout 720s")
+    # app.yaml leaves task-queue's unset: it becomes 6 x the overridden timeout, no error.
+    _run_main({"omnicloud:cloud": "aws", "omnicloud:functions": json.dumps({"worker": {"timeout": 900}})})
     message = str(err.value)
     assert "\n" not in message and message.startswith("Pulumi.prod.yaml: ")
     assert all(part in message for part in expected), message

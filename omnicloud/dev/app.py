@@ -70,16 +70,7 @@ class LocalApp:
     def function_env(self, name: str) -> dict[str, str]:
         """Exactly what the function would see on a cloud: its identity, its env, its links."""
         fn = self.spec.functions[name]
-        env = {
-            **self.process_environ(),
-            "OMNICLOUD_CLOUD": "local",
-            "OMNICLOUD_FUNCTION": name,
-            "OMNICLOUD_HANDLER": fn.handler,
-            "OMNICLOUD_TRIGGER": fn.trigger,
-            **fn.env,
-        }
-        if fn.http is not None:
-            env["OMNICLOUD_HTTP_PREFIX"] = fn.http
+        env = {**self.process_environ(), **fn.runtime_env(name, "local")}
         for logical, verbs in fn.links.items():
             kind = self.spec.kind_of(logical)
             if kind == "table":
@@ -126,7 +117,8 @@ class LocalApp:
                 queue = self.spec.queues.get(fn.queue.name)
                 if queue is None:
                     continue
-                bindings.append(QueueBinding(name, fn.queue.name, fn.queue.batch_size, queue.visibility_timeout,
+                bindings.append(QueueBinding(name, fn.queue.name, fn.queue.batch_size,
+                                             self.spec.visibility_timeout_of(fn.queue.name),
                                              queue.max_retries, queue.retention, fn.queue.name, "queue"))
             elif fn.topic is not None:
                 bindings.append(QueueBinding(

@@ -729,7 +729,7 @@ def _banner(server: DevServer) -> None:
             what = f"http      {url}{fn.http.rstrip('/') or ''}/..." if fn.http != "/" else f"http      {url}/"
         elif fn.queue is not None:
             q = app.spec.queues[fn.queue.name]
-            what = (f"queue     {fn.queue.name} (batch {fn.queue.batch_size}, visibility {q.visibility_timeout}s,"
+            what = (f"queue     {fn.queue.name} (batch {fn.queue.batch_size}, visibility {app.spec.visibility_timeout_of(fn.queue.name)}s,"
                     f" max_retries {q.max_retries}, then {fn.queue.name}-dlq)")
         elif fn.topic is not None:
             filt = f" filter {json.dumps(dict(fn.topic.filter))}" if fn.topic.filter else ""

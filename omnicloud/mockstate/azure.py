@@ -53,7 +53,16 @@ _ARM: dict[str, tuple[str, str, tuple[tuple[str, str], ...]]] = {
     "azure-native:apimanagement:ApiOperation": ("Microsoft.ApiManagement/service", "operationId",
                                                 (("serviceName", ""), ("", "apis"), ("apiId", ""),
                                                  ("", "operations"))),
+    "azure-native:apimanagement:ApiPolicy": ("Microsoft.ApiManagement/service", "policyId",
+                                             (("serviceName", ""), ("", "apis"), ("apiId", ""),
+                                              ("", "policies"))),
+    "azure-native:apimanagement:NamedValue": ("Microsoft.ApiManagement/service", "namedValueId",
+                                              (("serviceName", ""), ("", "namedValues"))),
 }
+# Stands in for the randomness of a deployment: change it to preview what a stack created anew
+# (after `pulumi destroy`, or by another team) would get. The preview itself stays deterministic.
+DEPLOYMENT = "preview"
+RANDOM_STRING = "random:index/randomString:RandomString"
 
 
 def _suffix(name: str) -> str:
@@ -71,8 +80,28 @@ def auto_name(type_: str, name: str) -> str:
     return f"{name}{_suffix(name)}"
 
 
+def random_string(name: str, inputs: dict[str, Any]) -> str:
+    """What pulumi-random draws: `length` characters of the alphabet the inputs allow, here derived
+    from the stack, the resource, its keepers and DEPLOYMENT (a new draw when any changes)."""
+    from pulumi.runtime.settings import get_stack
+
+    try:
+        stack = get_stack()
+    except Exception:  # outside a program run (a test reading a recorded resource)
+        stack = "stack"
+    alphabet = ("abcdefghijklmnopqrstuvwxyz" if inputs.get("lower", True) else "") + (
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if inputs.get("upper", True) else "") + (
+        "0123456789" if inputs.get("numeric", True) else "")
+    seed = hashlib.sha256("/".join((DEPLOYMENT, stack, name, repr(sorted(
+        (inputs.get("keepers") or {}).items())))).encode()).digest()
+    return "".join(alphabet[byte % len(alphabet)] for byte in (seed * 4)[: int(inputs["length"])])
+
+
 def state(type_: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     out = dict(inputs)
+    if type_ == RANDOM_STRING:
+        out["result"] = random_string(name, inputs)
+        return "none", out
     rg_prefix = f"/subscriptions/{SUBSCRIPTION_ID}/resourceGroups/{inputs.get('resourceGroupName', '')}"
     if type_ == "azure-native:resources:ResourceGroup":
         physical = inputs.get("resourceGroupName") or auto_name(type_, name)
@@ -137,6 +166,11 @@ def _computed(type_: str, name: str, physical: str, inputs: dict[str, Any]) -> d
 
 
 def call(token: str, args: dict[str, Any]) -> dict[str, Any]:
+    if token == "azure-native:web:listWebAppHostKeys":
+        # The host's keys (the Functions host makes them on first start; here derived from the app).
+        app = str(args.get("name", ""))
+        return {"masterKey": _guid("master-key", app), "functionKeys": {"default": _guid("default-key", app)},
+                "systemKeys": {}}
     if token == "azure-native:authorization:getClientConfig":
         return {"clientId": CLIENT_ID, "objectId": OBJECT_ID, "subscriptionId": SUBSCRIPTION_ID, "tenantId": TENANT_ID}
     return {}

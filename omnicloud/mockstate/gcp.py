@@ -199,6 +199,14 @@ def _gateway(name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         "name": f"projects/{project}/locations/{region}/gateways/{gateway_id}"}
 
 
+def _repository(name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    project = project_of(inputs)
+    region = region_of(inputs)
+    repo = inputs.get("repositoryId") or autoname(name)
+    return f"projects/{project}/locations/{region}/repositories/{repo}", {
+        "name": repo, "project": project, "location": region, "createTime": "2024-01-01T00:00:00Z"}
+
+
 def _iam_member(scope_key: str) -> Callable[[str, dict[str, Any]], tuple[str, dict[str, Any]]]:
     def state(name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         scope = inputs.get(scope_key) or project_of(inputs)
@@ -235,6 +243,9 @@ STATES: dict[str, Callable[[str, dict[str, Any]], tuple[str, dict[str, Any]]]] =
     "gcp:projects/iAMMember:IAMMember": _iam_member("project"),
     "gcp:cloudrunv2/serviceIamMember:ServiceIamMember": _iam_member("name"),
     "gcp:serviceaccount/iAMMember:IAMMember": _iam_member("serviceAccountId"),
+    "gcp:artifactregistry/repository:Repository": _repository,
+    "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember": _iam_member("repository"),
+    "gcp:storage/bucketIAMMember:BucketIAMMember": _iam_member("bucket"),
 }
 
 

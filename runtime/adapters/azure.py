@@ -150,8 +150,28 @@ def handle_message(target: str, msg: func.ServiceBusMessage, context: Any = None
         base.reject(trigger, exc, invocation_id=_invocation_id(context),
                     consequence="abandoned; Service Bus dead-letters it after maxDeliveryCount")
         raise
+    if trigger == "topic" and not _passes_filter(message):
+        return  # completed: the subscription's filter was not yet in place when it arrived
     base.run_message(target, message, trigger=trigger, invocation_id=_invocation_id(context),
                      traceparent=_message_traceparent(message))
+
+
+def _passes_filter(message: Message) -> bool:
+    """Whether the subscriber's own filter (OMNICLOUD_TRIGGER_FILTER, set by the provider) lets
+    `message` through. Service Bus applies the filter itself once the subscription's `$Default`
+    rule is replaced; until then every message arrives, and those the filter excludes are
+    completed here without running the handler."""
+    raw = os.environ.get("OMNICLOUD_TRIGGER_FILTER")
+    if not raw:
+        return True
+    import json
+
+    from ..filters import matches
+
+    if matches(json.loads(raw), message.attributes):
+        return True
+    base.log.info("message %s skipped: it does not match this subscriber's filter", message.id)
+    return False
 
 
 # ---- timer --------------------------------------------------------------------------------

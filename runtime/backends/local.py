@@ -465,7 +465,7 @@ class Store:
 
     def publish(self, topic: str, message: OutgoingMessage) -> str:
         """Fan `message` out to every subscription whose filter matches, all in one transaction."""
-        from spec.filters import matches
+        from ..filters import matches
 
         message_id = random_uuid()
         delivered = []

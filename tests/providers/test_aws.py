@@ -191,7 +191,6 @@ def test_queue_dead_letters_into_its_own_encrypted_dlq():
     spec = sample_app().queues["task-queue"]
     redrive = json.loads(queue.props["redrivePolicy"])
     assert redrive == {"deadLetterTargetArn": outputs(dlq)["arn"], "maxReceiveCount": spec.max_retries + 1}
-    assert queue.props["visibilityTimeoutSeconds"] == spec.visibility_timeout
     assert queue.props["messageRetentionSeconds"] == spec.retention
     assert queue.props["sqsManagedSseEnabled"] is True and dlq.props["sqsManagedSseEnabled"] is True
     # A message keeps its first enqueue time in the DLQ, so the DLQ must keep it longer.
@@ -342,7 +341,8 @@ def test_function_env_holds_the_link_json_the_runtime_reads():
     env = lambda_of(result, "api").props["environment"]["variables"]
     tasks = json.loads(env["OMNICLOUD_LINK_TASKS"])
     table = outputs(only(children(result, "Table", "tasks", TABLE)))
-    assert tasks == {"kind": "table", "logical": "tasks", "verbs": ["read", "write"], "name": table["name"],
+    # Compact: the logical name is the variable's name, not repeated in the value.
+    assert tasks == {"kind": "table", "verbs": ["read", "write"], "name": table["name"],
                      "partition_key": "pk", "sort_key": "sk", "ttl": "expires_at", "arn": table["arn"]}
     queue = outputs(main_queue(result, "Queue", "task-queue"))
     link = json.loads(env["OMNICLOUD_LINK_TASK_QUEUE"])
@@ -482,3 +482,39 @@ def test_long_physical_names_are_cut_to_aws_limits_and_stay_distinct():
     cut_a, cut_b = fit(long_a, 50), fit(long_b, 50)
     assert len(cut_a) + 8 <= 50 and len(cut_b) + 8 <= 50  # room for Pulumi's "-" + 7 characters
     assert cut_a != cut_b
+
+
+# -- issue 10: queue visibility and the 4 KB environment -----------------------------------------
+
+
+def test_unset_visibility_timeout_is_six_times_the_consumers_timeout_overrides_included(tmp_path):
+    from omnicloud.preview import run_preview
+
+    # app.yaml leaves task-queue's visibility unset; its worker runs up to 300 s.
+    assert "visibility_timeout" not in sample_app().queues["task-queue"].model_fields_set
+    assert main_queue(preview("aws"), "Queue", "task-queue").props["visibilityTimeoutSeconds"] == 6 * 300
+    # Declared values stay as declared (aws_extras: jobs 720 s).
+    assert main_queue(preview("aws", app=EXTRAS), "Queue", "jobs").props["visibilityTimeoutSeconds"] == 720
+    # A stack's timeout override moves the default with it.
+    stack = (ROOT / "Pulumi.dev.yaml").read_text() + "  omnicloud:functions:\n    worker:\n      timeout: 600\n"
+    (tmp_path / "Pulumi.dev.yaml").write_text(stack)
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    result = run_preview(tmp_path, "aws", "dev", app=str(ROOT / "app.yaml"))
+    assert main_queue(result, "Queue", "task-queue").props["visibilityTimeoutSeconds"] == 3600
+
+
+def test_validate_estimate_of_the_lambda_environment_covers_the_real_one():
+    from spec.capabilities import AWS_ENV_BYTES_MAX
+    from spec.checks import aws_env_bytes
+
+    for app_path in (ROOT / "app.yaml", ROOT / EXTRAS):
+        app = load_app(app_path)
+        result = preview("aws", app=None if app_path == ROOT / "app.yaml" else EXTRAS)
+        for fname in app.functions:
+            variables = lambda_of(result, fname).props["environment"]["variables"]
+            # What Lambda measures: the variables as one compact JSON object.
+            real = len(json.dumps(variables, separators=(",", ":")).encode())
+            estimate = aws_env_bytes(app, fname)
+            # Never under the real size; over it only by the longest region and suffix stand-ins.
+            assert real <= estimate <= real + 40 * (len(app.functions[fname].links) + 1), (fname, real, estimate)
+            assert estimate < AWS_ENV_BYTES_MAX

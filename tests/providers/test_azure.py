@@ -20,6 +20,7 @@ from tests.providers.contract import ROOT, CloudHooks, Grant, ProviderContract, 
 FILTER_APP = str(ROOT / "tests" / "providers" / "apps" / "azure_filter" / "app.yaml")
 ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
 COSMOS_ASSIGNMENT = "azure-native:cosmosdb:TableResourceTableRoleAssignment"
+LOCK = "azure-native:authorization:ManagementLockByScope"
 
 # Azure's built-in role ids, written out here independently of the provider.
 STORAGE_TABLE_READER = "76199698-9eea-4c19-bc75-cec21354c6b6"
@@ -121,7 +122,8 @@ class AzureHooks(CloudHooks):
 
     def stateful_resources(self, result: PreviewResult) -> list:
         data = [c for kind in ("Table", "Queue", "Topic", "Secret")
-                for comp in result.of_type(f"omnicloud:index:{kind}") for c in result.children(comp.urn) if c.custom]
+                for comp in result.of_type(f"omnicloud:index:{kind}") for c in result.children(comp.urn)
+                if c.custom and c.type != LOCK]
         shared = [r for r in result.resources if r.type in (
             "azure-native:storage:StorageAccount", "azure-native:servicebus:Namespace", "azure-native:keyvault:Vault",
             "azure-native:cosmosdb:DatabaseAccount")]
@@ -141,11 +143,11 @@ class TestAzureContract(ProviderContract, AzureHooks):
 def test_queue_locks_and_expiry_follow_the_spec():
     dev = preview("azure")
     queue = native(dev, "Queue", "task-queue", "azure-native:servicebus:Queue").props
-    # visibility_timeout 360 s is longer than Service Bus's 5-minute lock: the lock is 5 minutes and
-    # the consumer's host renews it for the full 6.
+    # visibility_timeout unset: 6 x the worker's 300 s, longer than Service Bus's 5-minute lock: the
+    # lock is 5 minutes and the consumer's host renews it for the full 30.
     assert queue["lockDuration"] == "PT5M"
     assert app_settings(dev, "worker")["AzureFunctionsJobHost__extensions__serviceBus__maxAutoLockRenewalDuration"] \
-        == "00:06:00"
+        == "00:30:00"
     assert queue["deadLetteringOnMessageExpiration"] is True
     assert queue["defaultMessageTimeToLive"] == "P4D"  # the default retention, 345600 s
 
@@ -331,14 +333,24 @@ def test_link_verbs_map_to_the_narrowest_role():
     assert granted[("sweeper", refs.resource_ref(prod, "table", "tasks"))] == (COSMOS_CONTRIBUTOR,)
 
 
-def test_role_assignment_names_are_stable_unique_guids():
-    dev = preview("azure")
-    names = [ra.props.get("roleAssignmentName") or ra.props.get("roleAssignmentId") for ra in assignments(dev)]
-    assert all(str(uuid.UUID(n)) == n for n in names)
-    assert len(set(names)) == len(names)
-    prod_names = {ra.props.get("roleAssignmentName") or ra.props.get("roleAssignmentId")
-                  for ra in assignments(preview("azure", "prod"))}
-    assert not set(names) & prod_names  # two stacks in one subscription never collide
+def assignment_name(ra: PreviewResource) -> str:
+    return ra.props.get("roleAssignmentName") or ra.props.get("roleAssignmentId")
+
+
+def test_role_assignment_names_are_guids_of_scope_principal_and_role():
+    from providers.azure import arm_guid
+
+    for stack in ("dev", "prod"):
+        found = assignments(preview("azure", stack))
+        names = [assignment_name(ra) for ra in found]
+        assert all(str(uuid.UUID(n)) == n for n in names)
+        assert len(set(names)) == len(names)
+        for ra in found:
+            # Bicep's guid(scope, principalId, roleDefinitionId): a changed principal (a replaced
+            # identity) or scope is a new assignment name, never an update Azure rejects.
+            assert assignment_name(ra) == arm_guid(ra.props["scope"], ra.props["principalId"],
+                                                   ra.props["roleDefinitionId"]), ra.name
+            assert assignment_name(ra) != arm_guid(ra.props["scope"], str(uuid.uuid4()), ra.props["roleDefinitionId"])
 
 
 # -- shared resources and prod protection ---------------------------------------------------------
@@ -370,8 +382,6 @@ def test_prod_tables_get_point_in_time_restore_and_a_delete_lock():
     assert account.props["capabilities"] == [{"name": "EnableTable"}]
     assert account.props["backupPolicy"]["type"] == "Continuous"
     assert account.protect and account.retain_on_delete
-    locks = prod.of_type("azure-native:authorization:ManagementLockByScope")
-    assert [(lock.props["scope"], lock.props["level"]) for lock in locks] == [(arm_id(account), "CanNotDelete")]
     for table in ("agents", "tasks"):
         assert native(prod, "Table", table, "azure-native:cosmosdb:TableResourceTable").protect
     # Dev: plain Storage Tables, no backups to pay for, nothing locked.
@@ -380,24 +390,56 @@ def test_prod_tables_get_point_in_time_restore_and_a_delete_lock():
     assert not native(dev, "Table", "agents", "azure-native:storage:Table").protect
 
 
-def test_global_names_are_legal_deterministic_and_per_stack():
+def global_names(result: PreviewResult) -> tuple:
+    return (result.of_type("azure-native:storage:StorageAccount")[0].props["accountName"],
+            result.of_type("azure-native:keyvault:Vault")[0].props["vaultName"],
+            tuple(web_app(result, fn).props["name"] for fn in ("api", "worker", "notifier", "sweeper")),
+            result.of_type("azure-native:apimanagement:ApiManagementService")[0].props["serviceName"],
+            result.of_type("azure-native:cosmosdb:DatabaseAccount")[0].props["accountName"]
+            if result.of_type("azure-native:cosmosdb:DatabaseAccount") else None)
+
+
+def test_global_names_are_legal_and_end_in_the_deployments_random_suffix():
     dev, prod = preview("azure"), preview("azure", "prod")
-
-    def names(result):
-        return (result.of_type("azure-native:storage:StorageAccount")[0].props["accountName"],
-                result.of_type("azure-native:keyvault:Vault")[0].props["vaultName"],
-                tuple(web_app(result, fn).props["name"] for fn in ("api", "worker", "notifier", "sweeper")),
-                result.of_type("azure-native:apimanagement:ApiManagementService")[0].props["serviceName"])
-
-    storage, vault, apps, apim = names(dev)
+    storage, vault, apps, apim, _ = global_names(dev)
     assert re.fullmatch(r"[a-z0-9]{3,24}", storage)
     assert re.fullmatch(r"[a-zA-Z][a-zA-Z0-9-]{1,22}[a-zA-Z0-9]", vault) and "--" not in vault
     assert all(re.fullmatch(r"[a-z0-9][a-z0-9-]{0,58}[a-z0-9]", a) for a in apps) and len(set(apps)) == 4
     assert re.fullmatch(r"[a-zA-Z][a-zA-Z0-9-]{0,48}[a-zA-Z0-9]", apim)
-    assert names(dev) == names(preview.__wrapped__("azure"))  # same app + stack -> same names
-    assert not set(names(prod)[2]) & set(apps) and names(prod)[0] != storage
-    for resource in dev.of_type("azure-native:storage:StorageAccount") + dev.of_type("azure-native:keyvault:Vault"):
-        assert resource.delete_before_replace
+    assert re.fullmatch(r"[a-z0-9-]{3,44}", global_names(prod)[4])
+    for result in (dev, prod):
+        (suffix,) = result.of_type("random:index/randomString:RandomString")
+        drawn = outputs_random(suffix)
+        assert (suffix.props["length"], suffix.props["special"], suffix.props["upper"]) == (8, False, False)
+        # Kept in the stack's state, redrawn when the resource group is replaced.
+        group = result.of_type("azure-native:resources:ResourceGroup")[0]
+        assert suffix.props["keepers"] == {"resource_group": outputs(group)["name"]}
+        names = global_names(result)
+        assert all(name.endswith(drawn) for name in (*names[:2], *names[2], names[3]) + names[4:] if name)
+    assert not set(global_names(prod)[2]) & set(apps) and global_names(prod)[0] != storage
+
+
+def outputs_random(resource: PreviewResource) -> str:
+    return resource.outputs["result"]
+
+
+def test_a_new_deployment_gets_new_global_names_and_replacements_create_first(monkeypatch):
+    """Both soft-delete paths. `pulumi destroy` then `pulumi up` is a new deployment: a new draw of
+    the suffix (the mock's DEPLOYMENT stands in for the randomness), so no name a soft-deleted
+    vault or API Management service still holds is reused. A replacement (a new resource group or
+    location redraws the suffix) creates the new vault and service first: no delete_before_replace."""
+    from omnicloud.preview import run_preview
+
+    first = global_names(preview("azure", "prod"))
+    assert global_names(run_preview(ROOT, "azure", "prod")) == first  # every `pulumi up` of the stack
+    monkeypatch.setattr(azure_state, "DEPLOYMENT", "after-destroy")
+    again = global_names(run_preview(ROOT, "azure", "prod"))
+    assert again[0] != first[0] and again[1] != first[1] and again[3] != first[3] and again[4] != first[4]
+    assert not set(again[2]) & set(first[2])
+    for result in (preview("azure"), preview("azure", "prod")):
+        for type_ in ("azure-native:keyvault:Vault", "azure-native:apimanagement:ApiManagementService"):
+            (resource,) = result.of_type(type_)
+            assert not resource.delete_before_replace, type_
 
 
 def test_every_taggable_resource_carries_the_stack_tags():
@@ -411,7 +453,8 @@ def test_every_taggable_resource_carries_the_stack_tags():
             continue
         _, module, cls = r.type.split(":")
         args = getattr(importlib.import_module(f"pulumi_azure_native.{module}"), f"{cls}Args")
-        if "tags" in inspect.signature(args.__init__).parameters:
+        tags = inspect.signature(args.__init__).parameters.get("tags")
+        if tags is not None and "Mapping" in str(tags.annotation):  # named values take a list
             assert r.props.get("tags") == {"omnicloud-app": "agents", "omnicloud-stack": "dev",
                                            "managed-by": "omnicloud"}, r.name
             checked += 1
@@ -457,3 +500,70 @@ def test_secret_takes_its_value_from_stack_config(tmp_path):
     assert values["jwt-secret"] == "s3cr3t-from-config"
     # Without a value yet, the secret still exists (so it can be granted) holding a marker.
     assert values["model-api-key"] == "omnicloud:unset"
+
+
+# -- issue 10: second-day deployments ------------------------------------------------------------
+
+def test_prod_cosmos_locks_each_table_so_its_role_assignments_stay_changeable():
+    prod = preview("azure", "prod")
+    account = prod.by_name("agents-tables", "azure-native:cosmosdb:DatabaseAccount")
+    locks = prod.of_type(LOCK)
+    tables = [native(prod, "Table", t, "azure-native:cosmosdb:TableResourceTable") for t in ("agents", "tasks", "deliveries")]
+    assert sorted((lock.props["scope"], lock.props["level"]) for lock in locks) == sorted(
+        (arm_id(table), "CanNotDelete") for table in tables)
+    # A lock applies to everything below its scope: none may sit on the account (or its resource
+    # group), whose tableRoleAssignments must stay deletable when a link or function goes.
+    for lock in locks:
+        assert lock.props["scope"] != arm_id(account)
+        assert lock.props["scope"].startswith(arm_id(account) + "/tables/")
+    grants = prod.of_type(COSMOS_ASSIGNMENT)
+    assert grants and not any(lock.props["scope"] in arm_id(grant) for grant in grants for lock in locks)
+
+
+def test_function_apps_sharing_the_storage_account_get_distinct_explicit_host_ids():
+    from providers.azure import host_id
+
+    for result in (preview("azure"), preview("azure", app=FILTER_APP)):
+        ids = {fn.name: app_settings(result, fn.name)["AzureFunctionsWebHost__hostid"]
+               for fn in result.of_type("omnicloud:index:Function")}
+        assert len(set(ids.values())) == len(ids)
+        for found in ids.values():
+            assert re.fullmatch(r"[a-z0-9](?:[a-z0-9]|-(?!-))*[a-z0-9]", found) and len(found) <= 32, found
+    # Two names alike in their first 32 characters (the default host ID) still differ.
+    long_name = "notify-every-subscriber-about-completed-tasks"
+    assert host_id(long_name + "-eu") != host_id(long_name + "-us")
+    assert len(host_id(long_name + "-eu")) == 32
+
+
+def test_every_new_package_changes_an_app_setting_so_the_app_restarts_and_syncs_triggers():
+    dev = preview("azure")
+    for fn in ("api", "worker", "notifier", "sweeper"):
+        blob = function_child(dev, fn, "azure-native:storage:Blob").props
+        sha = hashlib.sha256(Path(blob["source"]["asset"]).read_bytes()).hexdigest()
+        assert app_settings(dev, fn)["OMNICLOUD_PACKAGE_SHA256"] == sha
+
+
+def test_http_function_apps_answer_only_requests_carrying_their_key_which_only_apim_holds():
+    for result, routes in ((preview("azure"), {"api": ""}), (preview("azure", app=FILTER_APP), {"intake": "hooks"})):
+        service = result.of_type("azure-native:apimanagement:ApiManagementService")[0]
+        named = {n.props["namedValueId"]: n for n in result.of_type("azure-native:apimanagement:NamedValue")}
+        policies = {p.props["apiId"]: p for p in result.of_type("azure-native:apimanagement:ApiPolicy")}
+        assert set(named) == {f"{fn}-functions-key" for fn in routes}
+        for fn in routes:
+            value = named[f"{fn}-functions-key"]
+            assert value.props["secret"] is True and value.props["serviceName"] == outputs(service)["name"]
+            app_name = outputs(web_app(result, fn))["name"]
+            expected = azure_state.call("azure-native:web:listWebAppHostKeys", {"name": app_name})
+            assert value.props["value"]["value"] == expected["functionKeys"]["default"]  # a Pulumi secret
+            api = result.by_name(f"http-{fn}", "azure-native:apimanagement:Api")
+            policy = policies[outputs(api)["name"]].props
+            assert policy["format"] == "xml"
+            assert '<set-header name="x-functions-key" exists-action="override">' in policy["value"]
+            assert f"<value>{{{{{fn}-functions-key}}}}</value>" in policy["value"]
+
+
+def test_filtered_subscribers_carry_their_filter_to_skip_what_slips_through_before_the_rule():
+    relay = preview("azure", app=FILTER_APP)
+    assert json.loads(app_settings(relay, "alerts")["OMNICLOUD_TRIGGER_FILTER"]) == {
+        "type": ["task.succeeded", "task.failed"], "region": "eu"}
+    assert "OMNICLOUD_TRIGGER_FILTER" not in app_settings(relay, "archive")

@@ -36,7 +36,9 @@ IAM_TYPES = {
     "gcp:serviceaccount/iAMMember:IAMMember": "serviceAccountId",
     PROJECT_MEMBER: "project",
 }
-STATEFUL_TYPES = {DATABASE, TOPIC, SUBSCRIPTION, SECRET, "gcp:secretmanager/secretVersion:SecretVersion"}
+REPOSITORY = "gcp:artifactregistry/repository:Repository"
+SERVICE = "gcp:projects/service:Service"
+
 
 
 def cloud_id(r: PreviewResource) -> str:
@@ -122,7 +124,10 @@ class GcpHooks(CloudHooks):
         return int(subscription.props["deadLetterPolicy"]["maxDeliveryAttempts"])
 
     def stateful_resources(self, result: PreviewResult) -> list:
-        return [r for r in result.resources if r.type in STATEFUL_TYPES]
+        """What holds data: databases, secrets and their versions, and the pull subscriptions that
+        keep a consumerless queue's messages or dead letters (push subscriptions: see below)."""
+        return [r for r in result.resources if r.type in (DATABASE, SECRET, "gcp:secretmanager/secretVersion:SecretVersion")
+                or (r.type == SUBSCRIPTION and not r.props.get("pushConfig"))]
 
 
 class TestGcpContract(ProviderContract, GcpHooks):
@@ -135,7 +140,7 @@ class TestGcpContract(ProviderContract, GcpHooks):
 def test_queue_pushes_to_its_consumer_with_retry_backoff_and_ack_deadline():
     result = preview("gcp")
     (sub,) = push_subscriptions(result, main_topic(result, "Queue", "task-queue"))
-    assert sub.props["ackDeadlineSeconds"] == 360  # visibility_timeout 360 fits Pub/Sub's 600 s cap
+    assert sub.props["ackDeadlineSeconds"] == 600  # unset visibility: 6 x 300 s, capped at Pub/Sub's 600 s
     assert sub.props["pushConfig"]["pushEndpoint"] == function_url(result, "worker")
     backoff = sub.props["retryPolicy"]
     assert backoff["minimumBackoff"] == "10s" and backoff["maximumBackoff"] == "600s"
@@ -280,7 +285,9 @@ def test_project_level_grants_are_only_firestore_roles_conditioned_to_the_linked
     for app in (None, FILTER_APP):
         result = preview("gcp", app=app)
         owners = function_by_email(result)
-        project_members = result.of_type(PROJECT_MEMBER)
+        build = [r for r in result.of_type(PROJECT_MEMBER) if r.props["role"] == "roles/logging.logWriter"]
+        assert [r.props["member"] for r in build] == [f"serviceAccount:{build_account(result)}"]
+        project_members = [r for r in result.of_type(PROJECT_MEMBER) if r not in build]
         assert project_members
         for r in project_members:
             assert r.props["role"] in ("roles/datastore.user", "roles/datastore.viewer"), r.name
@@ -402,3 +409,66 @@ def test_missing_project_is_one_clear_line(tmp_path):
     message = str(err.value)
     assert "gcp:project is not set" in message and "pulumi config set gcp:project" in message
     assert "\n" not in message
+
+
+# -- issue 10 ---------------------------------------------------------------------------------
+
+
+def build_account(result: PreviewResult) -> str:
+    (account,) = [a for a in result.of_type(ACCOUNT) if a.props["accountId"].endswith("-build")]
+    return cloud_state(account)["email"]
+
+
+def test_functions_build_as_their_own_account_with_only_the_roles_a_build_needs():
+    for app in (None, FILTER_APP):
+        result = preview("gcp", app=app)
+        email = build_account(result)
+        member = f"serviceAccount:{email}"
+        (repository,) = result.of_type(REPOSITORY)
+        (bucket,) = result.of_type("gcp:storage/bucket:Bucket")
+        assert repository.props["format"] == "DOCKER"
+        grants = {(r.type, r.props["role"], r.props.get("repository") or r.props.get("bucket") or r.props.get("project"))
+                  for r in result.resources if r.props.get("member") == member}
+        assert grants == {
+            ("gcp:artifactregistry/repositoryIamMember:RepositoryIamMember", "roles/artifactregistry.writer",
+             cloud_state(repository)["name"]),
+            ("gcp:storage/bucketIAMMember:BucketIAMMember", "roles/storage.objectViewer", cloud_state(bucket)["name"]),
+            (PROJECT_MEMBER, "roles/logging.logWriter", cloud_state(bucket)["project"]),
+        }
+        grant_urns = {r.urn for r in result.resources if r.props.get("member") == member}
+        for fn in result.of_type(FUNCTION):
+            build = fn.props["buildConfig"]
+            assert build["serviceAccount"] == f"projects/{cloud_state(bucket)['project']}/serviceAccounts/{email}"
+            assert build["dockerRepository"] == cloud_id(repository)
+            assert grant_urns <= set(fn.dependencies), fn.name  # built only once the roles exist
+
+
+def test_project_iam_bindings_wait_for_the_resource_manager_api():
+    result = preview("gcp")
+    (api,) = [r for r in result.of_type(SERVICE) if r.props["service"] == "cloudresourcemanager.googleapis.com"]
+    assert api.props["disableOnDestroy"] is False
+    members = result.of_type(PROJECT_MEMBER)
+    assert any(r.props.get("condition") for r in members)  # the conditional Firestore grants
+    for r in members:
+        assert api.urn in r.dependencies, r.name
+
+
+def test_prod_protects_what_holds_data_and_leaves_recreatable_plumbing_free():
+    prod = preview("gcp", "prod")
+    # Topics hold no messages; a subscriber's push subscription is replaced when its filter changes
+    # and must go when the subscriber goes: neither protected nor retained.
+    for topic in prod.of_type(TOPIC):
+        assert not (topic.protect or topic.retain_on_delete), topic.name
+    queue_subscription = push_subscriptions(prod, main_topic(prod, "Queue", "task-queue"))
+    subscriber_subscriptions = push_subscriptions(prod, main_topic(prod, "Topic", "events"))
+    assert subscriber_subscriptions
+    for sub in subscriber_subscriptions:
+        assert not (sub.protect or sub.retain_on_delete), sub.name
+    # A queue's push subscription holds its backlog: protected, but not retained (it would push to
+    # a deleted function).
+    assert [(s.protect, s.retain_on_delete) for s in queue_subscription] == [(True, False)]
+    # Dead letters are kept: their pull subscriptions are protected and retained.
+    keepers = [s for s in prod.of_type(SUBSCRIPTION) if not s.props.get("pushConfig")]
+    assert keepers and all(s.protect and s.retain_on_delete for s in keepers)
+    dev = preview("gcp")
+    assert not any(r.protect or r.retain_on_delete for r in dev.resources)

@@ -53,14 +53,15 @@ def _http_request(**overrides) -> func.HttpRequest:
 # ---- rendering --------------------------------------------------------------------------------
 
 
-def test_rendered_http_function_app_registers_an_anonymous_catch_all_route(tmp_path):
+def test_rendered_http_function_app_registers_a_key_protected_catch_all_route(tmp_path):
     module = import_function_app(tmp_path, render_function_app("api", target("app"), "http", "/api"))
     function = _function(module)
     trigger = _bindings(function)["httpTrigger"]
 
     assert function.get_function_name() == "api"
     assert trigger["route"] == "{*path}"
-    assert trigger["authLevel"] == "ANONYMOUS"
+    # Only API Management holds the key (providers/azure.py), so the app is not reachable around it.
+    assert trigger["authLevel"] == "FUNCTION"
     assert set(trigger["methods"]) == {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
     assert _bindings(function)["http"] == {"direction": "OUT", "type": "http", "name": "$return"}
 
@@ -247,3 +248,19 @@ def test_failing_timer_raises(tmp_path):
     timer = TimerRequestConverter.decode(meta.Datum(json.dumps(load("azure", "timer")), "json"), trigger_metadata={})
     with pytest.raises(RuntimeError, match="sweep failed"):
         _function(module).get_user_function()(timer, AzureContext())
+
+
+def test_topic_subscriber_skips_what_its_filter_excludes_before_the_subscription_rule_exists(seen, monkeypatch):
+    # A new Service Bus subscription delivers everything until its $Default rule is replaced
+    # (providers/azure.py); the subscriber completes the messages its own filter excludes.
+    monkeypatch.setenv("OMNICLOUD_TRIGGER_FILTER", json.dumps({"type": ["task.succeeded", "task.failed"]}))
+    excluded = _service_bus_message()  # type task.created
+    azure_adapter.handle_message(target("on_message"), excluded, AzureContext(), trigger="topic")
+    assert seen == []
+    wanted = _service_bus_message(ApplicationProperties={"type": "json", "value": '{"type": "task.failed"}'},
+                                  UserProperties={"type": "json", "value": '{"type": "task.failed"}'})
+    azure_adapter.handle_message(target("on_message"), wanted, AzureContext(), trigger="topic")
+    assert [m["attributes"]["type"] for m in seen] == ["task.failed"]
+    # Queues have no filter: the setting never applies to them.
+    azure_adapter.handle_message(target("on_message"), excluded, AzureContext(), trigger="queue")
+    assert len(seen) == 2

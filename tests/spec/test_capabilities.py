@@ -60,3 +60,34 @@ def test_azure_warns_what_its_mapping_cannot_keep_ttl_and_batches(tmp_path):
     assert {"functions.work.queue.batch_size", "tables.carts.ttl"} <= fields
     assert all(w.severity == "warning" for w in azure)
     assert not {"functions.work.queue.batch_size", "tables.carts.ttl"} & {w.field for w in aws}
+
+
+def test_aws_warns_when_a_declared_visibility_timeout_is_under_six_function_timeouts(tmp_path):
+    from spec import load_app_with_warnings
+
+    (tmp_path / "h.py").write_text("def run(message):\n    return None\n")
+    (tmp_path / "app.yaml").write_text(
+        "name: shop\n"
+        "functions:\n"
+        "  work: {handler: h:run, queue: jobs, timeout: 300}\n"
+        "  bulker: {handler: h:run, queue: bulk, timeout: 60}\n"
+        "  rester: {handler: h:run, queue: rest, timeout: 60}\n"
+        "queues:\n  jobs: {visibility_timeout: 360}\n  bulk: {visibility_timeout: 360}\n  rest: {}\n")
+    app, aws = load_app_with_warnings(tmp_path / "app.yaml", cloud="aws")
+    (warning,) = [w for w in aws if w.field.startswith("queues.")]
+    assert (warning.field, warning.severity, warning.line) == ("queues.jobs.visibility_timeout", "warning", 7)
+    assert "less than 6 x consumer 'work''s timeout 300s" in warning.message and "at least 1800s" in warning.message
+    # 6 x 60 = 360 is enough; unset follows the advice by itself.
+    assert app.visibility_timeout_of("bulk") == 360 and app.visibility_timeout_of("rest") == 360
+    assert app.visibility_timeout_of("jobs") == 360  # declared values stay
+    _, azure = load_app_with_warnings(tmp_path / "app.yaml", cloud="azure")
+    assert not [w for w in azure if "6 x" in w.message]  # Lambda's advice, not Service Bus's
+
+
+def test_the_sample_app_follows_the_six_timeouts_advice():
+    from spec import load_app_with_warnings
+    from tests.providers.contract import ROOT
+
+    app, warnings = load_app_with_warnings(ROOT / "app.yaml", cloud="aws")
+    assert app.visibility_timeout_of("task-queue") == 6 * app.functions["worker"].timeout
+    assert not [w for w in warnings if "visibility_timeout" in w.field]
