@@ -19,7 +19,7 @@ import secrets
 import time
 from typing import Any
 
-from runtime import ConditionFailed, HTTPError
+from runtime import ConditionFailed, HTTPError, LinkError
 from runtime.log import event as log_event
 
 from . import agents, events, store
@@ -279,7 +279,10 @@ def _step(task: dict[str, Any], step: dict[str, Any]) -> dict[str, Any]:
 def _model_api_key(model: dict[str, Any]) -> str | None:
     if model.get("backend") != "openai":
         return None
-    return store.secret("model-api-key").value()
+    try:
+        return store.secret("model-api-key").value()
+    except LinkError:
+        raise ModelError("the model-api-key secret has no value; an operator must set it") from None
 
 
 def run(task: dict[str, Any], *, soft_deadline: float | None = None) -> dict[str, Any]:
