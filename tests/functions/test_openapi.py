@@ -14,7 +14,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from functions import store
-from functions.api import OPERATIONS, PUBLIC, app
+from functions.api import OPERATIONS, app
 
 from .conftest import SECRETS, body, make_agent, new_tenant
 
@@ -311,14 +311,6 @@ def test_errors_outside_a_route_are_json_with_the_security_headers(cloud):
     for response in (missing, wrong):
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["cache-control"] == "no-store"
-
-
-def test_public_routes_are_only_health_openapi_and_bootstrap():
-    assert {k for k, op in OPERATIONS.items() if op.permission == PUBLIC} == {
-        ("GET", "/health"),
-        ("GET", "/openapi.json"),
-        ("POST", "/admin/bootstrap"),
-    }
 
 
 def test_the_document_follows_the_settings_it_describes(cloud):
