@@ -133,6 +133,19 @@ def other_admin(cloud: LocalCloud, admin: str) -> str:
     return new_tenant(cloud, admin)[1]
 
 
+# A valid body for every route that takes one (tests/functions/test_tenancy.py, test_openapi.py).
+VALID_BODIES = {
+    ("POST", "/tenants"): {"name": "third"},
+    ("POST", "/admin/keys"): {"name": "k2", "permissions": ["agent:read"]},
+    ("POST", "/agents"): {"name": "a2"},
+    ("PATCH", "/agents/{agent_id}"): {"description": "changed"},
+    ("POST", "/agents/{agent_id}/tasks"): {"input": "calculate 1+1"},
+    ("POST", "/agents/{agent_id}/execute"): {"input": "calculate 1+1"},
+    ("POST", "/agents/{agent_id}/webhooks"): {"url": "http://127.0.0.1:9/x"},
+    ("PUT", "/agents/{agent_id}/notes/{key}"): {"text": "t"},
+}
+
+
 def make_agent(cloud: LocalCloud, token: str, **fields: Any) -> dict[str, Any]:
     payload = {"name": "helper", "model": "echo", "tools": ["calculator", "clock", "notes"], **fields}
     response = cloud.http("POST", "/agents", payload, token=token)

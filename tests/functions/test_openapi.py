@@ -16,7 +16,7 @@ from referencing.jsonschema import DRAFT202012
 from functions import store
 from functions.api import OPERATIONS, app
 
-from .conftest import SECRETS, body, make_agent, new_tenant
+from .conftest import SECRETS, VALID_BODIES, body, make_agent, new_tenant
 
 
 @pytest.fixture
@@ -133,16 +133,18 @@ SPECIAL: dict[tuple[str, str, int], Callable] = {
     ("DELETE", "/agents/{agent_id}", 412): lambda w, mp: w.call(
         "DELETE", w.base, headers={"If-Match": '"99"'}
     ),
-    ("POST", "/agents/{agent_id}/tasks", 200): lambda w, mp: _replayed(w, "tasks"),
+    ("POST", "/agents/{agent_id}/tasks", 200): lambda w, mp: _twice(w, "tasks", "k-200", "first"),
     ("POST", "/agents/{agent_id}/tasks", 409): lambda w, mp: _expired_idempotent_task(
         w, f"{w.base}/tasks"
     ),
-    ("POST", "/agents/{agent_id}/tasks", 422): lambda w, mp: _reused_key(w, "tasks"),
+    ("POST", "/agents/{agent_id}/tasks", 422): lambda w, mp: _twice(w, "tasks", "k-422", "second"),
     ("POST", "/agents/{agent_id}/execute", 202): lambda w, mp: _slow_execute(w),
     ("POST", "/agents/{agent_id}/execute", 409): lambda w, mp: _expired_idempotent_task(
         w, f"{w.base}/execute"
     ),
-    ("POST", "/agents/{agent_id}/execute", 422): lambda w, mp: _reused_key(w, "execute"),
+    ("POST", "/agents/{agent_id}/execute", 422): lambda w, mp: _twice(
+        w, "execute", "k-422", "second"
+    ),
     ("DELETE", "/admin/keys/{key_id}", 204): lambda w, mp: w.call(
         "DELETE", f"/admin/keys/{w.key_id}"
     ),
@@ -152,18 +154,6 @@ SPECIAL: dict[tuple[str, str, int], Callable] = {
     ("DELETE", "/agents/{agent_id}/notes/{key}", 204): lambda w, mp: w.call(
         "DELETE", f"{w.base}/notes/n1"
     ),
-}
-
-# A valid body for each route that takes one.
-BODIES = {
-    ("POST", "/tenants"): {"name": "third"},
-    ("POST", "/admin/keys"): {"name": "k2", "permissions": ["agent:read"]},
-    ("POST", "/agents"): {"name": "a2"},
-    ("PATCH", "/agents/{agent_id}"): {"description": "changed"},
-    ("POST", "/agents/{agent_id}/tasks"): {"input": "hello"},
-    ("POST", "/agents/{agent_id}/execute"): {"input": "hello"},
-    ("POST", "/agents/{agent_id}/webhooks"): {"url": "http://127.0.0.1:9/x"},
-    ("PUT", "/agents/{agent_id}/notes/{key}"): {"text": "t"},
 }
 
 
@@ -188,34 +178,11 @@ def _slow_delete(w: World):
     return w.call("DELETE", f"/agents/{agent}")
 
 
-def _replayed(w: World, route: str):
-    w.call(
-        "POST",
-        f"{w.base}/{route}",
-        {"input": "same"},
-        headers={"Idempotency-Key": f"k-200-{route}"},
-    )
-    return w.call(
-        "POST",
-        f"{w.base}/{route}",
-        {"input": "same"},
-        headers={"Idempotency-Key": f"k-200-{route}"},
-    )
-
-
-def _reused_key(w: World, route: str):
-    w.call(
-        "POST",
-        f"{w.base}/{route}",
-        {"input": "first"},
-        headers={"Idempotency-Key": f"k-422-{route}"},
-    )
-    return w.call(
-        "POST",
-        f"{w.base}/{route}",
-        {"input": "second"},
-        headers={"Idempotency-Key": f"k-422-{route}"},
-    )
+def _twice(w: World, route: str, key: str, second_input: str):
+    """The same Idempotency-Key twice: with the same body (a replay) or another (a misuse)."""
+    headers = {"Idempotency-Key": f"{key}-{route}"}
+    w.call("POST", f"{w.base}/{route}", {"input": "first"}, headers=headers)
+    return w.call("POST", f"{w.base}/{route}", {"input": second_input}, headers=headers)
 
 
 def _slow_execute(w: World):
@@ -228,7 +195,7 @@ def _slow_execute(w: World):
 def _generic(w: World, op, status: int):
     """The request that gets `status` from any route of its kind, or None."""
     path = _path(op.template, w.ids)
-    payload = BODIES.get((op.method, op.template))
+    payload = VALID_BODIES.get((op.method, op.template))
     if status < 300:
         return w.call(op.method, path, payload)
     if status == 401:
