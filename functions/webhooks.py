@@ -152,11 +152,12 @@ def address_problem(address: Any, *, allow_private: bool) -> str | None:
 
 
 def private_networks_allowed() -> bool:
-    """Locally (`omnicloud dev`) webhooks may target this machine; on a cloud only if the setting says so."""
+    """Under `omnicloud dev` (which sets OMNICLOUD_CLOUD=local) webhooks may target this machine and
+    its networks; on a cloud only if WEBHOOK_ALLOW_PRIVATE_NETWORKS says so. Nothing else allows them."""
     from runtime.links import current_environ
 
     env = current_environ()
-    return env.get("OMNICLOUD_CLOUD", "local") == "local" or env.get(PRIVATE_SETTING, "").lower() in ("1", "true", "yes")
+    return env.get("OMNICLOUD_CLOUD") == "local" or env.get(PRIVATE_SETTING, "").lower() in ("1", "true", "yes")
 
 
 def shown(url: str | None) -> str:

@@ -118,6 +118,12 @@ class FakeResolver:
         monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
 
 
+@pytest.fixture(autouse=True)
+def as_under_omnicloud_dev(monkeypatch):
+    """Calls made outside a function's environment act as `omnicloud dev` does (OMNICLOUD_CLOUD=local)."""
+    monkeypatch.setenv("OMNICLOUD_CLOUD", "local")
+
+
 def _on_a_cloud():
     return use_environ({"OMNICLOUD_CLOUD": "aws"})
 
@@ -366,6 +372,21 @@ def test_attack_2_private_receivers_are_refused_on_a_cloud_unless_allowed_explic
     ):
         with use_environ(environ):
             assert validation.webhook_fields({"url": url})["url"] == url  # registration passes
+
+
+def test_attack_2_private_receivers_need_an_explicit_allowance(monkeypatch):
+    """Only OMNICLOUD_CLOUD=local (set by `omnicloud dev`) or WEBHOOK_ALLOW_PRIVATE_NETWORKS allows them;
+    a function whose environment says nothing gets the cloud's rule."""
+    monkeypatch.delenv("OMNICLOUD_CLOUD")
+    with pytest.raises(webhooks.DeliveryFailed, match="a loopback address"):
+        webhooks.check_destination("http://127.0.0.1:9/")
+    for allowed in ("true", "1", "yes", "TRUE"):
+        monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE_NETWORKS", allowed)
+        webhooks.check_destination("http://127.0.0.1:9/")
+    for refused in ("false", "0", "", "no", "on"):
+        monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE_NETWORKS", refused)
+        with pytest.raises(webhooks.DeliveryFailed, match="a loopback address"):
+            webhooks.check_destination("http://127.0.0.1:9/")
 
 
 def test_public_addresses_pass_the_check():
