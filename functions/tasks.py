@@ -106,8 +106,9 @@ def submit(tenant: str, agent: dict[str, Any], fields: dict[str, Any], idempoten
         stored = tasks_table().put(record, if_absent=True)
     except ConditionFailed:
         existing = get(tenant, task_id)
-        if existing is None:  # expired between the two calls: very unlikely, so just ask again
-            raise HTTPError(409, "conflict", "the task for this Idempotency-Key is being replaced; retry") from None
+        if existing is None:  # past its retention, but not yet removed by the table's TTL
+            raise HTTPError(409, "conflict", "the task of this Idempotency-Key has expired and is being removed; "
+                                             "use a new Idempotency-Key") from None
         if existing.get("request_sha256") != fingerprint:
             raise HTTPError(422, "idempotency_key_reused",
                             "this Idempotency-Key was used with a different request; use a new key") from None
