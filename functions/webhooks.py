@@ -216,31 +216,42 @@ def check_destination(url: str) -> None:
     destinations(url)
 
 
+_pinned: dict[str, type] = {}
+
+
 def _connection(scheme: str, host: str, port: int, address: str, timeout: float):
     """An http.client connection to `host` that dials `address` (already checked), nothing else."""
-    import http.client
-    import socket
+    if not _pinned:
+        import http.client
+        import socket
 
-    class PinnedHTTPConnection(http.client.HTTPConnection):
-        def connect(self) -> None:
-            self.sock = socket.create_connection((address, self.port), self.timeout)
-            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        class PinnedHTTPConnection(http.client.HTTPConnection):
+            def __init__(self, host: str, port: int, *, address: str, timeout: float):
+                super().__init__(host, port, timeout=timeout)
+                self.address = address
 
-    class PinnedHTTPSConnection(http.client.HTTPSConnection):
-        def connect(self) -> None:
-            raw = socket.create_connection((address, self.port), self.timeout)
-            try:  # the certificate is checked against the URL's host, which is also the SNI name
-                self.sock = tls.wrap_socket(raw, server_hostname=self.host)
-            except BaseException:
-                raw.close()
-                raise
+            def connect(self) -> None:
+                self.sock = socket.create_connection((self.address, self.port), self.timeout)
+                self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    if scheme == "https":
-        import ssl
+        class PinnedHTTPSConnection(http.client.HTTPSConnection):
+            def __init__(self, host: str, port: int, *, address: str, timeout: float):
+                import ssl
 
-        tls = ssl.create_default_context()
-        return PinnedHTTPSConnection(host, port, timeout=timeout, context=tls)
-    return PinnedHTTPConnection(host, port, timeout=timeout)
+                self.tls = ssl.create_default_context()
+                super().__init__(host, port, timeout=timeout, context=self.tls)
+                self.address = address
+
+            def connect(self) -> None:
+                raw = socket.create_connection((self.address, self.port), self.timeout)
+                try:  # the certificate is checked against the URL's host, which is also the SNI name
+                    self.sock = self.tls.wrap_socket(raw, server_hostname=self.host)
+                except BaseException:
+                    raw.close()
+                    raise
+
+        _pinned.update(http=PinnedHTTPConnection, https=PinnedHTTPSConnection)
+    return _pinned[scheme](host, port, address=address, timeout=timeout)
 
 
 def post(url: str, secret: str, event: dict[str, Any], *, timeout: float = 10.0) -> int:
