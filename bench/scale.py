@@ -31,6 +31,9 @@ def rss_mb() -> float:
     return float("nan")
 
 
+TENANT = "tn_bench"  # every agent in one tenant, as one team's would be
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="20,000 agents instead of 100,000")
@@ -70,7 +73,7 @@ def run(n: int, reads: int, workdir: Path) -> None:
         start = time.perf_counter()
         for i in range(n):
             t0 = time.perf_counter()
-            agent = agents.create({**fields, "name": f"agent-{i}"}, created_by="bench")
+            agent = agents.create(TENANT, {**fields, "name": f"agent-{i}"}, created_by="bench")
             create_s.append(time.perf_counter() - t0)
             ids.append(agent["agent_id"])
             if i and i % 20_000 == 0:
@@ -79,7 +82,8 @@ def run(n: int, reads: int, workdir: Path) -> None:
         rss1 = rss_mb()
 
         # The floor: the same items straight into the local backend (one transaction each).
-        items = [{"pk": "agents", "sk": f"{i:012d}", "agent_id": f"{i:012d}", **fields, "name": f"agent-{i}",
+        items = [{"pk": f"TENANT#{TENANT}", "sk": f"AGENT#{i:012d}", "agent_id": f"{i:012d}", **fields,
+                  "name": f"agent-{i}",
                   "created_at": "2025-01-01T00:00:00.000Z", "updated_at": "2025-01-01T00:00:00.000Z",
                   "created_by": "bench", "_version": 1} for i in range(min(n, 20_000))]
         t0 = time.perf_counter()
@@ -97,7 +101,7 @@ def run(n: int, reads: int, workdir: Path) -> None:
         cached: list[float] = []
         for agent_id in sample:
             t0 = time.perf_counter()
-            found = agents.get(agent_id)
+            found = agents.get(TENANT, agent_id)
             cached.append(time.perf_counter() - t0)
             assert found is not None
         emit("scale", "read_cached.p99", percentile(cached, 99) * 1e6, "µs", p50_us=round(percentile(cached, 50) * 1e6, 2),
@@ -107,7 +111,7 @@ def run(n: int, reads: int, workdir: Path) -> None:
         uncached: list[float] = []
         for agent_id in sample:
             t0 = time.perf_counter()
-            found = agents.get(agent_id, fresh=True)
+            found = agents.get(TENANT, agent_id, fresh=True)
             uncached.append(time.perf_counter() - t0)
             assert found is not None
         emit("scale", "read_uncached.p99", percentile(uncached, 99) * 1e6, "µs",
@@ -120,7 +124,7 @@ def run(n: int, reads: int, workdir: Path) -> None:
         start = time.perf_counter()
         while True:
             t0 = time.perf_counter()
-            items_page, cursor = agents.list_page(100, cursor)
+            items_page, cursor = agents.list_page(TENANT, 100, cursor)
             pages.append(time.perf_counter() - t0)
             listed += len(items_page)
             if not cursor:

@@ -1,10 +1,18 @@
-"""HTTP API of the agent platform: keys, agents, tasks, webhooks, notes. Every route checks a permission."""
+"""HTTP API of the agent platform: tenants, keys, agents, tasks, webhooks, notes.
+
+Every route is declared once, with `operation(...)`: its permission, body, parameters, answers
+and errors. That one table drives the router, the authentication of each request and the
+OpenAPI document served at /openapi.json (functions.openapi). Every authenticated route acts in
+the caller's tenant only: another tenant's agents, tasks, notes, webhooks and keys are 404.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
+from typing import Any
 
 from runtime import HTTPError, Request, Response, Router
 
@@ -13,136 +21,232 @@ from .validation import body_object, page_args
 
 app = Router()
 
+PUBLIC = "public"  # a route anyone may call (no credential)
+ANY = "any"  # any valid credential, no particular permission
 
-def needs(permission: str | None) -> Callable:
-    """Authenticate the caller and require `permission` (None: any valid credential)."""
 
-    def decorate(handler: Callable) -> Callable:
-        @wraps(handler)
-        def wrapper(request: Request, **params):
-            principal = auth.authenticate(request) if permission is None else auth.require(request, permission)
-            return handler(request, principal, **params)
+@dataclass(frozen=True)
+class Operation:
+    """One route as the OpenAPI document describes it (see functions.openapi)."""
 
+    method: str
+    template: str
+    permission: str
+    summary: str
+    answers: dict[int, str | None]  # status -> schema name of the body (None: no body)
+    body: Callable[[], dict[str, Any]] | None = None
+    body_required: bool = True
+    query: tuple[str, ...] = ()
+    headers: tuple[str, ...] = ()
+    errors: tuple[int, ...] = ()  # besides those every route of its kind has (see `errors_of`)
+
+    def errors_of(self) -> tuple[int, ...]:
+        found = set(self.errors)
+        if self.permission != PUBLIC:
+            found |= {401, 403, 404}  # 403 and 404 also come from Omnicloud-Tenant
+        if "{" in self.template:
+            found.add(404)
+        if (self.body is not None or self.query or set(self.headers) & {"If-Match", "Idempotency-Key"}):
+            found.add(400)
+        return tuple(sorted(found))
+
+
+OPERATIONS: dict[tuple[str, str], Operation] = {}
+
+
+def operation(method: str, template: str, permission: str, *, summary: str, answers: dict[int, str | None],
+              **details: Any) -> Callable:
+    """Register a route: authenticate (unless PUBLIC), check `permission`, then call the handler
+    with the caller's Principal (its `tenant` is where the request acts)."""
+
+    def register(handler: Callable) -> Callable:
+        if permission == PUBLIC:
+            wrapper = handler
+        else:
+            @wraps(handler)
+            def wrapper(request: Request, **params):
+                principal = auth.authenticate(request) if permission == ANY else auth.require(request, permission)
+                return handler(request, principal, **params)
+
+        OPERATIONS[(method, template)] = Operation(method, template, permission, summary, answers, **details)
+        app.route(method, template)(wrapper)
         return wrapper
 
-    return decorate
+    return register
+
+
+@app.after
+def security_headers(request: Request, response: Response) -> None:
+    """On every answer, on every cloud: no MIME sniffing, and nothing stored by caches on the way
+    (answers carry tenants' data); only the public OpenAPI document may be cached."""
+    response.headers.setdefault("x-content-type-options", "nosniff")
+    if request.route_path != "/openapi.json":
+        response.headers.setdefault("cache-control", "no-store")
 
 
 def _if_match(request: Request) -> int | None:
     raw = request.header("if-match")
     if raw is None or raw.strip() == "*":
         return None
-    try:
-        return int(raw.strip().removeprefix("W/").strip('"'))
-    except ValueError:
-        raise HTTPError(400, "invalid_if_match", 'If-Match must be the agent version, e.g. If-Match: "3"') from None
+    text = raw.strip().removeprefix("W/").strip('"')
+    if not (text.isascii() and text.isdigit() and len(text) <= 12):
+        raise validation.invalid('If-Match must be the ETag of the agent, e.g. If-Match: "3"')
+    return int(text)
 
 
 def _page(items: list, cursor: str | None) -> dict:
     return {"items": items, "next_cursor": cursor}
 
 
-@app.get("/health")
+@operation("GET", "/health", PUBLIC, summary="Liveness", answers={200: "Health"})
 def health(request: Request):
     return {"ok": True}
 
 
-# -- keys -----------------------------------------------------------------------------------
+@operation("GET", "/openapi.json", PUBLIC, summary="This API's OpenAPI 3.1 document", answers={200: None})
+def openapi_document(request: Request):
+    from .openapi import document
 
-@app.post("/admin/bootstrap")
+    return Response.json(document(app, OPERATIONS), headers={"cache-control": "public, max-age=60"})
+
+
+# -- tenants and keys ---------------------------------------------------------------------------
+
+def _bootstrap_schema() -> dict[str, Any]:
+    return {"type": "object", "additionalProperties": False, "properties": {
+        "name": validation.text_schema(1, 100, single_line=True, nullable=True),
+        "tenant": validation.text_schema(1, 100, single_line=True, nullable=True)}}
+
+
+@operation("POST", "/admin/bootstrap", PUBLIC, summary="Create the first tenant and its admin key (once)",
+           answers={201: "KeyCreated"}, body=_bootstrap_schema, body_required=False, errors=(400, 401, 409, 503))
 def bootstrap(request: Request):
     data = body_object(request) if request.body else {}
-    validation.no_unknown(data, ("name",))
-    name = validation.string(data, "name", max_len=100, default="admin")
-    key, item = auth.bootstrap(request, name)
-    return Response.json({**auth.public_key(item), "key": key}, status=201)
+    validation.no_unknown(data, ("name", "tenant"))
+    key_name = validation.name_field(data, required=False, default="admin")
+    tenant_name = validation.name_field(data, "tenant", required=False, default="default")
+    tenant, key, item = auth.bootstrap(request, tenant_name, key_name)
+    return Response.json({**auth.public_key(item), "key": key, "tenant": auth.public_tenant(tenant)}, status=201)
 
 
-@app.get("/me")
-@needs(None)
+@operation("GET", "/me", ANY, summary="Who am I: subject, tenant, permissions", answers={200: "Me"})
 def whoami(request: Request, principal: auth.Principal):
-    return {"subject": principal.subject, "kind": principal.kind, "permissions": sorted(principal.permissions)}
+    return {"subject": principal.subject, "kind": principal.kind, "tenant_id": principal.tenant,
+            "permissions": sorted(principal.permissions)}
 
 
-@app.post("/admin/keys")
-@needs("admin:*")
-def create_key(request: Request, principal: auth.Principal):
+def _tenant_schema() -> dict[str, Any]:
+    return {"type": "object", "additionalProperties": False, "required": ["name"], "properties": {
+        "name": validation.text_schema(1, 100, single_line=True),
+        "admin_key_name": validation.text_schema(1, 100, single_line=True, nullable=True)}}
+
+
+@operation("POST", "/tenants", auth.PLATFORM_PERMISSION, summary="Create a tenant and its first admin key",
+           answers={201: "KeyCreated"}, body=_tenant_schema)
+def create_tenant(request: Request, principal: auth.Principal):
     data = body_object(request)
-    validation.no_unknown(data, ("name", "permissions"))
-    name = validation.string(data, "name", required=True, max_len=100)
-    permissions = data.get("permissions")
-    if not isinstance(permissions, list) or not permissions or not all(p in auth.PERMISSIONS for p in permissions):
-        raise validation.invalid(f"permissions must be a non-empty list of {', '.join(auth.PERMISSIONS)}")
-    key, item = auth.create_key(name, permissions, created_by=principal.subject)
+    validation.no_unknown(data, ("name", "admin_key_name"))
+    name = validation.name_field(data)
+    key_name = validation.name_field(data, "admin_key_name", required=False, default="admin")
+    tenant = auth.create_tenant(name, created_by=principal.subject)
+    key, item = auth.create_key(tenant["tenant_id"], key_name, ["admin:*"], created_by=principal.subject)
+    return Response.json({**auth.public_key(item), "key": key, "tenant": auth.public_tenant(tenant)}, status=201,
+                         headers={"location": f"/tenants/{tenant['tenant_id']}"})
+
+
+@operation("GET", "/tenants", auth.PLATFORM_PERMISSION, summary="Every tenant", answers={200: "TenantList"},
+           query=("limit", "cursor"))
+def list_tenants(request: Request, principal: auth.Principal):
+    limit, cursor = page_args(request)
+    page = store.page("agents", auth.TENANTS_PK, prefix="TENANT#", limit=limit, cursor=cursor)
+    return _page([auth.public_tenant(item) for item in page.items], page.cursor)
+
+
+def _key_schema() -> dict[str, Any]:
+    return validation.key_schema(auth.PERMISSIONS)
+
+
+@operation("POST", "/admin/keys", "admin:*", summary="Create an API key in the caller's tenant",
+           answers={201: "KeyCreated"}, body=_key_schema)
+def create_key(request: Request, principal: auth.Principal):
+    name, permissions = validation.key_fields(body_object(request), auth.PERMISSIONS)
+    if auth.PLATFORM_PERMISSION in permissions and not principal.allows(auth.PLATFORM_PERMISSION):
+        raise auth.forbidden(f"only a holder of {auth.PLATFORM_PERMISSION!r} may grant it")
+    key, item = auth.create_key(principal.tenant, name, permissions, created_by=principal.subject)
     return Response.json({**auth.public_key(item), "key": key}, status=201)
 
 
-@app.get("/admin/keys")
-@needs("admin:*")
+@operation("GET", "/admin/keys", "admin:*", summary="The API keys of the caller's tenant", answers={200: "KeyList"},
+           query=("limit", "cursor"))
 def list_keys(request: Request, principal: auth.Principal):
     limit, cursor = page_args(request)
-    try:
-        page = store.table("agents").query(auth.KEYS_PK, limit=limit, cursor=cursor)
-    except ValueError:
-        raise HTTPError(400, "invalid_cursor", "cursor is not one this list returned; start again without it") from None
+    page = store.page("agents", store.tenant_pk(principal.tenant), prefix="KEY#", limit=limit, cursor=cursor)
     return _page([auth.public_key(item) for item in page.items], page.cursor)
 
 
-@app.delete("/admin/keys/{key_id}")
-@needs("admin:*")
+@operation("DELETE", "/admin/keys/{key_id}", "admin:*", summary="Revoke an API key of the caller's tenant",
+           answers={204: None})
 def revoke_key(request: Request, principal: auth.Principal, key_id: str):
-    if store.table("agents").get(auth.KEYS_PK, key_id) is None:
+    if not auth.revoke_key(principal.tenant, key_id):
         raise HTTPError(404, "key_not_found", f"no API key {key_id!r}")
-    store.table("agents").delete(auth.KEYS_PK, key_id)
-    auth.forget_cached_keys()
     return None
 
 
 # -- agents ---------------------------------------------------------------------------------
 
-@app.post("/agents")
-@needs("agent:create")
+def _agent_response(agent: dict[str, Any], status: int = 200, **headers: str) -> Response:
+    return Response.json(agents.public(agent), status=status, headers={"etag": agents.etag(agent), **headers})
+
+
+@operation("POST", "/agents", "agent:create", summary="Create an agent", answers={201: "Agent"},
+           body=lambda: validation.agent_schema(partial=False))
 def create_agent(request: Request, principal: auth.Principal):
     fields = validation.agent_fields(body_object(request))
-    agent = agents.create(fields, created_by=principal.subject)
-    events.publish("agent.created", agent["agent_id"], {"agent_id": agent["agent_id"], "name": agent["name"]},
+    agent = agents.create(principal.tenant, fields, created_by=principal.subject)
+    events.publish("agent.created", principal.tenant, agent["agent_id"],
+                   {"agent_id": agent["agent_id"], "name": agent["name"]},
                    event_id=f"{agent['agent_id']}.agent.created")
-    return Response.json(agents.public(agent), status=201,
-                         headers={"location": f"/agents/{agent['agent_id']}", "etag": f'"{agent["_version"]}"'})
+    return _agent_response(agent, 201, location=f"/agents/{agent['agent_id']}")
 
 
-@app.get("/agents")
-@needs("agent:read")
+@operation("GET", "/agents", "agent:read", summary="The tenant's agents", answers={200: "AgentList"},
+           query=("limit", "cursor"))
 def list_agents(request: Request, principal: auth.Principal):
-    return _page(*agents.list_page(*page_args(request)))
+    return _page(*agents.list_page(principal.tenant, *page_args(request)))
 
 
-@app.get("/agents/{agent_id}")
-@needs("agent:read")
+@operation("GET", "/agents/{agent_id}", "agent:read", summary="An agent (its version is the ETag)",
+           answers={200: "Agent"})
 def get_agent(request: Request, principal: auth.Principal, agent_id: str):
-    agent = agents.require(agent_id)
-    return Response.json(agents.public(agent), headers={"etag": f'"{agent["_version"]}"'})
+    return _agent_response(agents.require(principal.tenant, agent_id))
 
 
-@app.patch("/agents/{agent_id}")
-@needs("agent:update")
+@operation("PATCH", "/agents/{agent_id}", "agent:update", summary="Change some fields of an agent",
+           answers={200: "Agent"}, body=lambda: validation.agent_schema(partial=True), headers=("If-Match",),
+           errors=(409, 412))
 def update_agent(request: Request, principal: auth.Principal, agent_id: str):
     data = body_object(request)
+    expected = _if_match(request)
     if isinstance(data.get("limits"), dict):  # a partial update of limits keeps the other limit
-        data["limits"] = {**agents.require(agent_id, fresh=True)["limits"], **data["limits"]}
+        data["limits"] = {**agents.require(principal.tenant, agent_id, fresh=True)["limits"], **data["limits"]}
     changes = validation.agent_fields(data, partial=True)
-    agent = agents.update(agent_id, changes, expected_version=_if_match(request))
-    events.publish("agent.updated", agent_id, {"agent_id": agent_id, "changed": sorted(changes)},
+    agent = agents.update(principal.tenant, agent_id, changes, expected_version=expected)
+    events.publish("agent.updated", principal.tenant, agent_id, {"agent_id": agent_id, "changed": sorted(changes)},
                    event_id=f"{agent_id}.agent.updated.{agent['_version']}")
-    return Response.json(agents.public(agent), headers={"etag": f'"{agent["_version"]}"'})
+    return _agent_response(agent)
 
 
-@app.delete("/agents/{agent_id}")
-@needs("agent:delete")
+@operation("DELETE", "/agents/{agent_id}", "agent:delete",
+           summary="Delete an agent with its notes, webhooks and tasks (its queued and running tasks are canceled)",
+           answers={204: None, 202: "Deleting"}, headers=("If-Match",), errors=(412,))
 def delete_agent(request: Request, principal: auth.Principal, agent_id: str):
-    agents.require(agent_id, fresh=True)
-    agents.delete(agent_id, expected_version=_if_match(request))
-    events.publish("agent.deleted", agent_id, {"agent_id": agent_id}, event_id=f"{agent_id}.agent.deleted")
+    budget = float(store.int_setting("AGENT_DELETE_BUDGET_SECONDS", 10))
+    if not agents.delete(principal.tenant, agent_id, expected_version=_if_match(request), budget_seconds=budget):
+        return Response.json({"agent_id": agent_id, "status": "deleting",
+                              "message": "the agent is gone; its many items are still being deleted: "
+                                         "send DELETE again to finish"}, status=202)
+    events.publish("agent.deleted", principal.tenant, agent_id, {"agent_id": agent_id},
+                   event_id=f"{agent_id}.agent.deleted")
     return None
 
 
@@ -156,21 +260,22 @@ def _task_response(task: dict, status: int, *, replayed: bool = False) -> Respon
 
 
 def _submit(request: Request, principal: auth.Principal, agent_id: str):
-    agent = agents.require(agent_id)
-    fields = validation.task_fields(body_object(request))
     key = tasks.check_idempotency_key(request.header("idempotency-key"))
-    return tasks.submit(agent, fields, key, submitted_by=principal.subject)
+    fields = validation.task_fields(body_object(request))
+    agent = agents.require(principal.tenant, agent_id, fresh=True)  # a write: never to a deleted agent
+    return tasks.submit(principal.tenant, agent, fields, key, submitted_by=principal.subject)
 
 
-@app.post("/agents/{agent_id}/tasks")
-@needs("task:create")
+@operation("POST", "/agents/{agent_id}/tasks", "task:create", summary="Submit a task (queued for the worker)",
+           answers={202: "Task", 200: "Task"}, body=validation.task_schema, headers=("Idempotency-Key",),
+           errors=(409, 422))
 def submit_task(request: Request, principal: auth.Principal, agent_id: str):
     task, created = _submit(request, principal, agent_id)
     if created:
-        tasks.enqueue(task["task_id"])
+        tasks.enqueue(principal.tenant, task["task_id"])
         return _task_response(task, 202)
     if task["status"] == tasks.QUEUED and store.now() - task.get("created_ts", 0) > 30:
-        tasks.enqueue(task["task_id"])  # the first request may have stopped before enqueueing
+        tasks.enqueue(principal.tenant, task["task_id"])  # the first request may have stopped before enqueueing
     return _task_response(task, 200, replayed=True)
 
 
@@ -186,132 +291,148 @@ def _execute_wait(request: Request) -> float:
     return wait
 
 
-@app.post("/agents/{agent_id}/execute")
-@needs("task:create")
+@operation("POST", "/agents/{agent_id}/execute", "task:create",
+           summary="Run a task and answer with its result if it ends within ?wait= seconds",
+           answers={200: "Task", 202: "Task"}, body=validation.task_schema, query=("wait",),
+           headers=("Idempotency-Key",), errors=(409, 422))
 def execute(request: Request, principal: auth.Principal, agent_id: str):
     """Run a task here and answer with its result, if it ends within `?wait=` seconds; otherwise
     answer 202 and let the worker finish it (poll GET /tasks/{id})."""
     wait = _execute_wait(request)
     task, created = _submit(request, principal, agent_id)
+    tenant = principal.tenant
     if not created:
-        task = tasks.wait_for(task["task_id"], time.monotonic() + wait) or task
+        task = tasks.wait_for(tenant, task["task_id"], time.monotonic() + wait) or task
         return _task_response(task, 200 if task["status"] in tasks.TERMINAL else 202, replayed=True)
     # The hand-off to the worker is sent first, delayed past our budget: if this run finishes,
     # the worker finds the task done; if it yields or this instance dies, the worker resumes it.
-    tasks.enqueue_later(task["task_id"], delay_seconds=int(wait) + 2)
+    tasks.enqueue_later(tenant, task["task_id"], delay_seconds=int(wait) + 2)
     try:
-        claimed = tasks.claim(task["task_id"])
+        claimed = tasks.claim(tenant, task["task_id"])
         if claimed is not None:
             task = tasks.run(claimed, soft_deadline=store.now() + wait)
     except (tasks.Yielded, tasks.Lost):
-        task = tasks.get(task["task_id"]) or task
+        task = tasks.get(tenant, task["task_id"]) or task
     return _task_response(task, 200 if task["status"] in tasks.TERMINAL else 202)
 
 
-@app.get("/agents/{agent_id}/tasks")
-@needs("task:read")
+@operation("GET", "/agents/{agent_id}/tasks", "task:read", summary="An agent's tasks, newest first",
+           answers={200: "TaskList"}, query=("limit", "cursor"))
 def list_tasks(request: Request, principal: auth.Principal, agent_id: str):
-    agents.require(agent_id)
-    return _page(*tasks.list_page(agent_id, *page_args(request)))
+    agents.require(principal.tenant, agent_id)
+    return _page(*tasks.list_page(principal.tenant, agent_id, *page_args(request)))
 
 
-def _task_or_404(task_id: str, agent_id: str | None = None) -> dict:
-    task = tasks.get(task_id)
-    if task is None or (agent_id is not None and task["agent_id"] != agent_id):
+def _task_or_404(tenant: str, task_id: str, agent_id: str | None = None) -> dict:
+    task = tasks.get(tenant, task_id)
+    if (task is None or (agent_id is not None and task["agent_id"] != agent_id)
+            or agents.get(tenant, task["agent_id"]) is None):  # a deleted agent's tasks are gone too
         raise HTTPError(404, "task_not_found", f"no task {task_id!r}")
     return task
 
 
-@app.get("/agents/{agent_id}/tasks/{task_id}")
-@needs("task:read")
+@operation("GET", "/agents/{agent_id}/tasks/{task_id}", "task:read", summary="A task of an agent, with its steps",
+           answers={200: "Task"})
 def get_agent_task(request: Request, principal: auth.Principal, agent_id: str, task_id: str):
-    return tasks.public(_task_or_404(task_id, agent_id))
+    return tasks.public(_task_or_404(principal.tenant, task_id, agent_id))
 
 
-@app.get("/tasks/{task_id}")
-@needs("task:read")
+@operation("GET", "/tasks/{task_id}", "task:read", summary="A task, with its steps", answers={200: "Task"})
 def get_task(request: Request, principal: auth.Principal, task_id: str):
-    return tasks.public(_task_or_404(task_id))
+    return tasks.public(_task_or_404(principal.tenant, task_id))
 
 
 # -- webhooks -------------------------------------------------------------------------------
 
-@app.post("/agents/{agent_id}/webhooks")
-@needs("agent:update")
+@operation("POST", "/agents/{agent_id}/webhooks", "agent:update",
+           summary="Register a webhook (its signing secret is shown once, here)", answers={201: "WebhookCreated"},
+           body=validation.webhook_schema)
 def create_webhook(request: Request, principal: auth.Principal, agent_id: str):
-    agents.require(agent_id)
     fields = validation.webhook_fields(body_object(request))
+    agents.require(principal.tenant, agent_id, fresh=True)
     webhook_id = store.new_id("wh")
-    item = {"pk": f"agent#{agent_id}", "sk": f"webhook#{webhook_id}", "webhook_id": webhook_id,
-            "agent_id": agent_id, **fields, "secret": webhooks.new_secret(), "created_at": store.iso(store.now())}
+    item = {"pk": store.agent_pk(principal.tenant, agent_id), "sk": f"WEBHOOK#{webhook_id}",
+            "webhook_id": webhook_id, "agent_id": agent_id, **fields, "secret": webhooks.new_secret(),
+            "created_at": store.iso(store.now())}
     store.table("agents").put(item, if_absent=True)
-    # The signing secret is shown once, here; receivers verify deliveries with it.
     return Response.json({**webhooks.public(item), "secret": item["secret"]}, status=201,
                          headers={"location": f"/agents/{agent_id}/webhooks/{webhook_id}"})
 
 
-@app.get("/agents/{agent_id}/webhooks")
-@needs("agent:read")
+@operation("GET", "/agents/{agent_id}/webhooks", "agent:read", summary="An agent's webhooks",
+           answers={200: "WebhookList"}, query=("limit", "cursor"))
 def list_webhooks(request: Request, principal: auth.Principal, agent_id: str):
-    agents.require(agent_id)
+    agents.require(principal.tenant, agent_id)
     limit, cursor = page_args(request)
-    page = store.table("agents").query(f"agent#{agent_id}", prefix="webhook#", limit=limit, cursor=cursor)
+    page = store.page("agents", store.agent_pk(principal.tenant, agent_id), prefix="WEBHOOK#", limit=limit,
+                      cursor=cursor)
     return _page([webhooks.public(item) for item in page.items], page.cursor)
 
 
-def _webhook_or_404(agent_id: str, webhook_id: str) -> dict:
-    item = store.table("agents").get(f"agent#{agent_id}", f"webhook#{webhook_id}")
+def _webhook_or_404(tenant: str, agent_id: str, webhook_id: str, *, fresh: bool = False) -> dict:
+    agents.require(tenant, agent_id, fresh=fresh)
+    item = store.table("agents").get(store.agent_pk(tenant, agent_id), f"WEBHOOK#{webhook_id}")
     if item is None:
         raise HTTPError(404, "webhook_not_found", f"agent {agent_id!r} has no webhook {webhook_id!r}")
     return item
 
 
-@app.get("/agents/{agent_id}/webhooks/{webhook_id}")
-@needs("agent:read")
+@operation("GET", "/agents/{agent_id}/webhooks/{webhook_id}", "agent:read", summary="A webhook (not its secret)",
+           answers={200: "Webhook"})
 def get_webhook(request: Request, principal: auth.Principal, agent_id: str, webhook_id: str):
-    return webhooks.public(_webhook_or_404(agent_id, webhook_id))
+    return webhooks.public(_webhook_or_404(principal.tenant, agent_id, webhook_id))
 
 
-@app.delete("/agents/{agent_id}/webhooks/{webhook_id}")
-@needs("agent:update")
+@operation("DELETE", "/agents/{agent_id}/webhooks/{webhook_id}", "agent:update", summary="Remove a webhook",
+           answers={204: None})
 def delete_webhook(request: Request, principal: auth.Principal, agent_id: str, webhook_id: str):
-    _webhook_or_404(agent_id, webhook_id)
-    store.table("agents").delete(f"agent#{agent_id}", f"webhook#{webhook_id}")
+    _webhook_or_404(principal.tenant, agent_id, webhook_id, fresh=True)
+    store.table("agents").delete(store.agent_pk(principal.tenant, agent_id), f"WEBHOOK#{webhook_id}")
     return None
 
 
 # -- notes (what the notes tool searches) ---------------------------------------------------
 
-@app.put("/agents/{agent_id}/notes/{key}")
-@needs("agent:update")
-def put_note(request: Request, principal: auth.Principal, agent_id: str, key: str):
-    agents.require(agent_id)
-    fields = validation.note_fields(key, body_object(request))
-    item = {"pk": agents.notes_pk(agent_id), "sk": f"note#{key}", **fields, "updated_at": store.iso(store.now())}
-    store.table("agents").put(item)
-    return {k: item[k] for k in ("key", "text", "updated_at")}
-
-
-@app.get("/agents/{agent_id}/notes")
-@needs("agent:read")
-def list_notes(request: Request, principal: auth.Principal, agent_id: str):
-    agents.require(agent_id)
-    limit, cursor = page_args(request)
-    page = store.table("agents").query(agents.notes_pk(agent_id), prefix="note#", limit=limit, cursor=cursor)
-    return _page([{k: n.get(k) for k in ("key", "text", "updated_at")} for n in page.items], page.cursor)
-
-
-@app.get("/agents/{agent_id}/notes/{key}")
-@needs("agent:read")
-def get_note(request: Request, principal: auth.Principal, agent_id: str, key: str):
-    item = store.table("agents").get(agents.notes_pk(agent_id), f"note#{key}")
-    if item is None:
-        raise HTTPError(404, "note_not_found", f"agent {agent_id!r} has no note {key!r}")
+def _note(item: dict) -> dict:
     return {k: item.get(k) for k in ("key", "text", "updated_at")}
 
 
-@app.delete("/agents/{agent_id}/notes/{key}")
-@needs("agent:update")
+@operation("PUT", "/agents/{agent_id}/notes/{key}", "agent:update", summary="Write a note the notes tool searches",
+           answers={200: "Note"}, body=validation.note_schema)
+def put_note(request: Request, principal: auth.Principal, agent_id: str, key: str):
+    fields = validation.note_fields(key, body_object(request))
+    agents.require(principal.tenant, agent_id, fresh=True)
+    item = {"pk": store.agent_pk(principal.tenant, agent_id), "sk": f"NOTE#{key}", **fields,
+            "updated_at": store.iso(store.now())}
+    store.table("agents").put(item)
+    return _note(item)
+
+
+@operation("GET", "/agents/{agent_id}/notes", "agent:read", summary="An agent's notes", answers={200: "NoteList"},
+           query=("limit", "cursor"))
+def list_notes(request: Request, principal: auth.Principal, agent_id: str):
+    agents.require(principal.tenant, agent_id)
+    limit, cursor = page_args(request)
+    page = store.page("agents", store.agent_pk(principal.tenant, agent_id), prefix="NOTE#", limit=limit,
+                      cursor=cursor)
+    return _page([_note(n) for n in page.items], page.cursor)
+
+
+def _note_or_404(tenant: str, agent_id: str, key: str, *, fresh: bool = False) -> dict:
+    agents.require(tenant, agent_id, fresh=fresh)
+    item = store.table("agents").get(store.agent_pk(tenant, agent_id), f"NOTE#{key}")
+    if item is None:
+        raise HTTPError(404, "note_not_found", f"agent {agent_id!r} has no note {key!r}")
+    return item
+
+
+@operation("GET", "/agents/{agent_id}/notes/{key}", "agent:read", summary="A note", answers={200: "Note"})
+def get_note(request: Request, principal: auth.Principal, agent_id: str, key: str):
+    return _note(_note_or_404(principal.tenant, agent_id, key))
+
+
+@operation("DELETE", "/agents/{agent_id}/notes/{key}", "agent:update", summary="Remove a note", answers={204: None})
 def delete_note(request: Request, principal: auth.Principal, agent_id: str, key: str):
-    store.table("agents").delete(agents.notes_pk(agent_id), f"note#{key}")
+    _note_or_404(principal.tenant, agent_id, key, fresh=True)
+    store.table("agents").delete(store.agent_pk(principal.tenant, agent_id), f"NOTE#{key}")
     return None

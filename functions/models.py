@@ -147,14 +147,63 @@ def _summary(content: str) -> str:
 
 
 # -- openai-compatible ----------------------------------------------------------------------
+#
+# The model API key is sent to base_url, so base_url must be under MODEL_ALLOWED_BASE_URLS
+# (checked when an agent is saved and again before every call), and redirects are never
+# followed: a 3xx fails the call, so the key never reaches another host.
+
+def allowed_base_urls() -> list[str]:
+    from . import store
+
+    raw = store.setting("MODEL_ALLOWED_BASE_URLS") or store.setting("MODEL_BASE_URL") or DEFAULT_OPENAI_BASE_URL
+    return [u.strip().rstrip("/") for u in raw.split(",") if u.strip()]
+
+
+def base_url_allowed(base_url: str) -> bool:
+    return any(base_url == a or base_url.startswith(a + "/") for a in allowed_base_urls())
+
+
+def _redacted(text: str, secret: str | None) -> str:
+    return text.replace(secret, "[redacted]") if secret else text
+
+
+_opener = None
+
+
+def _no_redirect_opener():
+    """urllib's opener with redirects refused (the 3xx comes back as an HTTPError); proxies still work."""
+    global _opener
+    if _opener is None:
+        import urllib.request
+
+        class RefuseRedirects(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, req, fp, code, msg, headers, newurl):
+                return None
+
+        _opener = urllib.request.build_opener(RefuseRedirects)
+    return _opener
+
 
 def openai(model: dict[str, Any], messages: list[dict[str, Any]], tools: list[str], *, timeout: float,
            api_key: str | None) -> ModelReply:
     """POST <base_url>/chat/completions; tool calls in the OpenAI `tools` format."""
+    try:
+        return _openai(model, messages, tools, timeout=timeout, api_key=api_key)
+    except ModelTimeout:
+        raise
+    except ModelError as exc:  # an endpoint may echo the key back in its error text
+        raise ModelError(_redacted(str(exc), api_key), transient=exc.transient) from None
+
+
+def _openai(model: dict[str, Any], messages: list[dict[str, Any]], tools: list[str], *, timeout: float,
+            api_key: str | None) -> ModelReply:
     import urllib.error  # with http.client and ssl: only when a model is called, not at cold start
     import urllib.request
 
     base_url = (model.get("base_url") or DEFAULT_OPENAI_BASE_URL).rstrip("/")
+    if not base_url_allowed(base_url):
+        raise ModelError(f"model base_url {base_url!r} is no longer allowed (MODEL_ALLOWED_BASE_URLS); "
+                         "the model API key is not sent there")
     payload: dict[str, Any] = {"model": model.get("name"), "messages": messages}
     if tools:
         payload["tools"] = [REGISTRY[name].schema() for name in tools if name in REGISTRY]
@@ -168,9 +217,15 @@ def openai(model: dict[str, Any], messages: list[dict[str, Any]], tools: list[st
     request = urllib.request.Request(f"{base_url}/chat/completions", data=json.dumps(payload).encode(),
                                      headers=headers, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with _no_redirect_opener().open(request, timeout=timeout) as response:
             raw = response.read()
     except urllib.error.HTTPError as exc:
+        if 300 <= exc.code < 400:
+            from .webhooks import shown
+
+            raise ModelError(f"model endpoint answered {exc.code} redirecting to {shown(exc.headers.get('location'))}; "
+                             "redirects are not followed (the API key goes to base_url only): set base_url to "
+                             "the final URL") from None
         detail = _error_detail(exc)
         transient = exc.code == 429 or exc.code >= 500
         raise ModelError(f"model endpoint answered {exc.code}: {detail}", transient=transient) from None

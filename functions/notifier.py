@@ -20,16 +20,19 @@ RETENTION_SECONDS = 7 * 24 * 3600
 
 def deliver(message: Message) -> None:
     event = message.json()
-    if not isinstance(event, dict) or not event.get("id") or not event.get("type") or not event.get("agent_id"):
-        raise BadRequest(f"message {message.id} is not an agents event (needs id, type, agent_id)")
-    event_id, event_type, agent_id = str(event["id"]), str(event["type"]), str(event["agent_id"])
-    hooks = store.table("agents").query(f"agent#{agent_id}", prefix="webhook#", limit=100).items
+    if not isinstance(event, dict) or not all(isinstance(event.get(k), str) and event[k]
+                                              for k in ("id", "type", "tenant_id", "agent_id")):
+        raise BadRequest(f"message {message.id} is not an agents event (needs id, type, tenant_id, agent_id)")
+    event_id, event_type, tenant, agent_id = event["id"], event["type"], event["tenant_id"], event["agent_id"]
+    # Only the webhooks of this agent of this tenant: the key starts with the event's tenant.
+    hooks = store.table("agents").query(store.agent_pk(tenant, agent_id), prefix="WEBHOOK#", limit=100).items
     deliveries = store.table("deliveries")
+    delivered_pk = store.event_pk(tenant, event_id)
     failures = []
     for hook in hooks:
         if not webhooks.wants(hook, event_type):
             continue
-        if deliveries.get(f"event#{event_id}", hook["webhook_id"]) is not None:
+        if deliveries.get(delivered_pk, hook["webhook_id"]) is not None:
             continue  # delivered on an earlier attempt
         try:
             status = webhooks.post(hook["url"], hook["secret"], event,
@@ -40,7 +43,7 @@ def deliver(message: Message) -> None:
                       error=str(exc), attempt=message.delivery_attempt)
             continue
         try:
-            deliveries.put({"pk": f"event#{event_id}", "sk": hook["webhook_id"], "status": status,
+            deliveries.put({"pk": delivered_pk, "sk": hook["webhook_id"], "status": status,
                             "at": store.iso(store.now()), "expires_at": int(store.now()) + RETENTION_SECONDS},
                            if_absent=True)
         except ConditionFailed:

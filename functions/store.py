@@ -1,15 +1,20 @@
-"""Shared plumbing of the platform: runtime clients (created once per warm instance), settings, ids.
+"""Shared plumbing of the platform: runtime clients (created once per warm instance), settings, ids, keys.
 
-Key layout (both tables have `pk` + `sk`; `expires_at` is the tasks table's TTL):
-  agents  pk=agents            sk=<agent_id>            agent definition (listed by query)
-          pk=agent#<id>        sk=note#<key>            the agent's notes (the notes tool)
-          pk=agent#<id>        sk=webhook#<webhook_id>  webhooks of the agent
-          pk=apikeys           sk=<key_id>              API keys (sha256 of the key, never the key)
-          pk=meta              sk=bootstrap             marker: the first admin key was created
-  tasks   pk=task#<id>         sk=task                  the task: status, steps, output
-          pk=agent#<id>        sk=task#<created>#<id>   an agent's task list, newest last
-          pk=deadlines         sk=<epoch:012d>#<id>     queued/running tasks by deadline (the sweeper)
-  deliveries pk=event#<event_id> sk=<webhook_id>        a webhook already got this event
+Every item a tenant owns lives under a partition key that starts with `TENANT#<tenant_id>`, so a
+lookup made with the caller's tenant cannot reach another tenant's item (it is simply not there).
+Key layout (both tables have `pk` + `sk`; `expires_at` is the TTL of tasks and deliveries):
+  agents  pk=TENANT#<t>            sk=TENANT               the tenant: name, created_at
+          pk=TENANT#<t>            sk=AGENT#<agent_id>     agent definition (listed by prefix)
+          pk=TENANT#<t>            sk=KEY#<key_id>         the tenant's API keys, as listed (no hash)
+          pk=TENANT#<t>#AGENT#<a>  sk=NOTE#<key>           the agent's notes (the notes tool)
+          pk=TENANT#<t>#AGENT#<a>  sk=WEBHOOK#<id>         webhooks of the agent
+          pk=KEY#<key_id>          sk=KEY                  an API key: sha256 of it, its tenant, permissions
+          pk=TENANTS               sk=TENANT#<t>           every tenant (platform:* lists them)
+          pk=META                  sk=BOOTSTRAP            marker: the first tenant and admin key exist
+  tasks   pk=TENANT#<t>#TASK#<id>  sk=TASK                 the task: status, steps, output
+          pk=TENANT#<t>#AGENT#<a>  sk=TASK#<created>#<id>  an agent's task list, newest last
+          pk=DEADLINES             sk=<epoch:012d>#<id>    queued/running tasks by deadline (the sweeper)
+  deliveries pk=TENANT#<t>#EVENT#<event_id> sk=<webhook_id>  a webhook already got this event
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from runtime import Queue, Secret, Table, Topic
+from runtime import HTTPError, Page, Queue, Secret, Table, Topic
 from runtime.links import current_environ
 
 _lock = threading.Lock()
@@ -125,3 +130,31 @@ def new_id(prefix: str) -> str:
     stamp = "".join(_ALPHABET[(ms >> shift) & 31] for shift in range(45, -1, -5))
     tail = "".join(_ALPHABET[(rand >> shift) & 31] for shift in range(75, -1, -5))
     return f"{prefix}_{stamp}{tail}"
+
+
+# -- keys ------------------------------------------------------------------------------------
+
+def tenant_pk(tenant: str) -> str:
+    return f"TENANT#{tenant}"
+
+
+def agent_pk(tenant: str, agent_id: str) -> str:
+    """The partition of an agent's notes and webhooks (agents table) and its task list (tasks table)."""
+    return f"TENANT#{tenant}#AGENT#{agent_id}"
+
+
+def task_pk(tenant: str, task_id: str) -> str:
+    return f"TENANT#{tenant}#TASK#{task_id}"
+
+
+def event_pk(tenant: str, event_id: str) -> str:
+    return f"TENANT#{tenant}#EVENT#{event_id}"
+
+
+def page(table_name: str, pk: str, *, limit: int, cursor: str | None, **query) -> Page:
+    """One page of a list route; a cursor this list did not hand out is a 400, never a 500."""
+    try:
+        return table(table_name).query(pk, limit=limit, cursor=cursor, **query)
+    except ValueError:
+        raise HTTPError(400, "invalid_request",
+                        "cursor is not one this list returned; start again without it") from None

@@ -4,6 +4,8 @@ queued -> running -> succeeded | failed | timed_out. Every change to a task is a
 write on its `_version`, and a run owns the task through its `run_id`: a redelivered message
 takes the task over and resumes from the recorded steps; the run that lost the task stops at
 its next write. So a task finishes once, whatever crashes or duplicates happen on the way.
+A task belongs to its agent's tenant: its key starts with `TENANT#<tenant_id>` (see store.py),
+and the queue message names the tenant with the task.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import secrets
 import time
 from typing import Any
 
-from runtime import ConditionFailed, HTTPError
+from runtime import ConditionFailed, HTTPError, LinkError
 from runtime.log import event as log_event
 
 from . import agents, events, store
@@ -28,8 +30,8 @@ log = logging.getLogger("agents.tasks")
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, TIMED_OUT = "queued", "running", "succeeded", "failed", "timed_out"
 TERMINAL = (SUCCEEDED, FAILED, TIMED_OUT)
-TASK_SK = "task"
-DEADLINES_PK = "deadlines"
+TASK_SK = "TASK"
+DEADLINES_PK = "DEADLINES"
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 STEP_TEXT_LIMIT = 4000
 OUTPUT_LIMIT = 32_000
@@ -44,16 +46,12 @@ class Yielded(Exception):
     """The caller's time budget ran out first (synchronous execute): the worker carries on."""
 
 
-def task_pk(task_id: str) -> str:
-    return f"task#{task_id}"
-
-
 def tasks_table():
     return store.table("tasks")
 
 
-def get(task_id: str) -> dict[str, Any] | None:
-    return tasks_table().get(task_pk(task_id), TASK_SK)
+def get(tenant: str, task_id: str) -> dict[str, Any] | None:
+    return tasks_table().get(store.task_pk(tenant, task_id), TASK_SK)
 
 
 def public(task: dict[str, Any], *, steps: bool = True) -> dict[str, Any]:
@@ -68,8 +66,8 @@ def public(task: dict[str, Any], *, steps: bool = True) -> dict[str, Any]:
 
 # -- submission ----------------------------------------------------------------------------
 
-def idempotent_task_id(agent_id: str, key: str) -> str:
-    digest = hashlib.sha256(f"{agent_id}\n{key}".encode()).digest()
+def idempotent_task_id(tenant: str, agent_id: str, key: str) -> str:
+    digest = hashlib.sha256(f"{tenant}\n{agent_id}\n{key}".encode()).digest()
     return "t_" + base64.b32encode(digest).decode().lower().rstrip("=")[:26]
 
 
@@ -77,7 +75,7 @@ def check_idempotency_key(key: str | None) -> str | None:
     if key is None:
         return None
     if not IDEMPOTENCY_KEY.match(key):
-        raise HTTPError(400, "invalid_idempotency_key", "Idempotency-Key must be 1..255 visible ASCII characters")
+        raise HTTPError(400, "invalid_request", "Idempotency-Key must be 1..255 visible ASCII characters")
     return key
 
 
@@ -85,16 +83,18 @@ def _retention() -> int:
     return store.int_setting("TASK_RETENTION_DAYS", 30) * 86400
 
 
-def submit(agent: dict[str, Any], fields: dict[str, Any], idempotency_key: str | None,
+def submit(tenant: str, agent: dict[str, Any], fields: dict[str, Any], idempotency_key: str | None,
            submitted_by: str) -> tuple[dict[str, Any], bool]:
     """Store a new queued task; with a key already used, the earlier task. (task, created)."""
     fingerprint = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
-    task_id = idempotent_task_id(agent["agent_id"], idempotency_key) if idempotency_key else store.new_id("t")
+    task_id = (idempotent_task_id(tenant, agent["agent_id"], idempotency_key) if idempotency_key
+               else store.new_id("t"))
     now = store.now()
     timeout = agent["limits"]["timeout_seconds"]
     deadline = int(now + store.int_setting("TASK_QUEUE_TIMEOUT_SECONDS", 3600) + timeout)
     record = {
-        "pk": task_pk(task_id), "sk": TASK_SK, "task_id": task_id, "agent_id": agent["agent_id"],
+        "pk": store.task_pk(tenant, task_id), "sk": TASK_SK, "task_id": task_id, "tenant_id": tenant,
+        "agent_id": agent["agent_id"],
         "status": QUEUED, "input": fields["input"], "metadata": fields.get("metadata"),
         "agent": {k: agent[k] for k in ("name", "model", "system_prompt", "tools", "limits")},
         "idempotency_key": idempotency_key, "request_sha256": fingerprint, "submitted_by": submitted_by,
@@ -105,9 +105,10 @@ def submit(agent: dict[str, Any], fields: dict[str, Any], idempotency_key: str |
     try:
         stored = tasks_table().put(record, if_absent=True)
     except ConditionFailed:
-        existing = get(task_id)
-        if existing is None:  # expired between the two calls: very unlikely, so just ask again
-            raise HTTPError(409, "conflict", "the task for this Idempotency-Key is being replaced; retry") from None
+        existing = get(tenant, task_id)
+        if existing is None:  # past its retention, but not yet removed by the table's TTL
+            raise HTTPError(409, "conflict", "the task of this Idempotency-Key has expired and is being removed; "
+                                             "use a new Idempotency-Key") from None
         if existing.get("request_sha256") != fingerprint:
             raise HTTPError(422, "idempotency_key_reused",
                             "this Idempotency-Key was used with a different request; use a new key") from None
@@ -115,44 +116,48 @@ def submit(agent: dict[str, Any], fields: dict[str, Any], idempotency_key: str |
             _index(existing)  # the first attempt may have stopped before indexing
         return existing, False
     _index(stored)
-    events.publish("task.queued", agent["agent_id"], {"task_id": task_id}, event_id=f"{task_id}.task.queued")
+    events.publish("task.queued", tenant, agent["agent_id"], {"task_id": task_id}, event_id=f"{task_id}.task.queued")
     return stored, True
 
 
 def _index(task: dict[str, Any]) -> None:
     table = tasks_table()
-    table.put({"pk": f"agent#{task['agent_id']}", "sk": f"task#{task['created_at']}#{task['task_id']}",
-               "task_id": task["task_id"], "expires_at": task["expires_at"]})
-    table.put({"pk": DEADLINES_PK, "sk": task["deadline_key"], "task_id": task["task_id"],
+    table.put({"pk": store.agent_pk(task["tenant_id"], task["agent_id"]),
+               "sk": f"TASK#{task['created_at']}#{task['task_id']}", "task_id": task["task_id"],
                "expires_at": task["expires_at"]})
+    table.put({"pk": DEADLINES_PK, "sk": task["deadline_key"], "task_id": task["task_id"],
+               "tenant_id": task["tenant_id"], "expires_at": task["expires_at"]})
 
 
-def enqueue(task_id: str) -> None:
-    store.queue("task-queue").send({"task_id": task_id})
+def queue_message(tenant: str, task_id: str) -> dict[str, str]:
+    """What the worker gets on task-queue."""
+    return {"task_id": task_id, "tenant_id": tenant}
 
 
-def enqueue_later(task_id: str, delay_seconds: int) -> None:
-    store.queue("task-queue").send({"task_id": task_id}, delay_seconds=delay_seconds)
+def enqueue(tenant: str, task_id: str) -> None:
+    store.queue("task-queue").send(queue_message(tenant, task_id))
 
 
-def list_page(agent_id: str, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
-    try:
-        page = tasks_table().query(f"agent#{agent_id}", prefix="task#", limit=limit, cursor=cursor, descending=True)
-    except ValueError:
-        raise HTTPError(400, "invalid_cursor", "cursor is not one this list returned; start again without it") from None
+def enqueue_later(tenant: str, task_id: str, delay_seconds: int) -> None:
+    store.queue("task-queue").send(queue_message(tenant, task_id), delay_seconds=delay_seconds)
+
+
+def list_page(tenant: str, agent_id: str, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    page = store.page("tasks", store.agent_pk(tenant, agent_id), prefix="TASK#", limit=limit, cursor=cursor,
+                      descending=True)
     items = []
     for entry in page.items:
-        task = get(entry["task_id"])
+        task = get(tenant, entry["task_id"])
         if task is not None:
             items.append(public(task, steps=False))
     return items, page.cursor
 
 
-def wait_for(task_id: str, until: float) -> dict[str, Any] | None:
+def wait_for(tenant: str, task_id: str, until: float) -> dict[str, Any] | None:
     """Poll until the task is finished or `until` (monotonic) passes."""
     delay = 0.05
     while True:
-        task = get(task_id)
+        task = get(tenant, task_id)
         if task is None or task["status"] in TERMINAL or time.monotonic() >= until:
             return task
         time.sleep(min(delay, max(0.0, until - time.monotonic())))
@@ -167,15 +172,15 @@ def _save(task: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     try:
         return tasks_table().put(merged, expected_version=task["_version"])
     except ConditionFailed:
-        current = get(task["task_id"])
+        current = get(task["tenant_id"], task["task_id"])  # None: the agent was deleted, and its tasks
         owner = current.get("run_id") if current else None
         raise Lost(f"task {task['task_id']} is now {current and current['status']} (run {owner})") from None
 
 
-def claim(task_id: str) -> dict[str, Any] | None:
+def claim(tenant: str, task_id: str) -> dict[str, Any] | None:
     """Take the task for a new run; None when it is gone or finished (nothing to do)."""
     for _ in range(5):
-        task = get(task_id)
+        task = get(tenant, task_id)
         if task is None or task["status"] in TERMINAL:
             return None
         now = store.now()
@@ -192,9 +197,10 @@ def claim(task_id: str) -> dict[str, Any] | None:
             continue
         if claimed["deadline_key"] != task["deadline_key"]:
             tasks_table().put({"pk": DEADLINES_PK, "sk": claimed["deadline_key"], "task_id": task_id,
-                               "expires_at": claimed["expires_at"]})
+                               "tenant_id": tenant, "expires_at": claimed["expires_at"]})
             tasks_table().delete(DEADLINES_PK, task["deadline_key"])
-        events.publish("task.started", claimed["agent_id"], {"task_id": task_id}, event_id=f"{task_id}.task.started")
+        events.publish("task.started", tenant, claimed["agent_id"], {"task_id": task_id},
+                       event_id=f"{task_id}.task.started")
         return claimed
     raise Lost(f"task {task_id} is contended; leaving it to the other run")
 
@@ -226,7 +232,8 @@ def publish_outcome(task: dict[str, Any]) -> None:
         data["output"] = task["output"][:4000]
     if task.get("error"):
         data["error"] = task["error"]
-    events.publish(f"task.{status}", task["agent_id"], data, event_id=f"{task['task_id']}.task.{status}")
+    events.publish(f"task.{status}", task["tenant_id"], task["agent_id"], data,
+                   event_id=f"{task['task_id']}.task.{status}")
 
 
 # -- the agent loop ----------------------------------------------------------------------------
@@ -273,14 +280,18 @@ def _step(task: dict[str, Any], step: dict[str, Any]) -> dict[str, Any]:
 def _model_api_key(model: dict[str, Any]) -> str | None:
     if model.get("backend") != "openai":
         return None
-    return store.secret("model-api-key").value()
+    try:
+        return store.secret("model-api-key").value()
+    except LinkError:
+        raise ModelError("the model-api-key secret has no value; an operator must set it") from None
 
 
 def run(task: dict[str, Any], *, soft_deadline: float | None = None) -> dict[str, Any]:
     """Run a claimed task to its end; Yielded if `soft_deadline` (epoch) comes first."""
     agent = task["agent"]
     allowed = agent.get("tools") or []
-    ctx = ToolContext(agent_id=task["agent_id"], notes=agents.notes)
+    tenant = task["tenant_id"]
+    ctx = ToolContext(agent_id=task["agent_id"], notes=lambda agent_id: agents.notes(tenant, agent_id))
     max_steps = agent["limits"]["max_steps"]
     timeout = agent["limits"]["timeout_seconds"]
     while True:
@@ -337,11 +348,11 @@ def _call_model(task: dict[str, Any], soft_deadline: float | None):
 
 # -- entry points ------------------------------------------------------------------------------
 
-def process(task_id: str) -> dict[str, Any] | None:
+def process(tenant: str, task_id: str) -> dict[str, Any] | None:
     """What the worker does with one message: claim, run, finish — or nothing, if already done."""
-    task = claim(task_id)
+    task = claim(tenant, task_id)
     if task is None:
-        current = get(task_id)
+        current = get(tenant, task_id)
         if current is not None and current["status"] in TERMINAL and not current.get("outcome_published"):
             publish_outcome(current)  # the run that finished it stopped before publishing
         return current
@@ -349,7 +360,7 @@ def process(task_id: str) -> dict[str, Any] | None:
         return run(task)
     except Lost as exc:
         log_event(log, "task taken over by another run; stopping", task_id=task_id, detail=str(exc))
-        return get(task_id)
+        return get(tenant, task_id)
 
 
 def sweep(now: float | None = None, *, page_size: int = 100) -> list[str]:
@@ -360,7 +371,7 @@ def sweep(now: float | None = None, *, page_size: int = 100) -> list[str]:
     while True:
         page = tasks_table().query(DEADLINES_PK, end=f"{int(now):012d}~", limit=page_size, cursor=cursor)
         for entry in page.items:
-            task = get(entry["task_id"])
+            task = get(entry["tenant_id"], entry["task_id"]) if entry.get("tenant_id") else None
             if task is None or task["status"] in TERMINAL or task.get("deadline_key") != entry["sk"]:
                 tasks_table().delete(DEADLINES_PK, entry["sk"])  # stale entry
                 continue

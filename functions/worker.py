@@ -10,6 +10,7 @@ from . import tasks
 def run_task(message: Message) -> None:
     body = message.json()
     task_id = body.get("task_id") if isinstance(body, dict) else None
-    if not isinstance(task_id, str) or not task_id:
-        raise BadRequest(f"message {message.id} has no task_id; expected {{\"task_id\": \"t_...\"}}")
-    tasks.process(task_id)
+    tenant = body.get("tenant_id") if isinstance(body, dict) else None
+    if not isinstance(task_id, str) or not task_id or not isinstance(tenant, str) or not tenant:
+        raise BadRequest(f"message {message.id} is not a task; expected {{\"task_id\": \"t_...\", \"tenant_id\": \"...\"}}")
+    tasks.process(tenant, task_id)

@@ -99,6 +99,7 @@ class Topic(_Client):
 
 
 VERSION = "_version"
+MAX_CURSOR = 4096  # characters; a cursor holds one sort key, and sort keys are short
 
 
 class Table(_Client):
@@ -197,6 +198,8 @@ class Table(_Client):
             raise ValueError("limit must be 1..1000")
         if prefix is not None and (start is not None or end is not None):
             raise ValueError("pass prefix or start/end, not both")
+        if cursor is not None and (not isinstance(cursor, str) or len(cursor) > MAX_CURSOR):
+            raise ValueError(f"cursor must be the string a previous page returned (at most {MAX_CURSOR} characters)")
         page = backend.query(pk, prefix=prefix, start=start, end=end, limit=limit, cursor=cursor, descending=descending)
         page.items = [item for item in page.items if self._live(item) is not None]
         return page

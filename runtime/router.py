@@ -79,6 +79,7 @@ class Router:
         self._prefix = prefix
         self.routes: list[Route] = []
         self._before: list[Callable[[Request], Response | None]] = []
+        self._after: list[Callable[[Request, Response], Response | None]] = []
 
     @property
     def prefix(self) -> str:
@@ -114,6 +115,12 @@ class Router:
         self._before.append(hook)
         return hook
 
+    def after(self, hook: Callable[[Request, Response], Response | None]) -> Callable[[Request, Response], Response | None]:
+        """Run `hook(request, response)` on every answer, errors and 404s included (e.g. to add
+        security headers); a Response it returns is sent instead."""
+        self._after.append(hook)
+        return hook
+
     def relative_path(self, path: str) -> str:
         prefix = self.prefix
         if prefix and (path == prefix or path.startswith(prefix + "/")):
@@ -122,14 +129,17 @@ class Router:
 
     def __call__(self, request: Request) -> Response:
         try:
-            return self._dispatch(request)
+            response = self._dispatch(request)
         except HTTPError as exc:
-            return exc.response()
+            response = exc.response()
         except BadRequest as exc:
-            return Response.error(400, "bad_request", str(exc))
+            response = Response.error(400, "bad_request", str(exc))
         except Exception:
             log.exception("unhandled error in %s %s", request.method, request.path)
-            return Response.error(500, "internal", "internal error; the log has the details")
+            response = Response.error(500, "internal", "internal error; the log has the details")
+        for hook in self._after:
+            response = hook(request, response) or response
+        return response
 
     def _dispatch(self, request: Request) -> Response:
         path = self.relative_path(request.route_path or request.path)

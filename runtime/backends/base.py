@@ -54,7 +54,7 @@ def decode_cursor(cursor: str, pk: str, descending: bool) -> str:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         if data["p"] == pk and data["d"] == descending and isinstance(data["s"], str):
             return data["s"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):  # RecursionError: a deeply nested JSON cursor
         pass
     raise ValueError("cursor does not belong to this query; pass back page.cursor unchanged with the same pk and order")
 

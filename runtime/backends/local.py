@@ -564,7 +564,7 @@ def _decode_cursor(cursor: str, table: str, pk: str, descending: bool) -> str:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         if data["t"] == table and data["p"] == pk and data["d"] == descending and isinstance(data["s"], str):
             return data["s"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):  # RecursionError: a deeply nested JSON cursor
         pass
     raise ValueError("cursor does not belong to this query; pass back page.cursor unchanged with the same pk and order")
 

@@ -33,6 +33,7 @@ class LocalCloud:
         self.spec = load_app(ROOT / "app.yaml")
         self.settings = settings
         self.store = local.Store.at(state_dir)
+        self.tenant = ""  # the first tenant's id, once the `admin` fixture bootstrapped it
         self.store.set_subscriptions([
             (fn.topic.name, name, dict(fn.topic.filter)) for name, fn in self.spec.functions.items() if fn.topic
         ])
@@ -112,9 +113,37 @@ def cloud(tmp_path: Path) -> Iterator[LocalCloud]:
 
 @pytest.fixture
 def admin(cloud: LocalCloud) -> str:
+    """The bootstrap key: admin:* of the first tenant (`cloud.tenant`), and platform:*."""
     response = cloud.http("POST", "/admin/bootstrap", {"name": "root"}, token=SECRETS["BOOTSTRAP_TOKEN"])
     assert response.status == 201, response.body
+    cloud.tenant = body(response)["tenant_id"]
     return body(response)["key"]
+
+
+def new_tenant(cloud: LocalCloud, platform_key: str, name: str = "second") -> tuple[str, str]:
+    """A tenant made with POST /tenants: (its tenant id, its admin key)."""
+    response = cloud.http("POST", "/tenants", {"name": name}, token=platform_key)
+    assert response.status == 201, response.body
+    return body(response)["tenant_id"], body(response)["key"]
+
+
+@pytest.fixture
+def other_admin(cloud: LocalCloud, admin: str) -> str:
+    """The admin key (admin:*, no platform:*) of a second tenant."""
+    return new_tenant(cloud, admin)[1]
+
+
+# A valid body for every route that takes one (tests/functions/test_tenancy.py, test_openapi.py).
+VALID_BODIES = {
+    ("POST", "/tenants"): {"name": "third"},
+    ("POST", "/admin/keys"): {"name": "k2", "permissions": ["agent:read"]},
+    ("POST", "/agents"): {"name": "a2"},
+    ("PATCH", "/agents/{agent_id}"): {"description": "changed"},
+    ("POST", "/agents/{agent_id}/tasks"): {"input": "calculate 1+1"},
+    ("POST", "/agents/{agent_id}/execute"): {"input": "calculate 1+1"},
+    ("POST", "/agents/{agent_id}/webhooks"): {"url": "http://127.0.0.1:9/x"},
+    ("PUT", "/agents/{agent_id}/notes/{key}"): {"text": "t"},
+}
 
 
 def make_agent(cloud: LocalCloud, token: str, **fields: Any) -> dict[str, Any]:

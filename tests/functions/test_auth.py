@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from functions.api import app
+from functions.api import OPERATIONS, PUBLIC, app
 
 from .conftest import SECRETS, body
 
@@ -21,7 +21,7 @@ AUDIENCE, ISSUER = "agents-api", "agents"
 def _token(claims: dict | None = None, *, key: str | bytes = SECRETS["JWT_SECRET"], alg: str = "HS256",
            drop: tuple[str, ...] = ()) -> str:
     now = int(time.time())
-    payload = {"sub": "alice", "aud": AUDIENCE, "iss": ISSUER, "iat": now, "exp": now + 300,
+    payload = {"sub": "alice", "aud": AUDIENCE, "iss": ISSUER, "iat": now, "exp": now + 300, "tenant": "acme",
                "permissions": ["agent:read"], **(claims or {})}
     for claim in drop:
         payload.pop(claim)
@@ -52,10 +52,11 @@ def test_missing_or_malformed_credentials_are_401(cloud):
     assert cloud.http("GET", "/agents").headers.get("www-authenticate", "").startswith("Bearer")
 
 
-def test_every_route_but_health_and_bootstrap_requires_credentials(cloud):
+def test_every_route_but_the_public_ones_requires_credentials(cloud):
     checked = 0
     for route in app.routes:
-        if route.template in ("/health", "/admin/bootstrap"):
+        if OPERATIONS[(route.method, route.template)].permission == PUBLIC:
+            assert route.template in ("/health", "/openapi.json", "/admin/bootstrap")
             continue
         path = route.template.replace("{", "").replace("}", "")
         response = cloud.http(route.method, path, {"name": "x"} if route.method in ("POST", "PUT", "PATCH") else None)
@@ -66,7 +67,8 @@ def test_every_route_but_health_and_bootstrap_requires_credentials(cloud):
 
 def test_valid_hs256_token_grants_its_permissions_only(cloud):
     me = cloud.http("GET", "/me", token=_token())
-    assert me.status == 200 and body(me) == {"subject": "jwt:alice", "kind": "jwt", "permissions": ["agent:read"]}
+    assert me.status == 200 and body(me) == {"subject": "jwt:alice", "kind": "jwt", "tenant_id": "acme",
+                                             "permissions": ["agent:read"]}
     assert cloud.http("GET", "/agents", token=_token()).status == 200
     _refused(cloud.http("POST", "/agents", {"name": "a"}, token=_token()), 403, "forbidden", "agent:create")
     scoped = _token({"permissions": None, "scope": "agent:read agent:create"}, drop=("permissions",))
@@ -133,7 +135,8 @@ def test_bootstrap_creates_one_admin_key_once(cloud):
     first = cloud.http("POST", "/admin/bootstrap", token=SECRETS["BOOTSTRAP_TOKEN"])
     assert first.status == 201
     key = body(first)["key"]
-    assert body(first)["permissions"] == ["admin:*"]
+    assert body(first)["permissions"] == ["admin:*", "platform:*"]
+    assert body(first)["tenant"]["tenant_id"] == body(first)["tenant_id"]
     assert cloud.http("GET", "/admin/keys", token=key).status == 200
     _refused(cloud.http("POST", "/admin/bootstrap", token=SECRETS["BOOTSTRAP_TOKEN"]), 409, "already_bootstrapped")
 

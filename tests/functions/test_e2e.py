@@ -45,9 +45,10 @@ def _wait(what: str, check, timeout: float = 30.0, interval: float = 0.1):
 class DevServer:
     """`omnicloud dev` in its own process group, on a free port, over `state_dir`."""
 
-    def __init__(self, state_dir: Path, log_dir: Path):
+    def __init__(self, state_dir: Path, log_dir: Path, env: dict[str, str] | None = None):
         self.state_dir = state_dir
         self.log_dir = log_dir
+        self.extra_env = dict(env or {})
         self.proc: subprocess.Popen | None = None
         self.starts = 0
 
@@ -57,7 +58,7 @@ class DevServer:
         self.starts += 1
         self.out = self.log_dir / f"dev-{self.starts}.out"
         env = {k: v for k, v in os.environ.items() if k not in SECRET_VARS and not k.startswith("OMNICLOUD_")}
-        env.update(OMNICLOUD_DEV_POLL="0.05", OMNICLOUD_DEV_RETRY_DELAY="0.2", PYTHONUNBUFFERED="1")
+        env.update(OMNICLOUD_DEV_POLL="0.05", OMNICLOUD_DEV_RETRY_DELAY="0.2", PYTHONUNBUFFERED="1", **self.extra_env)
         with open(self.out, "wb") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "omnicloud", "dev", "--app", str(ROOT / "app.yaml"), "--port", str(self.port),

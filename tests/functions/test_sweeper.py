@@ -15,10 +15,10 @@ def test_stuck_tasks_are_timed_out_and_others_left_alone(cloud, admin, monkeypat
     stuck_running, never_started, finished = (body(cloud.http("POST", url, {"input": f"t{i}"}, token=admin))["task_id"]
                                               for i in range(3))
     with cloud.as_function("worker"):
-        tasks.claim(stuck_running)  # its worker then dies
-        tasks.process(finished)
-        running_deadline = tasks.get(stuck_running)["deadline"]
-        queued_deadline = tasks.get(never_started)["deadline"]
+        tasks.claim(cloud.tenant, stuck_running)  # its worker then dies
+        tasks.process(cloud.tenant, finished)
+        running_deadline = tasks.get(cloud.tenant, stuck_running)["deadline"]
+        queued_deadline = tasks.get(cloud.tenant, never_started)["deadline"]
 
     queries = []
     table_query = type(store.table("tasks")).query
@@ -32,16 +32,16 @@ def test_stuck_tasks_are_timed_out_and_others_left_alone(cloud, admin, monkeypat
         assert tasks.sweep(now=running_deadline - 1) == []
         monkeypatch.setattr(store, "now", lambda: running_deadline + 1)
         sweep(ScheduledEvent())
-        assert tasks.get(stuck_running)["status"] == "timed_out"
-        assert tasks.get(never_started)["status"] == "queued"
-        assert tasks.get(finished)["status"] == "succeeded"
+        assert tasks.get(cloud.tenant, stuck_running)["status"] == "timed_out"
+        assert tasks.get(cloud.tenant, never_started)["status"] == "queued"
+        assert tasks.get(cloud.tenant, finished)["status"] == "succeeded"
         assert tasks.sweep(now=queued_deadline + 1) == [never_started]
-    assert queries and all(q == ("tasks", "deadlines") for q in queries)
+    assert queries and all(q == ("tasks", tasks.DEADLINES_PK) for q in queries)
 
     timed_out = [e for e in cloud.events() if e["type"] == "task.timed_out"]
     assert sorted(e["data"]["task_id"] for e in timed_out) == sorted([stuck_running, never_started])
     # The dead worker's message comes back later: the task stays timed out, nothing reruns.
     with cloud.as_function("worker"):
-        tasks.process(stuck_running)
-        assert tasks.get(stuck_running)["status"] == "timed_out"
-        assert tasks.get(stuck_running)["steps"] == []
+        tasks.process(cloud.tenant, stuck_running)
+        assert tasks.get(cloud.tenant, stuck_running)["status"] == "timed_out"
+        assert tasks.get(cloud.tenant, stuck_running)["steps"] == []

@@ -17,7 +17,7 @@ def _submit(cloud, token, agent, text="calculate 1+1 and 2+2"):
 
 def _task(cloud, task_id):
     with cloud.as_function("worker"):
-        return tasks.get(task_id)
+        return tasks.get(cloud.tenant, task_id)
 
 
 def _terminal_events(cloud, task_id):
@@ -30,7 +30,7 @@ def test_redelivered_message_of_a_finished_task_does_not_run_it_again(cloud, adm
     message = cloud.messages("task-queue")[0]
     with cloud.as_function("worker"):
         run_task(message)
-        finished = tasks.get(task_id)
+        finished = tasks.get(cloud.tenant, task_id)
         run_task(message)  # the queue delivers it again (at-least-once)
     again = _task(cloud, task_id)
     assert finished["status"] == "succeeded" and again["_version"] == finished["_version"]
@@ -64,12 +64,12 @@ def test_a_crash_mid_task_is_retried_and_resumes_from_the_recorded_steps(cloud, 
 def test_a_run_that_lost_the_task_stops_without_writing(cloud, admin):
     task_id = _submit(cloud, admin, make_agent(cloud, admin))
     with cloud.as_function("worker"):
-        stale = tasks.claim(task_id)
-        current = tasks.claim(task_id)  # a redelivery took it over
+        stale = tasks.claim(cloud.tenant, task_id)
+        current = tasks.claim(cloud.tenant, task_id)  # a redelivery took it over
         with pytest.raises(tasks.Lost):
             tasks.run(stale)
         finished = tasks.run(current)
-        assert tasks.get(task_id)["_version"] == finished["_version"]
+        assert tasks.get(cloud.tenant, task_id)["_version"] == finished["_version"]
     assert finished["status"] == "succeeded" and finished["attempts"] == 2
     assert _terminal_events(cloud, task_id) == ["task.succeeded"]
 
@@ -104,5 +104,7 @@ def test_model_failure_fails_the_task_with_its_message(cloud, admin):
 def test_malformed_message_is_a_bad_request(cloud):
     with cloud.as_function("worker"), pytest.raises(BadRequest, match="task_id"):
         run_task(Message(id="m1", body=b'{"nope": 1}'))
+    with cloud.as_function("worker"), pytest.raises(BadRequest, match="tenant_id"):
+        run_task(Message(id="m2", body=b'{"task_id": "t_1"}'))  # from before tenancy: dead-lettered
     with cloud.as_function("worker"):
-        run_task(Message(id="m2", body=b'{"task_id": "t_gone"}'))  # a task that expired: nothing to do
+        run_task(Message(id="m3", body=b'{"task_id": "t_gone", "tenant_id": "tn_1"}'))  # expired: nothing to do
