@@ -26,19 +26,33 @@ SKIPPED_DIRS = {"__pycache__"}
 class Template:
     directory: str  # under omnicloud/templates
     summary: str
-    cloud_requirements: bool = False  # the handlers have third-party requirements (functions/requirements.txt)
+    cloud_requirements: bool = (
+        False  # the handlers have third-party requirements (functions/requirements.txt)
+    )
 
 
 TEMPLATES = {
-    "agents": Template("agents", "the agent platform: agents in a table, tasks over HTTP run by a queue worker,"
-                                 " events on a topic, signed webhooks, API-key and JWT auth, a sweeper",
-                       cloud_requirements=True),
-    "http-api": Template("http_api", "an HTTP API over a table: create, list (cursor), read, update with"
-                                     " If-Match, delete; bearer-token auth from a secret"),
-    "queue-worker": Template("queue_worker", "an HTTP endpoint queues jobs, a worker runs them; failures are"
-                                             " retried, then dead-lettered"),
-    "fan-out": Template("fan_out", "an HTTP endpoint publishes events on a topic; one subscriber keeps every"
-                                   " event, a filtered one only some"),
+    "agents": Template(
+        "agents",
+        "the agent platform: agents in a table, tasks over HTTP run by a queue worker,"
+        " events on a topic, signed webhooks, API-key and JWT auth, a sweeper",
+        cloud_requirements=True,
+    ),
+    "http-api": Template(
+        "http_api",
+        "an HTTP API over a table: create, list (cursor), read, update with"
+        " If-Match, delete; bearer-token auth from a secret",
+    ),
+    "queue-worker": Template(
+        "queue_worker",
+        "an HTTP endpoint queues jobs, a worker runs them; failures are"
+        " retried, then dead-lettered",
+    ),
+    "fan-out": Template(
+        "fan_out",
+        "an HTTP endpoint publishes events on a topic; one subscriber keeps every"
+        " event, a filtered one only some",
+    ),
 }
 
 NAME_RULE = "lowercase letters, digits and single hyphens, 2-16 characters, starting with a letter"
@@ -56,8 +70,10 @@ def app_name(directory: Path, name: str | None) -> str:
         derived = re.sub(r"[^a-z0-9]+", "-", directory.resolve().name.lower()).strip("-")
         if re.fullmatch(NAME_PATTERN, derived) and APP_NAME_MIN <= len(derived) <= APP_NAME_MAX:
             return derived
-        raise InitError(f"the directory name {directory.resolve().name!r} does not make an app name ({NAME_RULE});"
-                        " pass --name, e.g. --name orders")
+        raise InitError(
+            f"the directory name {directory.resolve().name!r} does not make an app name ({NAME_RULE});"
+            " pass --name, e.g. --name orders"
+        )
     if not (re.fullmatch(NAME_PATTERN, name) and APP_NAME_MIN <= len(name) <= APP_NAME_MAX):
         raise InitError(f"--name {name!r} is not an app name ({NAME_RULE}); e.g. --name orders")
     return name
@@ -87,7 +103,9 @@ def with_app_name(app_yaml: str, name: str) -> str:
     """app.yaml with its top-level `name:` set to `name` (comments and layout kept)."""
     text, count = re.subn(r"^name:[^\n]*$", f"name: {name}", app_yaml, count=1, flags=re.MULTILINE)
     if not count:
-        raise InitError("the template's app.yaml has no top-level name:; this is a bug in omnicloud")
+        raise InitError(
+            "the template's app.yaml has no top-level name:; this is a bug in omnicloud"
+        )
     return text
 
 
@@ -107,7 +125,11 @@ def omnicloud_requirement(extras: str = "aws,azure,gcp") -> str:
         direct = json.loads(dist.read_text("direct_url.json") or "null")
     except (metadata.PackageNotFoundError, ValueError):
         direct = None
-    if isinstance(direct, dict) and isinstance(direct.get("url"), str) and direct["url"].startswith("file:"):
+    if (
+        isinstance(direct, dict)
+        and isinstance(direct.get("url"), str)
+        and direct["url"].startswith("file:")
+    ):
         return f"omnicloud[{extras}] @ {direct['url']}"
     return f"omnicloud[{extras}]=={__version__}"
 
@@ -143,15 +165,24 @@ def plan(directory: Path, template: str, name: str, cloud: str) -> dict[str, str
     about = own.pop(ABOUT)  # the template's README paragraph, rendered into README.md
     app_yaml = with_app_name(own["app.yaml"], name)
     context = {
-        "name": name, "template": template, "cloud": cloud, "version": __version__, "about": about,
-        "virtualenv": virtualenv_for(directory), "omnicloud_requirement": omnicloud_requirement(),
+        "name": name,
+        "template": template,
+        "cloud": cloud,
+        "version": __version__,
+        "about": about,
+        "virtualenv": virtualenv_for(directory),
+        "omnicloud_requirement": omnicloud_requirement(),
         "cloud_requirements": chosen.cloud_requirements,
         "secrets": sorted((yaml.safe_load(app_yaml) or {}).get("secrets") or {}),
         "python": f"{sys.version_info.major}.{sys.version_info.minor}",
     }
-    env = jinja2.Environment(keep_trailing_newline=True, undefined=jinja2.StrictUndefined, autoescape=False)
+    env = jinja2.Environment(
+        keep_trailing_newline=True, undefined=jinja2.StrictUndefined, autoescape=False
+    )
     files: dict[str, str] = {}
-    sources = [(rel, entry.read_text(encoding="utf-8")) for rel, entry in _walk(root / COMMON)] + list(own.items())
+    sources = [
+        (rel, entry.read_text(encoding="utf-8")) for rel, entry in _walk(root / COMMON)
+    ] + list(own.items())
     for rel, text in sources:  # the template's own files win over common/'s
         files[_target(rel)] = env.from_string(text).render(context) if rel.endswith(".j2") else text
     files["app.yaml"] = app_yaml
@@ -159,7 +190,9 @@ def plan(directory: Path, template: str, name: str, cloud: str) -> dict[str, str
     return files
 
 
-def create(directory: Path, *, template: str, name: str | None = None, cloud: str = "aws") -> list[Path]:
+def create(
+    directory: Path, *, template: str, name: str | None = None, cloud: str = "aws"
+) -> list[Path]:
     """Write the project into `directory` (created if missing); refuse if any file exists."""
     if template not in TEMPLATES:
         raise InitError(f"no template {template!r}; use one of {', '.join(TEMPLATES)}")
@@ -170,16 +203,22 @@ def create(directory: Path, *, template: str, name: str | None = None, cloud: st
     for rel in files:
         target = directory / rel
         if target.exists() or target.is_symlink():
-            raise InitError(f"{target} already exists; init never overwrites a file: start in an empty"
-                            " directory, or move it away")
+            raise InitError(
+                f"{target} already exists; init never overwrites a file: start in an empty"
+                " directory, or move it away"
+            )
     written = []
     for rel, text in files.items():
         target = directory / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
-            with open(target, "x", encoding="utf-8") as out:  # "x": never replace what appeared meanwhile
+            with open(
+                target, "x", encoding="utf-8"
+            ) as out:  # "x": never replace what appeared meanwhile
                 out.write(text)
         except FileExistsError:
-            raise InitError(f"{target} appeared while init was writing; init never overwrites a file") from None
+            raise InitError(
+                f"{target} appeared while init was writing; init never overwrites a file"
+            ) from None
         written.append(target)
     return written

@@ -20,7 +20,6 @@ from typing import Any
 
 import yaml
 
-
 DEFAULT_PROJECT = "omnicloud"  # a project directory without Pulumi.yaml previews as this project
 
 
@@ -102,11 +101,15 @@ def read_stack_config(project_dir: Path, stack: str, cloud: str | None = None) -
     path = project_dir / f"Pulumi.{stack}.yaml"
     if not path.exists():
         stacks = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
-        environment = "prod" if stack == "prod" else "dev"
+        lines = ["config:", f"  omnicloud:cloud: {cloud or 'aws'}",
+                 f"  omnicloud:environment: {'prod' if stack == 'prod' else 'dev'}"]
+        if cloud == "gcp":
+            lines.append("  gcp:project: <your-project-id>")
+        listed = ", ".join(f"`{line}`" for line in lines[:-1]) + f" and `{lines[-1]}`"
         raise FileNotFoundError(
             f"{path}: no such stack file (stacks in {project_dir}: {', '.join(stacks) or 'none'}); create it"
-            f" with the lines `config:`, `  omnicloud:cloud: {cloud or 'aws'}` and `  omnicloud:environment:"
-            f" {environment}` (or run `omnicloud init` in a new directory for a project with dev and prod stacks)")
+            f" with the lines {listed} (or run `omnicloud init` in a new directory for a project with dev and"
+            " prod stacks)")
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:

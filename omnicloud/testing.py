@@ -62,18 +62,30 @@ class LocalCloud:
     as in a warm instance, and tests share one process.
     """
 
-    def __init__(self, app_path: str | Path = "app.yaml", state_dir: str | Path = ".omnicloud/test-state", *,
-                 secrets: Mapping[str, str] | None = None):
+    def __init__(
+        self,
+        app_path: str | Path = "app.yaml",
+        state_dir: str | Path = ".omnicloud/test-state",
+        *,
+        secrets: Mapping[str, str] | None = None,
+    ):
         self.app = LocalApp(app_path, state_dir)
         self.spec = self.app.spec
         self.store = self.app.store
         given = dict(secrets or {})
         unknown = sorted(set(given) - set(self.spec.secrets))
         if unknown:
-            raise KeyError(f"{unknown[0]!r} is not a secret of {self.app.app_path}; secrets: {', '.join(self.spec.secrets)}")
-        self._secrets = {local.env_var_for_secret(name): given.get(name, f"test-{name}") for name in self.spec.secrets}
+            raise KeyError(
+                f"{unknown[0]!r} is not a secret of {self.app.app_path}; secrets: {', '.join(self.spec.secrets)}"
+            )
+        self._secrets = {
+            local.env_var_for_secret(name): given.get(name, f"test-{name}")
+            for name in self.spec.secrets
+        }
         self.app.sync_subscriptions()
-        for name in self.spec.functions:  # import every handler now, as a cold start (and `omnicloud dev`) would
+        for name in (
+            self.spec.functions
+        ):  # import every handler now, as a cold start (and `omnicloud dev`) would
             with self.as_function(name):
                 self.app.load_handler(name)
 
@@ -99,8 +111,16 @@ class LocalCloud:
 
     # -- triggers
 
-    def http(self, method: str, path: str, *, json: Any = None, body: bytes | str | None = None,
-             headers: Mapping[str, str] | None = None, query: Mapping[str, str] | None = None) -> Response:
+    def http(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        body: bytes | str | None = None,
+        headers: Mapping[str, str] | None = None,
+        query: Mapping[str, str] | None = None,
+    ) -> Response:
         """Send a request to the function whose http prefix serves `path` (404 when none does)."""
         function = self.app.route(path)
         if function is None:
@@ -110,10 +130,21 @@ class LocalCloud:
             body = jsonlib.dumps(json)
             all_headers.setdefault("content-type", "application/json")
         raw = body.encode("utf-8") if isinstance(body, str) else (body or b"")
-        request = Request(method=method, path=path, headers=all_headers, query=dict(query or {}), body=raw,
-                          source_ip="127.0.0.1", request_id=str(uuid.uuid4()))
-        response = adapter.invoke_http(self.spec.functions[function].handler, request, function=function,
-                                       environ=self.env(function))
+        request = Request(
+            method=method,
+            path=path,
+            headers=all_headers,
+            query=dict(query or {}),
+            body=raw,
+            source_ip="127.0.0.1",
+            request_id=str(uuid.uuid4()),
+        )
+        response = adapter.invoke_http(
+            self.spec.functions[function].handler,
+            request,
+            function=function,
+            environ=self.env(function),
+        )
         response.body_bytes()  # as on the wire: sets content-type for dict/str bodies
         return response
 
@@ -129,26 +160,38 @@ class LocalCloud:
         for _ in range(rounds):
             delivered = False
             for binding in self.app.queue_bindings():
-                received = self.store.receive(binding.queue, max_messages=binding.batch_size,
-                                              visibility_timeout=binding.visibility_timeout,
-                                              max_receives=binding.max_retries + 1, retention=binding.retention)
+                received = self.store.receive(
+                    binding.queue,
+                    max_messages=binding.batch_size,
+                    visibility_timeout=binding.visibility_timeout,
+                    max_receives=binding.max_retries + 1,
+                    retention=binding.retention,
+                )
                 for item in received:
                     delivered = True
                     message = item.to_message()
                     try:
-                        adapter.invoke_message(self.spec.functions[binding.function].handler, message,
-                                               trigger=binding.trigger, function=binding.function,
-                                               environ=self.env(binding.function))
+                        adapter.invoke_message(
+                            self.spec.functions[binding.function].handler,
+                            message,
+                            trigger=binding.trigger,
+                            function=binding.function,
+                            environ=self.env(binding.function),
+                        )
                     except Exception as exc:  # the handler asked for a retry
-                        self.store.release(item.id, item.lease, error=f"{type(exc).__name__}: {exc}")
+                        self.store.release(
+                            item.id, item.lease, error=f"{type(exc).__name__}: {exc}"
+                        )
                         done.append(Delivery(binding.function, message, exc))
                     else:
                         self.store.ack(item.id, item.lease)
                         done.append(Delivery(binding.function, message, None))
             if not delivered:
                 return done
-        raise RuntimeError(f"messages were still being delivered after {rounds} rounds; does a handler"
-                           " send a message for every message it handles?")
+        raise RuntimeError(
+            f"messages were still being delivered after {rounds} rounds; does a handler"
+            " send a message for every message it handles?"
+        )
 
     def messages(self, queue: str) -> list[Message]:
         """The messages waiting in `queue` (delayed ones included), oldest first."""
@@ -161,5 +204,9 @@ class LocalCloud:
     def run_schedule(self, function: str) -> None:
         """Fire `function`'s schedule once, now; raises what the handler raised."""
         fn = self.spec.functions[function]
-        adapter.invoke_schedule(fn.handler, ScheduledEvent(schedule=fn.schedule or "", id=str(uuid.uuid4())),
-                                function=function, environ=self.env(function))
+        adapter.invoke_schedule(
+            fn.handler,
+            ScheduledEvent(schedule=fn.schedule or "", id=str(uuid.uuid4())),
+            function=function,
+            environ=self.env(function),
+        )

@@ -34,25 +34,62 @@ ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / ".tools"
 CLOUDS = ("aws", "azure", "gcp")
 # What the wheelhouse holds besides omnicloud's own requirements: the build backend (the wheel is
-# built offline, with build isolation, as pip builds any project) and the generated tests' runner.
-EXTRA = ["setuptools>=68", "wheel", "pytest==9.2.0"]
+# built offline, with build isolation, as pip builds any project), pip for the new virtualenv
+# (the bundler vendors with it) and the generated tests' runner.
+BUILD = ["setuptools>=68", "wheel"]
+EXTRA = ["pip", "pytest==9.2.0"]
 # One HTTP call per template that needs its handlers, its links and its secret to work.
 TOKEN = "done-when-token"
 PROBES = {
-    "agents": ("POST", "/admin/bootstrap", {"name": "root"}, {"authorization": f"Bearer {TOKEN}"}, 201, "key"),
-    "http-api": ("POST", "/items", {"name": "first"}, {"authorization": f"Bearer {TOKEN}"}, 201, "id"),
-    "queue-worker": ("POST", "/jobs", {"text": "a b c"}, {"authorization": f"Bearer {TOKEN}"}, 202, "id"),
-    "fan-out": ("POST", "/events", {"type": "order.placed", "order_id": "o-1"},
-                {"authorization": f"Bearer {TOKEN}"}, 202, "id"),
+    "agents": (
+        "POST",
+        "/admin/bootstrap",
+        {"name": "root"},
+        {"authorization": f"Bearer {TOKEN}"},
+        201,
+        "key",
+    ),
+    "http-api": (
+        "POST",
+        "/items",
+        {"name": "first"},
+        {"authorization": f"Bearer {TOKEN}"},
+        201,
+        "id",
+    ),
+    "queue-worker": (
+        "POST",
+        "/jobs",
+        {"text": "a b c"},
+        {"authorization": f"Bearer {TOKEN}"},
+        202,
+        "id",
+    ),
+    "fan-out": (
+        "POST",
+        "/events",
+        {"type": "order.placed", "order_id": "o-1"},
+        {"authorization": f"Bearer {TOKEN}"},
+        202,
+        "id",
+    ),
 }
-SECRET_ENV = {"agents": "BOOTSTRAP_TOKEN", "http-api": "API_TOKEN", "queue-worker": "API_TOKEN", "fan-out": "API_TOKEN"}
+SECRET_ENV = {
+    "agents": "BOOTSTRAP_TOKEN",
+    "http-api": "API_TOKEN",
+    "queue-worker": "API_TOKEN",
+    "fan-out": "API_TOKEN",
+}
 
 
 def clean_env(**extra: str) -> dict[str, str]:
     """The environment of a user's shell: nothing points at this repository or its virtualenv."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("OMNICLOUD_", "PYTHON", "VIRTUAL_ENV"))
-           and k not in ("API_TOKEN", "BOOTSTRAP_TOKEN", "JWT_SECRET", "MODEL_API_KEY")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OMNICLOUD_", "PYTHON", "VIRTUAL_ENV"))
+        and k not in ("API_TOKEN", "BOOTSTRAP_TOKEN", "JWT_SECRET", "MODEL_API_KEY")
+    }
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     env["OMNICLOUD_CACHE_DIR"] = str(TOOLS / "omnicloud-cache")
     env.update(extra)
@@ -61,7 +98,9 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 def run(cmd: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:
     proc = subprocess.run(cmd, cwd=cwd, env=clean_env(**env), capture_output=True, text=True)
-    assert proc.returncode == 0, f"{' '.join(map(str, cmd))} exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    assert proc.returncode == 0, (
+        f"{' '.join(map(str, cmd))} exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    )
     return proc
 
 
@@ -71,8 +110,16 @@ def pip(python: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 def source_copy(target: Path) -> Path:
     """The files of this checkout (tracked, and new ones not ignored), as a clean tree to build."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                            capture_output=True, check=True).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for rel in filter(None, listed):
         source = ROOT / rel
         if source.is_symlink() or source.is_file():
@@ -85,7 +132,7 @@ def wheelhouse_key() -> str:
     digest = hashlib.sha256()
     for name in ("constraints.txt", "pyproject.toml", "functions/requirements.txt"):
         digest.update((ROOT / name).read_bytes())
-    digest.update("\n".join(EXTRA).encode())
+    digest.update("\n".join(BUILD + EXTRA).encode())
     return digest.hexdigest()[:16]
 
 
@@ -101,42 +148,95 @@ def installed(tmp_path_factory) -> dict[str, Path]:
     if fresh:  # the first run here (or in CI): download the wheels once
         partial = wheelhouse.with_name(wheelhouse.name + f".partial-{os.getpid()}")
         shutil.rmtree(partial, ignore_errors=True)
-        pip(python, "download", "-q", "-d", str(partial), *EXTRA[:2], cwd=tmp)
+        pip(python, "download", "-q", "-d", str(partial), *BUILD, cwd=tmp)
     src = source_copy(tmp / "src")
     dist = tmp / "dist"
-    pip(python, "wheel", "-q", "--no-deps", "--no-index", "--find-links", str(partial if fresh else wheelhouse),
-        "-w", str(dist), str(src), cwd=tmp)
+    pip(
+        python,
+        "wheel",
+        "-q",
+        "--no-deps",
+        "--no-index",
+        "--find-links",
+        str(partial if fresh else wheelhouse),
+        "-w",
+        str(dist),
+        str(src),
+        cwd=tmp,
+    )
     (wheel,) = dist.glob("omnicloud-*.whl")
     if fresh:
-        pip(python, "download", "-q", "-d", str(partial), "-c", str(ROOT / "constraints.txt"),
-            f"omnicloud[aws,azure,gcp] @ {wheel.as_uri()}", *EXTRA[2:], "-r", str(ROOT / "functions/requirements.txt"),
-            cwd=tmp)
+        pip(
+            python,
+            "download",
+            "-q",
+            "-d",
+            str(partial),
+            "-c",
+            str(ROOT / "constraints.txt"),
+            f"omnicloud[aws,azure,gcp] @ {wheel.as_uri()}",
+            *EXTRA,
+            "-r",
+            str(ROOT / "functions/requirements.txt"),
+            cwd=tmp,
+        )
         for own in partial.glob("omnicloud-*"):
             own.unlink()
         (partial / ".complete").write_text("")
         shutil.rmtree(wheelhouse, ignore_errors=True)
         partial.rename(wheelhouse)
+        for stale in wheelhouse.parent.iterdir():  # wheelhouses of older constraints
+            if stale != wheelhouse and ".partial-" not in stale.name:
+                shutil.rmtree(stale, ignore_errors=True)
 
+    # A fresh virtualenv; pip (this one, pointed at it) installs pip and omnicloud into it.
     venv = tmp / "venv"
-    run([str(python), "-m", "venv", str(venv)], tmp)
+    run([str(python), "-m", "venv", "--without-pip", str(venv)], tmp)
     venv_python = venv / "bin" / "python"
-    pip(venv_python, "install", "-q", "--no-compile", "--no-index", "--find-links", str(wheelhouse),
-        f"omnicloud[aws,azure,gcp] @ {wheel.as_uri()}", cwd=tmp)
-    return {"venv": venv, "python": venv_python, "omnicloud": venv / "bin" / "omnicloud",
-            "wheelhouse": wheelhouse, "wheel": wheel}
+    pip(
+        python,
+        "--python",
+        str(venv_python),
+        "install",
+        "-q",
+        "--no-compile",
+        "--no-index",
+        "--find-links",
+        str(wheelhouse),
+        "pip",
+        f"omnicloud[aws,azure,gcp] @ {wheel.as_uri()}",
+        cwd=tmp,
+    )
+    return {
+        "venv": venv,
+        "python": venv_python,
+        "omnicloud": venv / "bin" / "omnicloud",
+        "wheelhouse": wheelhouse,
+        "wheel": wheel,
+    }
 
 
 def test_the_installed_package_is_the_wheel_not_the_repository(installed, tmp_path):
-    proc = run([str(installed["python"]), "-c",
-                "import json, omnicloud, runtime, spec, components, providers, omnicloud.templates as t;"
-                "print(json.dumps([m.__file__ for m in (omnicloud, runtime, spec, components, providers, t)]))"],
-               tmp_path)
+    proc = run(
+        [
+            str(installed["python"]),
+            "-c",
+            "import json, omnicloud, runtime, spec, components, providers, omnicloud.templates as t;"
+            "print(json.dumps([m.__file__ for m in (omnicloud, runtime, spec, components, providers, t)]))",
+        ],
+        tmp_path,
+    )
     site = installed["venv"] / "lib"
     for path in json.loads(proc.stdout):
         assert Path(path).is_relative_to(site) and not Path(path).is_relative_to(ROOT), path
     # The agent platform ships only as a template, never as a top-level `functions` package.
-    missing = subprocess.run([str(installed["python"]), "-c", "import functions"], cwd=tmp_path,
-                             env=clean_env(), capture_output=True, text=True)
+    missing = subprocess.run(
+        [str(installed["python"]), "-c", "import functions"],
+        cwd=tmp_path,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+    )
     assert missing.returncode != 0 and "No module named 'functions'" in missing.stderr
     version = run([str(installed["omnicloud"]), "--version"], tmp_path).stdout.strip()
     assert version == f"omnicloud {installed['wheel'].name.split('-')[1]}"
@@ -152,19 +252,47 @@ def test_a_new_app_from_each_template_works_end_to_end(installed, tmp_path, temp
 
     # Pulumi.yaml names a virtualenv that exists and runs the Pulumi program's imports.
     pulumi_yaml = (project / "Pulumi.yaml").read_text()
-    virtualenv = next(line.split(":", 1)[1].strip() for line in pulumi_yaml.splitlines()
-                      if line.strip().startswith("virtualenv:"))
+    virtualenv = next(
+        line.split(":", 1)[1].strip()
+        for line in pulumi_yaml.splitlines()
+        if line.strip().startswith("virtualenv:")
+    )
     assert (project / virtualenv).resolve() == installed["venv"].resolve()
     run([str(project / virtualenv / "bin" / "python"), "-c", "import omnicloud.program"], project)
     # The README's set-up step, offline from the wheelhouse.
-    pip(python, "install", "-q", "--no-compile", "--no-index", "--find-links", str(installed["wheelhouse"]),
-        "-r", "requirements-dev.txt", cwd=project)
+    pip(
+        python,
+        "install",
+        "-q",
+        "--no-compile",
+        "--no-index",
+        "--find-links",
+        str(installed["wheelhouse"]),
+        "-r",
+        "requirements-dev.txt",
+        cwd=project,
+    )
 
     validated = run([omnicloud, "validate"], project)
     assert validated.stdout.startswith("app.yaml: valid for aws, azure and gcp")
 
-    for cloud in CLOUDS:
-        proc = run([omnicloud, "preview", "--cloud", cloud, "--json"], project)
+    previews = {
+        cloud: subprocess.Popen(
+            [omnicloud, "preview", "--cloud", cloud, "--json"],
+            cwd=project,
+            env=clean_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for cloud in CLOUDS
+    }  # one process per cloud, as `--cloud all` runs them, side by side
+    for cloud, preview in previews.items():
+        out, err = preview.communicate(timeout=600)
+        assert preview.returncode == 0, (
+            f"preview --cloud {cloud} exited {preview.returncode}:\n{err[-3000:]}"
+        )
+        proc = subprocess.CompletedProcess(preview.args, 0, out, err)
         plan = json.loads(proc.stdout)
         assert plan["cloud"] == cloud and plan["stack"] == "dev"
         kinds = {r["type"] for r in plan["resources"] if r["type"].startswith("omnicloud:index:")}
@@ -176,24 +304,37 @@ def test_a_new_app_from_each_template_works_end_to_end(installed, tmp_path, temp
     port = free_port()
     log = tmp_path / "dev.log"
     with open(log, "wb") as out:
-        dev = subprocess.Popen([omnicloud, "dev", "--port", str(port), "--no-reload"], cwd=project,
-                               env=clean_env(**{SECRET_ENV[template]: TOKEN}), stdout=out, stderr=subprocess.STDOUT,
-                               start_new_session=True)
+        dev = subprocess.Popen(
+            [omnicloud, "dev", "--port", str(port), "--no-reload"],
+            cwd=project,
+            env=clean_env(**{SECRET_ENV[template]: TOKEN}),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
+
         def health() -> bool:
             if dev.poll() is not None:
-                raise AssertionError(f"omnicloud dev exited with {dev.returncode}:\n{log.read_text()}")
+                raise AssertionError(
+                    f"omnicloud dev exited with {dev.returncode}:\n{log.read_text()}"
+                )
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_omnicloud/health", timeout=5) as resp:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/_omnicloud/health", timeout=5
+                ) as resp:
                     return resp.status == 200
             except OSError:
                 return False
 
         wait_until(health, 60, "omnicloud dev to answer")
         method, path, payload, headers, status, field = PROBES[template]
-        request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
-                                         data=json.dumps(payload).encode(),
-                                         headers={"content-type": "application/json", **headers})
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}{path}",
+            method=method,
+            data=json.dumps(payload).encode(),
+            headers={"content-type": "application/json", **headers},
+        )
         try:
             with urllib.request.urlopen(request, timeout=30) as resp:
                 answer = (resp.status, json.loads(resp.read()))

@@ -6,15 +6,23 @@ from omnicloud.testing import body
 
 
 def test_a_task_is_queued_run_by_the_worker_and_announced(cloud):
-    bootstrap = cloud.http("POST", "/admin/bootstrap", json={"name": "root"}, headers=cloud.bearer("bootstrap-token"))
+    bootstrap = cloud.http(
+        "POST", "/admin/bootstrap", json={"name": "root"}, headers=cloud.bearer("bootstrap-token")
+    )
     assert bootstrap.status == 201, body(bootstrap)
     auth = {"authorization": f"Bearer {body(bootstrap)['key']}"}
 
-    agent = cloud.http("POST", "/agents", json={"name": "math", "model": "echo", "tools": ["calculator"]},
-                       headers=auth)
+    agent = cloud.http(
+        "POST",
+        "/agents",
+        json={"name": "math", "model": "echo", "tools": ["calculator"]},
+        headers=auth,
+    )
     assert agent.status == 201, body(agent)
     agent_id = body(agent)["agent_id"]
-    task = cloud.http("POST", f"/agents/{agent_id}/tasks", json={"input": "calculate 6*7"}, headers=auth)
+    task = cloud.http(
+        "POST", f"/agents/{agent_id}/tasks", json={"input": "calculate 6*7"}, headers=auth
+    )
     assert task.status in (201, 202), body(task)
     task_id = body(task)["task_id"]
 

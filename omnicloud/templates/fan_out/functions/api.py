@@ -1,9 +1,9 @@
 """Publish order events and read what the subscribers did with them.
 
-    GET  /health                   no token needed
-    POST /events                   {"type": "order.placed"|"order.cancelled", "order_id"} -> 202 {"id"}
-    GET  /events?cursor=           what `audit` recorded, oldest first
-    GET  /shipments?cursor=        what `shipping` recorded
+GET  /health                   no token needed
+POST /events                   {"type": "order.placed"|"order.cancelled", "order_id"} -> 202 {"id"}
+GET  /events?cursor=           what `audit` recorded, oldest first
+GET  /shipments?cursor=        what `shipping` recorded
 """
 
 from __future__ import annotations
@@ -25,9 +25,15 @@ def authenticate(request: Request) -> Response | None:
     if request.route_path == "/health":
         return None
     scheme, _, token = (request.header("authorization") or "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), api_token.value().encode()):
-        return Response.error(401, "unauthorized", "send Authorization: Bearer <api-token>",
-                              {"www-authenticate": "Bearer"})
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        token.encode(), api_token.value().encode()
+    ):
+        return Response.error(
+            401,
+            "unauthorized",
+            "send Authorization: Bearer <api-token>",
+            {"www-authenticate": "Bearer"},
+        )
     return None
 
 
@@ -39,10 +45,18 @@ def health(request: Request) -> dict:
 @app.post("/events")
 def publish(request: Request) -> Response:
     doc = request.json()
-    if not isinstance(doc, dict) or doc.get("type") not in TYPES or not isinstance(doc.get("order_id"), str):
-        raise HTTPError(400, "invalid", f'send {{"type", "order_id"}} with type one of {", ".join(TYPES)}')
+    if (
+        not isinstance(doc, dict)
+        or doc.get("type") not in TYPES
+        or not isinstance(doc.get("order_id"), str)
+    ):
+        raise HTTPError(
+            400, "invalid", f'send {{"type", "order_id"}} with type one of {", ".join(TYPES)}'
+        )
     # Subscription filters match attributes, never the body: the type travels as an attribute.
-    message_id = events.publish({"type": doc["type"], "order_id": doc["order_id"]}, attributes={"type": doc["type"]})
+    message_id = events.publish(
+        {"type": doc["type"], "order_id": doc["order_id"]}, attributes={"type": doc["type"]}
+    )
     return Response.json({"id": message_id}, status=202)
 
 
@@ -51,8 +65,12 @@ def _page(partition: str, request: Request) -> dict:
         page = ledger.query(partition, limit=50, cursor=request.query.get("cursor") or None)
     except ValueError as exc:
         raise HTTPError(400, "invalid", str(exc)) from None
-    return {"items": [{k: v for k, v in item.items() if k not in ("pk", "_version")} for item in page.items],
-            "next_cursor": page.cursor}
+    return {
+        "items": [
+            {k: v for k, v in item.items() if k not in ("pk", "_version")} for item in page.items
+        ],
+        "next_cursor": page.cursor,
+    }
 
 
 @app.get("/events")

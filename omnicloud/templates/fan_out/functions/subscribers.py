@@ -12,7 +12,9 @@ def audit(message: Message) -> None:
     """Keep every event, keyed by publish time and message id (a redelivery overwrites itself)."""
     event = message.json()
     published = message.published_at.isoformat() if message.published_at else ""
-    ledger.put({"pk": "event", "sk": f"{published}#{message.id}", "type": message.type, "event": event})
+    ledger.put(
+        {"pk": "event", "sk": f"{published}#{message.id}", "type": message.type, "event": event}
+    )
 
 
 def ship(message: Message) -> None:

@@ -7,11 +7,26 @@ from omnicloud.testing import body
 
 def test_each_subscriber_gets_what_its_filter_lets_through(cloud):
     auth = cloud.bearer("api-token")
-    for kind, order in (("order.placed", "o-1"), ("order.cancelled", "o-2"), ("order.placed", "o-3")):
-        assert cloud.http("POST", "/events", json={"type": kind, "order_id": order}, headers=auth).status == 202
+    for kind, order in (
+        ("order.placed", "o-1"),
+        ("order.cancelled", "o-2"),
+        ("order.placed", "o-3"),
+    ):
+        assert (
+            cloud.http(
+                "POST", "/events", json={"type": kind, "order_id": order}, headers=auth
+            ).status
+            == 202
+        )
     deliveries = cloud.deliver()
     assert all(d.error is None for d in deliveries)
-    assert sorted(d.function for d in deliveries) == ["audit", "audit", "audit", "shipping", "shipping"]
+    assert sorted(d.function for d in deliveries) == [
+        "audit",
+        "audit",
+        "audit",
+        "shipping",
+        "shipping",
+    ]
 
     audited = body(cloud.http("GET", "/events", headers=auth))["items"]
     assert sorted(item["event"]["order_id"] for item in audited) == ["o-1", "o-2", "o-3"]
@@ -32,6 +47,8 @@ def test_a_redelivered_event_is_shipped_once(cloud):
 
 
 def test_bad_events_are_refused_before_they_are_published(cloud):
-    response = cloud.http("POST", "/events", json={"type": "order.lost"}, headers=cloud.bearer("api-token"))
+    response = cloud.http(
+        "POST", "/events", json={"type": "order.lost"}, headers=cloud.bearer("api-token")
+    )
     assert response.status == 400
     assert cloud.messages("order-events~audit") == []

@@ -1,11 +1,11 @@
 """The HTTP API: items in the `items` table, behind a bearer token.
 
-    GET    /health                  no token needed
-    POST   /items                   {"name", "data"?} -> 201, the item, ETag: "<version>"
-    GET    /items?limit=&cursor=    {"items": [...], "next_cursor"}: pass next_cursor back for more
-    GET    /items/{item_id}         the item, with its ETag
-    PUT    /items/{item_id}         {"name", "data"?}; with If-Match: "<version>" only if unchanged (else 412)
-    DELETE /items/{item_id}         204; with If-Match, only if unchanged
+GET    /health                  no token needed
+POST   /items                   {"name", "data"?} -> 201, the item, ETag: "<version>"
+GET    /items?limit=&cursor=    {"items": [...], "next_cursor"}: pass next_cursor back for more
+GET    /items/{item_id}         the item, with its ETag
+PUT    /items/{item_id}         {"name", "data"?}; with If-Match: "<version>" only if unchanged (else 412)
+DELETE /items/{item_id}         204; with If-Match, only if unchanged
 """
 
 from __future__ import annotations
@@ -29,14 +29,25 @@ def authenticate(request: Request) -> Response | None:
     if request.route_path == "/health":
         return None
     scheme, _, token = (request.header("authorization") or "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), api_token.value().encode()):
-        return Response.error(401, "unauthorized", "send Authorization: Bearer <api-token>",
-                              {"www-authenticate": "Bearer"})
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        token.encode(), api_token.value().encode()
+    ):
+        return Response.error(
+            401,
+            "unauthorized",
+            "send Authorization: Bearer <api-token>",
+            {"www-authenticate": "Bearer"},
+        )
     return None
 
 
 def _public(item: dict) -> dict:
-    return {"id": item["sk"], "name": item["name"], "data": item.get("data"), "version": item["_version"]}
+    return {
+        "id": item["sk"],
+        "name": item["name"],
+        "data": item.get("data"),
+        "version": item["_version"],
+    }
 
 
 def _with_etag(item: dict, status: int = 200) -> Response:
@@ -74,7 +85,9 @@ def health(request: Request) -> dict:
 
 @app.post("/items")
 def create(request: Request) -> Response:
-    stored = items.put({"pk": PARTITION, "sk": uuid.uuid4().hex, **_fields(request)}, if_absent=True)
+    stored = items.put(
+        {"pk": PARTITION, "sk": uuid.uuid4().hex, **_fields(request)}, if_absent=True
+    )
     return _with_etag(stored, status=201)
 
 
@@ -107,7 +120,9 @@ def replace(request: Request, item_id: str) -> Response:
     except KeyError:
         raise HTTPError(404, "not_found", f"no item {item_id}") from None
     except ConditionFailed:
-        raise HTTPError(412, "stale", "the item changed since that version; GET it and retry with its ETag") from None
+        raise HTTPError(
+            412, "stale", "the item changed since that version; GET it and retry with its ETag"
+        ) from None
     return _with_etag(stored)
 
 
@@ -116,4 +131,6 @@ def delete(request: Request, item_id: str) -> None:
     try:
         items.delete(PARTITION, item_id, expected_version=_if_match(request))
     except ConditionFailed:
-        raise HTTPError(412, "stale", "the item changed since that version (or is gone); GET it again") from None
+        raise HTTPError(
+            412, "stale", "the item changed since that version (or is gone); GET it again"
+        ) from None

@@ -17,14 +17,21 @@ def test_every_other_route_needs_the_token(cloud):
 
 def test_create_read_and_list_a_page_at_a_time(cloud):
     auth = cloud.bearer("api-token")
-    created = [body(cloud.http("POST", "/items", json={"name": f"item {i}"}, headers=auth)) for i in range(3)]
+    created = [
+        body(cloud.http("POST", "/items", json={"name": f"item {i}"}, headers=auth))
+        for i in range(3)
+    ]
     assert all(item["version"] == 1 for item in created)
 
     read = cloud.http("GET", f"/items/{created[0]['id']}", headers=auth)
     assert read.status == 200 and read.headers["etag"] == '"1"' and body(read)["name"] == "item 0"
 
     first = body(cloud.http("GET", "/items", query={"limit": "2"}, headers=auth))
-    second = body(cloud.http("GET", "/items", query={"limit": "2", "cursor": first["next_cursor"]}, headers=auth))
+    second = body(
+        cloud.http(
+            "GET", "/items", query={"limit": "2", "cursor": first["next_cursor"]}, headers=auth
+        )
+    )
     assert len(first["items"]) == 2 and len(second["items"]) == 1 and second["next_cursor"] is None
     assert {i["id"] for i in first["items"] + second["items"]} == {i["id"] for i in created}
 

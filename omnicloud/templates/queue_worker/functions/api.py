@@ -1,8 +1,8 @@
 """Submit jobs and read their results.
 
-    GET  /health                     no token needed
-    POST /jobs?delay=SECONDS         {"text"} -> 202 {"id", "status": "queued"}; delay 0..900
-    GET  /jobs/{job_id}              {"id", "status": "queued"|"done", "text", "result"}
+GET  /health                     no token needed
+POST /jobs?delay=SECONDS         {"text"} -> 202 {"id", "status": "queued"}; delay 0..900
+GET  /jobs/{job_id}              {"id", "status": "queued"|"done", "text", "result"}
 """
 
 from __future__ import annotations
@@ -25,9 +25,15 @@ def authenticate(request: Request) -> Response | None:
     if request.route_path == "/health":
         return None
     scheme, _, token = (request.header("authorization") or "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), api_token.value().encode()):
-        return Response.error(401, "unauthorized", "send Authorization: Bearer <api-token>",
-                              {"www-authenticate": "Bearer"})
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        token.encode(), api_token.value().encode()
+    ):
+        return Response.error(
+            401,
+            "unauthorized",
+            "send Authorization: Bearer <api-token>",
+            {"www-authenticate": "Bearer"},
+        )
     return None
 
 
@@ -48,7 +54,9 @@ def submit(request: Request) -> Response:
     job_id = uuid.uuid4().hex
     results.put(record(job_id, "queued", text=text), if_absent=True)
     # The job id travels as a message attribute too, so logs and dead letters show it unparsed.
-    jobs.send({"job_id": job_id, "text": text}, delay_seconds=int(delay), attributes={"job-id": job_id})
+    jobs.send(
+        {"job_id": job_id, "text": text}, delay_seconds=int(delay), attributes={"job-id": job_id}
+    )
     return Response.json({"id": job_id, "status": "queued"}, status=202)
 
 

@@ -9,8 +9,19 @@ KEEP_SECONDS = 7 * 24 * 3600  # results expire a week after they were written (t
 
 
 def record(job_id: str, status: str, **fields: object) -> dict:
-    return {"pk": PARTITION, "sk": job_id, "status": status, "expires_at": int(time.time()) + KEEP_SECONDS, **fields}
+    return {
+        "pk": PARTITION,
+        "sk": job_id,
+        "status": status,
+        "expires_at": int(time.time()) + KEEP_SECONDS,
+        **fields,
+    }
 
 
 def public(item: dict) -> dict:
-    return {"id": item["sk"], "status": item["status"], "text": item.get("text"), "result": item.get("result")}
+    return {
+        "id": item["sk"],
+        "status": item["status"],
+        "text": item.get("text"),
+        "result": item.get("result"),
+    }

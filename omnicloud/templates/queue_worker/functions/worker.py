@@ -17,9 +17,15 @@ results = Table("results")
 
 def run(message: Message) -> None:
     job = message.json()  # a body that is not JSON raises BadRequest: retried, then dead-lettered
-    if not isinstance(job, dict) or not isinstance(job.get("job_id"), str) or not isinstance(job.get("text"), str):
+    if (
+        not isinstance(job, dict)
+        or not isinstance(job.get("job_id"), str)
+        or not isinstance(job.get("text"), str)
+    ):
         raise ValueError(f"message {message.id} is not a job: expected {{'job_id', 'text'}}")
     words = job["text"].split()
     result = {"words": len(words), "longest": max(words, key=len) if words else None}
     results.put(record(job["job_id"], "done", text=job["text"], result=result))
-    log.info("job done", extra={"fields": {"job_id": job["job_id"], "attempt": message.delivery_attempt}})
+    log.info(
+        "job done", extra={"fields": {"job_id": job["job_id"], "attempt": message.delivery_attempt}}
+    )

@@ -22,8 +22,13 @@ def test_a_job_is_queued_then_run_by_the_worker(cloud):
 
 
 def test_a_delayed_job_waits_for_its_delay(cloud):
-    submitted = cloud.http("POST", "/jobs", json={"text": "later"}, query={"delay": "600"},
-                           headers=cloud.bearer("api-token"))
+    submitted = cloud.http(
+        "POST",
+        "/jobs",
+        json={"text": "later"},
+        query={"delay": "600"},
+        headers=cloud.bearer("api-token"),
+    )
     assert submitted.status == 202
     assert cloud.deliver() == []
     assert len(cloud.messages("jobs")) == 1
