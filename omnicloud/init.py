@@ -26,9 +26,10 @@ SKIPPED_DIRS = {"__pycache__"}
 class Template:
     directory: str  # under omnicloud/templates
     summary: str
-    cloud_requirements: bool = (
-        False  # the handlers have third-party requirements (functions/requirements.txt)
-    )
+    # The handlers have third-party requirements (functions/requirements.txt).
+    cloud_requirements: bool = False
+    # Directories laid between common/ and the template's own (bearer/: token auth for the API).
+    shared: tuple[str, ...] = ()
 
 
 TEMPLATES = {
@@ -42,16 +43,19 @@ TEMPLATES = {
         "http_api",
         "an HTTP API over a table: create, list (cursor), read, update with"
         " If-Match, delete; bearer-token auth from a secret",
+        shared=("bearer",),
     ),
     "queue-worker": Template(
         "queue_worker",
         "an HTTP endpoint queues jobs, a worker runs them; failures are"
         " retried, then dead-lettered",
+        shared=("bearer",),
     ),
     "fan-out": Template(
         "fan_out",
         "an HTTP endpoint publishes events on a topic; one subscriber keeps every"
         " event, a filtered one only some",
+        shared=("bearer",),
     ),
 }
 
@@ -181,9 +185,11 @@ def plan(directory: Path, template: str, name: str, cloud: str) -> dict[str, str
     )
     files: dict[str, str] = {}
     sources = [
-        (rel, entry.read_text(encoding="utf-8")) for rel, entry in _walk(root / COMMON)
+        (rel, entry.read_text(encoding="utf-8"))
+        for layer in (COMMON, *chosen.shared)
+        for rel, entry in _walk(root / layer)
     ] + list(own.items())
-    for rel, text in sources:  # the template's own files win over common/'s
+    for rel, text in sources:  # later layers win: the template's own files over shared and common
         files[_target(rel)] = env.from_string(text).render(context) if rel.endswith(".j2") else text
     files["app.yaml"] = app_yaml
     files["app.schema.json"] = json.dumps(app_schema(), indent=2) + "\n"

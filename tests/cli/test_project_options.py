@@ -16,6 +16,13 @@ from omnicloud.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 BROKEN = "name: shop\nfunctions:\n  api:\n    handler: handlers:app\n    http: /\n    links: {nope: [read]}\n"
+# Every command besides preview (which runs in its own process, below) that reads an app.
+COMMANDS = [
+    ["validate"],
+    ["package", "--cloud", "aws"],
+    ["dev", "--no-reload"],
+    ["invoke", "api", "--event", "-"],
+]
 GOOD = "name: shop\nfunctions:\n  api:\n    handler: handlers:app\n    http: /\n    links: {token: [read]}\nsecrets:\n  token: {}\n"
 
 
@@ -38,29 +45,13 @@ def _problem_file(capsys) -> str:
     return lines[0].split(":", 1)[0]
 
 
-@pytest.mark.parametrize(
-    "command",
-    [
-        ["validate"],
-        ["package", "--cloud", "aws"],
-        ["dev", "--no-reload"],
-        ["invoke", "api", "--event", "-"],
-    ],
-)
+@pytest.mark.parametrize("command", COMMANDS)
 def test_project_defaults_the_app_to_its_app_yaml(workspace, capsys, command):
     assert main([*command, "--project", "proj"]) == 2
     assert _problem_file(capsys) == str(Path("proj") / "app.yaml")
 
 
-@pytest.mark.parametrize(
-    "command",
-    [
-        ["validate"],
-        ["package", "--cloud", "aws"],
-        ["dev", "--no-reload"],
-        ["invoke", "api", "--event", "-"],
-    ],
-)
+@pytest.mark.parametrize("command", COMMANDS)
 def test_app_is_a_path_from_the_current_directory_whatever_the_project(workspace, capsys, command):
     assert main([*command, "--project", "proj", "--app", "proj/other.yaml"]) == 2
     assert _problem_file(capsys) == "proj/other.yaml"

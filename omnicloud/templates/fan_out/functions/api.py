@@ -8,38 +8,15 @@ GET  /shipments?cursor=        what `shipping` recorded
 
 from __future__ import annotations
 
-import hmac
+from runtime import HTTPError, Request, Response, Router, Table, Topic
 
-from runtime import HTTPError, Request, Response, Router, Secret, Table, Topic
+from .auth import protect
 
 TYPES = ("order.placed", "order.cancelled")
 
-app = Router()
+app = protect(Router())  # the api-token check, and GET /health
 events = Topic("order-events")
 ledger = Table("ledger")
-api_token = Secret("api-token")
-
-
-@app.before
-def authenticate(request: Request) -> Response | None:
-    if request.route_path == "/health":
-        return None
-    scheme, _, token = (request.header("authorization") or "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        token.encode(), api_token.value().encode()
-    ):
-        return Response.error(
-            401,
-            "unauthorized",
-            "send Authorization: Bearer <api-token>",
-            {"www-authenticate": "Bearer"},
-        )
-    return None
-
-
-@app.get("/health")
-def health(request: Request) -> dict:
-    return {"ok": True}
 
 
 @app.post("/events")

@@ -10,35 +10,18 @@ DELETE /items/{item_id}         204; with If-Match, only if unchanged
 
 from __future__ import annotations
 
-import hmac
 import uuid
 
-from runtime import ConditionFailed, HTTPError, Request, Response, Router, Secret, Table
+from runtime import ConditionFailed, HTTPError, Request, Response, Router, Table
 
-app = Router()
+from .auth import protect
+
+app = protect(Router())  # the api-token check, and GET /health
 items = Table("items")
-api_token = Secret("api-token")
 
 # Every item lives in one partition, listed in id order. An API with several tenants would use
 # the tenant as the partition key, so each tenant lists (and reaches) only its own items.
 PARTITION = "item"
-
-
-@app.before
-def authenticate(request: Request) -> Response | None:
-    if request.route_path == "/health":
-        return None
-    scheme, _, token = (request.header("authorization") or "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        token.encode(), api_token.value().encode()
-    ):
-        return Response.error(
-            401,
-            "unauthorized",
-            "send Authorization: Bearer <api-token>",
-            {"www-authenticate": "Bearer"},
-        )
-    return None
 
 
 def _public(item: dict) -> dict:
@@ -76,11 +59,6 @@ def _if_match(request: Request) -> int | None:
     if not version.isdigit():
         raise HTTPError(400, "invalid", 'If-Match must be the ETag of the item, e.g. "3"')
     return int(version)
-
-
-@app.get("/health")
-def health(request: Request) -> dict:
-    return {"ok": True}
 
 
 @app.post("/items")

@@ -7,39 +7,16 @@ GET  /jobs/{job_id}              {"id", "status": "queued"|"done", "text", "resu
 
 from __future__ import annotations
 
-import hmac
 import uuid
 
-from runtime import HTTPError, Queue, Request, Response, Router, Secret, Table
+from runtime import HTTPError, Queue, Request, Response, Router, Table
 
+from .auth import protect
 from .jobs import PARTITION, public, record
 
-app = Router()
+app = protect(Router())  # the api-token check, and GET /health
 jobs = Queue("jobs")
 results = Table("results")
-api_token = Secret("api-token")
-
-
-@app.before
-def authenticate(request: Request) -> Response | None:
-    if request.route_path == "/health":
-        return None
-    scheme, _, token = (request.header("authorization") or "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        token.encode(), api_token.value().encode()
-    ):
-        return Response.error(
-            401,
-            "unauthorized",
-            "send Authorization: Bearer <api-token>",
-            {"www-authenticate": "Bearer"},
-        )
-    return None
-
-
-@app.get("/health")
-def health(request: Request) -> dict:
-    return {"ok": True}
 
 
 @app.post("/jobs")
