@@ -3,7 +3,8 @@
 Every command that reads an app takes the same two options: `--project DIR` is the project
 directory (Pulumi.yaml, the Pulumi.<stack>.yaml files and, by default, app.yaml; default: the
 current directory), and `--app PATH` is the app declaration, a path from the current directory
-like any other path on the command line (default: the project's app, see `project_app`).
+like any other path on the command line (default: app.yaml in the project; for preview, the
+stack's omnicloud:app).
 """
 
 from __future__ import annotations

@@ -83,9 +83,8 @@ class LocalCloud:
             for name in self.spec.secrets
         }
         self.app.sync_subscriptions()
-        for name in (
-            self.spec.functions
-        ):  # import every handler now, as a cold start (and `omnicloud dev`) would
+        # Import every handler now, as a cold start (and `omnicloud dev`) would.
+        for name in self.spec.functions:
             with self.as_function(name):
                 self.app.load_handler(name)
 

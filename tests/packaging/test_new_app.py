@@ -213,6 +213,7 @@ def installed(tmp_path_factory) -> dict[str, Path]:
         "omnicloud": venv / "bin" / "omnicloud",
         "wheelhouse": wheelhouse,
         "wheel": wheel,
+        "src": src,
     }
 
 
@@ -347,3 +348,44 @@ def test_a_new_app_from_each_template_works_end_to_end(installed, tmp_path, temp
 
     tested = run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider"], project)
     assert " passed" in tested.stdout and "failed" not in tested.stdout
+
+
+def test_the_sdist_builds_the_same_wheel(installed, tmp_path):
+    """`pip install` from the sdist brings the same files as from the wheel (templates included:
+    the agents template's links to functions/ and app.yaml become files in the sdist)."""
+    import tarfile
+    import zipfile
+
+    python = Path(sys.executable)
+    # An sdist through the build backend, as `python -m build --sdist` makes one.
+    code = (
+        "import sys; from setuptools import build_meta as backend;"
+        " print(backend.build_sdist(sys.argv[1]))"
+    )
+    sdist = (
+        tmp_path
+        / run([str(python), "-c", code, str(tmp_path)], installed["src"]).stdout.split()[-1]
+    )
+    with tarfile.open(sdist) as archive:
+        assert not [m.name for m in archive.getmembers() if m.issym() or m.islnk()]
+    pip(
+        python,
+        "wheel",
+        "-q",
+        "--no-deps",
+        "--no-index",
+        "--find-links",
+        str(installed["wheelhouse"]),
+        "-w",
+        str(tmp_path / "from-sdist"),
+        str(sdist),
+        cwd=tmp_path,
+    )
+    (rebuilt,) = (tmp_path / "from-sdist").glob("omnicloud-*.whl")
+
+    def names(wheel: Path) -> set[str]:
+        with zipfile.ZipFile(wheel) as archive:
+            return {n for n in archive.namelist() if ".dist-info/" not in n}
+
+    assert names(rebuilt) == names(installed["wheel"])
+    assert "omnicloud/templates/agents/functions/api.py" in names(rebuilt)
