@@ -40,7 +40,8 @@ def cmd_init(args: argparse.Namespace) -> int:
     where = args.directory
     print(f"omnicloud: created the {args.template} app in {where} ({len(written)} files); next, in {where}:")
     print("  pip install -r requirements-dev.txt   # in the virtualenv Pulumi.yaml names (see README.md)")
-    print("  omnicloud validate && omnicloud preview --cloud all && omnicloud dev && pytest")
+    print("  omnicloud validate && omnicloud preview --cloud all && pytest")
+    print("  omnicloud dev                          # the app on http://127.0.0.1:8080")
     return 0
 
 

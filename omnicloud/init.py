@@ -114,28 +114,28 @@ def with_app_name(app_yaml: str, name: str) -> str:
 
 
 def omnicloud_requirement(extras: str = "aws,azure,gcp") -> str:
-    """How this project's virtualenv installs the omnicloud that runs `init` (PEP 440 / PEP 508).
-
-    From where it was installed (a wheel, an sdist or a source directory: PEP 610's
-    direct_url.json), else by version from the index it came from.
-    """
+    """The requirements.txt line that installs the omnicloud running `init`, as it was installed
+    (PEP 610's direct_url.json): a wheel or sdist by its URL, a source checkout installed
+    editable as editable again (a plain install would replace the checkout's editable one), else
+    by version from the index it came from."""
     import json
     from importlib import metadata
+    from urllib.parse import unquote, urlsplit
 
     from omnicloud import __version__
 
     try:
-        dist = metadata.distribution("omnicloud")
-        direct = json.loads(dist.read_text("direct_url.json") or "null")
+        direct = json.loads(
+            metadata.distribution("omnicloud").read_text("direct_url.json") or "null"
+        )
     except (metadata.PackageNotFoundError, ValueError):
         direct = None
-    if (
-        isinstance(direct, dict)
-        and isinstance(direct.get("url"), str)
-        and direct["url"].startswith("file:")
-    ):
-        return f"omnicloud[{extras}] @ {direct['url']}"
-    return f"omnicloud[{extras}]=={__version__}"
+    url = direct.get("url") if isinstance(direct, dict) else None
+    if not isinstance(url, str) or not url.startswith("file:"):
+        return f"omnicloud[{extras}]=={__version__}"
+    if (direct.get("dir_info") or {}).get("editable"):
+        return f"-e {unquote(urlsplit(url).path)}[{extras}]"
+    return f"omnicloud[{extras}] @ {url}"
 
 
 def virtualenv_for(project: Path) -> str:
