@@ -6,8 +6,9 @@ fresh virtualenv, never with this repository or its .venv.
 Third-party wheels come from a wheelhouse under .tools/ keyed by what decides its content
 (constraints.txt, pyproject.toml, the agent platform's requirements): only its first build, and
 a build after one of those changes, downloads from the package index; the installs themselves
-run with `--no-index`. The wheel cache of `omnicloud package` (OMNICLOUD_CACHE_DIR) lives under
-.tools/ too, so previews vendor the agents template's dependencies offline after the first run.
+run with `--no-index`. Previews share the bundler's wheel cache with this checkout's own previews
+(OMNICLOUD_CACHE_DIR=.omnicloud/cache), so the agents template's dependencies are vendored offline
+once any preview of the agent platform has run here.
 """
 
 from __future__ import annotations
@@ -91,7 +92,8 @@ def clean_env(**extra: str) -> dict[str, str]:
         and k not in ("API_TOKEN", "BOOTSTRAP_TOKEN", "JWT_SECRET", "MODEL_API_KEY")
     }
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-    env["OMNICLOUD_CACHE_DIR"] = str(TOOLS / "omnicloud-cache")
+    # The bundler's wheel cache of this checkout (what previews of the agent platform here fill).
+    env["OMNICLOUD_CACHE_DIR"] = str(ROOT / ".omnicloud" / "cache")
     env.update(extra)
     return env
 
