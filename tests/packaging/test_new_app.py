@@ -130,6 +130,25 @@ def source_copy(target: Path) -> Path:
     return target
 
 
+def build_wheel(source: Path, wheelhouse: Path, out: Path) -> Path:
+    """omnicloud's wheel from a source tree or sdist, built offline as pip builds any project."""
+    pip(
+        Path(sys.executable),
+        "wheel",
+        "-q",
+        "--no-deps",
+        "--no-index",
+        "--find-links",
+        str(wheelhouse),
+        "-w",
+        str(out),
+        str(source),
+        cwd=out.parent,
+    )
+    (wheel,) = out.glob("omnicloud-*.whl")
+    return wheel
+
+
 def wheelhouse_key() -> str:
     digest = hashlib.sha256()
     for name in ("constraints.txt", "pyproject.toml", "functions/requirements.txt"):
@@ -152,21 +171,7 @@ def installed(tmp_path_factory) -> dict[str, Path]:
         shutil.rmtree(partial, ignore_errors=True)
         pip(python, "download", "-q", "-d", str(partial), *BUILD, cwd=tmp)
     src = source_copy(tmp / "src")
-    dist = tmp / "dist"
-    pip(
-        python,
-        "wheel",
-        "-q",
-        "--no-deps",
-        "--no-index",
-        "--find-links",
-        str(partial if fresh else wheelhouse),
-        "-w",
-        str(dist),
-        str(src),
-        cwd=tmp,
-    )
-    (wheel,) = dist.glob("omnicloud-*.whl")
+    wheel = build_wheel(src, partial if fresh else wheelhouse, tmp / "dist")
     if fresh:
         pip(
             python,
@@ -370,20 +375,7 @@ def test_the_sdist_builds_the_same_wheel(installed, tmp_path):
     )
     with tarfile.open(sdist) as archive:
         assert not [m.name for m in archive.getmembers() if m.issym() or m.islnk()]
-    pip(
-        python,
-        "wheel",
-        "-q",
-        "--no-deps",
-        "--no-index",
-        "--find-links",
-        str(installed["wheelhouse"]),
-        "-w",
-        str(tmp_path / "from-sdist"),
-        str(sdist),
-        cwd=tmp_path,
-    )
-    (rebuilt,) = (tmp_path / "from-sdist").glob("omnicloud-*.whl")
+    rebuilt = build_wheel(sdist, installed["wheelhouse"], tmp_path / "from-sdist")
 
     def names(wheel: Path) -> set[str]:
         with zipfile.ZipFile(wheel) as archive:
