@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+DEFAULT_PROJECT = "omnicloud"  # a project directory without Pulumi.yaml previews as this project
+
 
 @dataclass
 class PreviewResource:
@@ -94,12 +96,25 @@ def plain(value: Any) -> Any:
     return str(value)
 
 
-def read_stack_config(project_dir: Path, stack: str) -> dict[str, Any]:
-    """The `config:` block of Pulumi.<stack>.yaml (flat `ns:key` -> value)."""
+def read_stack_config(project_dir: Path, stack: str, cloud: str | None = None) -> dict[str, Any]:
+    """The `config:` block of Pulumi.<stack>.yaml (flat `ns:key` -> value).
+
+    A missing stack file is an error naming the exact file to create and what to put in it
+    (`omnicloud init` writes dev and prod stacks): preview shows what `pulumi up` on that stack
+    would do, and `pulumi up` needs the file too.
+    """
     path = project_dir / f"Pulumi.{stack}.yaml"
     if not path.exists():
         stacks = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in project_dir.glob("Pulumi.*.yaml"))
-        raise FileNotFoundError(f"{path}: no such stack file; stacks here: {', '.join(stacks) or 'none'}")
+        lines = ["config:", f"  omnicloud:cloud: {cloud or 'aws'}",
+                 f"  omnicloud:environment: {'prod' if stack == 'prod' else 'dev'}"]
+        if cloud == "gcp":
+            lines.append("  gcp:project: <your-project-id>")
+        listed = ", ".join(f"`{line}`" for line in lines[:-1]) + f" and `{lines[-1]}`"
+        raise FileNotFoundError(
+            f"{path}: no such stack file (stacks in {project_dir}: {', '.join(stacks) or 'none'}); create it"
+            f" with the lines {listed} (or run `omnicloud init` in a new directory for a project with dev and"
+            " prod stacks)")
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
@@ -110,6 +125,18 @@ def read_stack_config(project_dir: Path, stack: str) -> dict[str, Any]:
     if not isinstance(config, dict):
         raise ValueError(f"{path}: `config:` must be a mapping")
     return {str(k): v for k, v in config.items()}
+
+
+def project_name(project_dir: Path) -> str:
+    """The `name:` of the project's Pulumi.yaml: the namespace of its own config keys, secrets
+    included (`pulumi config set --secret jwt-secret` writes `<project>:jwt-secret`)."""
+    path = project_dir / "Pulumi.yaml"
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return DEFAULT_PROJECT
+    name = data.get("name") if isinstance(data, dict) else None
+    return name if isinstance(name, str) and name else DEFAULT_PROJECT
 
 
 @contextlib.contextmanager
@@ -153,12 +180,14 @@ def _run_preview(project_dir: Path, cloud: str, stack: str, app: str | None) -> 
 
     from omnicloud.program import build_context, define, settings_from_config
 
-    config = read_stack_config(project_dir, stack)
+    config = read_stack_config(project_dir, stack, cloud)
     config["omnicloud:cloud"] = cloud
     if app is not None:
         config["omnicloud:app"] = app
+    project = project_name(project_dir)
     stack_settings = settings_from_config(config, f"Pulumi.{stack}.yaml")
-    ctx, warnings = build_context(project_dir, stack_settings, stack, log_warnings=False)
+    ctx, warnings = build_context(project_dir, stack_settings, stack, log_warnings=False,
+                                  has_secret=lambda name: f"{project}:{name}" in config)
 
     state_module = importlib.import_module(f"omnicloud.mockstate.{cloud}")
     result = PreviewResult(cloud=cloud, stack=stack, warnings=[str(w) for w in warnings])
@@ -194,7 +223,7 @@ def _run_preview(project_dir: Path, cloud: str, stack: str, app: str | None) -> 
 
     settings.ROOT.set(None)
     pulumi_config.set_all_config({k: _config_value(v) for k, v in config.items()})
-    mocks.set_mocks(Recorder(), project="omnicloud", stack=stack, preview=False,
+    mocks.set_mocks(Recorder(), project=project, stack=stack, preview=False,
                     monitor=Monitor(Recorder()))
 
     def program() -> None:

@@ -4,6 +4,7 @@ both run exactly this."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -89,16 +90,33 @@ def _check_override(fname: str, fn: FunctionSpec, app, cloud: str, where: str) -
                                f" the timeout")
 
 
+def secret_warnings(app, stack: str, has_secret: Callable[[str], bool]) -> list[str]:
+    """One warning per declared secret the stack holds no value for, the same on every cloud:
+    the secret is still created (so grants and preview work), but reading it fails until set."""
+    return [f"Pulumi.{stack}.yaml: warning: secret {name!r} has no value on stack {stack}; set it with"
+            f" `pulumi config set --secret {name} <value>` (until then the function reading it fails)"
+            for name in app.secrets if not has_secret(name)]
+
+
 def build_context(project_dir: Path, settings: StackSettings, stack: str, *, package: bool = True,
-                  log_warnings: bool = True):
-    """Validate app.yaml for the stack's cloud and package its code: everything before resources."""
+                  log_warnings: bool = True, has_secret: Callable[[str], bool] | None = None):
+    """Validate app.yaml for the stack's cloud and package its code: everything before resources.
+
+    Returns the context and every warning (app.yaml's, then the stack's); `has_secret(name)`
+    says whether the stack holds a value for a secret (default: Pulumi's config).
+    """
     from providers.base import DeployContext
 
     app_path = (project_dir / settings.app).resolve()
-    app, warnings = load_app_with_warnings(app_path, cloud=settings.cloud)
+    app, app_warnings = load_app_with_warnings(app_path, cloud=settings.cloud)
+    if has_secret is None:
+        def has_secret(name: str) -> bool:
+            return pulumi.Config().get_secret(name) is not None
+
+    warnings = [*map(str, app_warnings), *secret_warnings(app, stack, has_secret)]
     if log_warnings:
         for warning in warnings:
-            pulumi.log.warn(str(warning))
+            pulumi.log.warn(warning)
     app = apply_overrides(app, settings, f"Pulumi.{stack}.yaml")
     ctx = DeployContext(app=app, app_dir=app_path.parent, cloud=settings.cloud, stack=stack,
                         environment=settings.environment, overrides=settings.functions)

@@ -322,9 +322,8 @@ class AzureProvider:
             # No value on this stack yet: preview and a first `pulumi up` must still work, and the
             # grant needs the secret to exist. Create it with a marker value the runtime reports
             # as "not set", and leave later values (az keyvault secret set) alone until the
-            # stack has one of its own (`pulumi config set --secret <name>`).
-            pulumi.log.warn(f"secret {logical!r} has no value on stack {self.ctx.stack}; set it with "
-                            f"`pulumi config set --secret {logical} <value>`")
+            # stack has one of its own (`pulumi config set --secret <name>`). The program warns
+            # about the missing value, on every cloud (omnicloud/program.py secret_warnings).
             value = pulumi.Output.secret(UNSET_SECRET)
             ignore = ["properties.value"]
         secret = azure.keyvault.Secret(

@@ -158,12 +158,14 @@ class Router:
                 if early is not None:
                     return early
             return as_response(route.handler(request, **request.path_params))
+        # Messages name the path the client sent (prefix included), not the one routed on.
         if allowed:
             return Response.error(
-                405, "method_not_allowed", f"{request.method} is not allowed on {path}; use {', '.join(sorted(set(allowed)))}",
+                405, "method_not_allowed",
+                f"{request.method} is not allowed on {request.path}; use {', '.join(sorted(set(allowed)))}",
                 headers={"allow": ", ".join(sorted(set(allowed)))},
             )
-        return Response.error(404, "not_found", f"no route for {request.method} {path}")
+        return Response.error(404, "not_found", f"no route for {request.method} {request.path}")
 
 
 def as_response(result: object) -> Response:

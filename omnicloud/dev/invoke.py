@@ -108,6 +108,7 @@ def build_event(trigger: str, event: Any, source: str, *, prefix: str | None = N
 
 
 def run(args: argparse.Namespace) -> int:
+    from runtime.adapters import base
     from runtime.adapters import local as adapter
     from runtime.log import configure
     from spec import SpecError
@@ -156,6 +157,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             adapter.invoke_message(fn.handler, neutral, trigger=fn.trigger, function=args.function, environ=environ)
     except Exception as exc:
-        return _fail(f"{args.function} failed: {type(exc).__name__}: {exc} (the log line above has the traceback)", 1)
+        # The invocation's log line carries a traceback only for a bug, not for an expected error.
+        where = "" if base.is_expected_error(exc) else " (the log line above has the traceback)"
+        return _fail(f"{args.function} failed: {type(exc).__name__}: {exc}{where}", 1)
     print(json.dumps({"function": args.function, "trigger": fn.trigger, "outcome": "ok"}))
     return 0

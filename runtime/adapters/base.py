@@ -216,11 +216,14 @@ def _log_outcome(outcome: Outcome, duration_ms: float) -> None:
         return
     fields = {"trigger": outcome.trigger, "outcome": outcome.result, "duration_ms": round(duration_ms, 2),
               **outcome.fields, "error": _one_line(exc)}
-    # Expected failures (bad input, missing handler) get their one line; anything else is a
-    # bug in the handler and keeps its traceback, in the same JSON line.
-    expected = isinstance(exc, (EventError, HandlerNotFound, BadRequest, HTTPError))
     log.error("invocation %s", outcome.result, extra={"fields": fields},
-              exc_info=None if expected else (type(exc), exc, exc.__traceback__))
+              exc_info=None if is_expected_error(exc) else (type(exc), exc, exc.__traceback__))
+
+
+def is_expected_error(exc: BaseException) -> bool:
+    """Expected failures (bad input, missing handler) get their one log line; anything else is a
+    bug in the handler and keeps its traceback, in the same JSON line."""
+    return isinstance(exc, (EventError, HandlerNotFound, BadRequest, HTTPError))
 
 
 def _one_line(exc: BaseException) -> str:

@@ -108,3 +108,22 @@ def test_help_documents_the_event_shapes():
     assert proc.returncode == 0
     for shape in ('"method"', '"attributes"', "schedule  {}"):
         assert shape in proc.stdout
+
+
+def test_a_handler_bug_points_at_the_traceback_in_the_log_line(invoke):
+    proc = invoke("worker", {"body": {"id": "inv-3", "fail": True}})
+    assert proc.returncode == 1
+    *log_lines, last = proc.stderr.strip().splitlines()
+    assert last.endswith("(the log line above has the traceback)")
+    failed = [json.loads(line) for line in log_lines if '"invocation error"' in line]
+    assert failed and "Traceback" in failed[-1]["exception"]
+
+
+def test_an_expected_error_does_not_claim_a_traceback(invoke):
+    proc = invoke("worker", {"body": "this is not JSON"})  # message.json() raises BadRequest
+    assert proc.returncode == 1
+    *log_lines, last = proc.stderr.strip().splitlines()
+    assert last.startswith("omnicloud invoke: worker failed: BadRequest: message ") and "not valid JSON" in last
+    assert "traceback" not in last
+    failed = [json.loads(line) for line in log_lines if '"invocation error"' in line]
+    assert failed and "exception" not in failed[-1]

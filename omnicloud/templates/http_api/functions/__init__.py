@@ -1,0 +1,1 @@
+"""The app's handlers (see app.yaml)."""
