@@ -87,7 +87,14 @@ class BadRequest(ValueError):
 
 
 class Request(_Record):
-    """An HTTP request, as the function's router sees it."""
+    """An HTTP request, as the function's router sees it.
+
+    `gateway_authorization` is the credential a cloud's gateway put in `Authorization` in place of
+    the caller's (Google API Gateway's ID token, see runtime/adapters/gcp.py), or None. It is not
+    part of the request the caller sent, so equality leaves it out.
+    """
+
+    gateway_authorization: str | None = None
 
     _fields = ("method", "path", "headers", "query", "query_all", "body", "cookies", "path_params", "source_ip",
                "request_id", "route_path")
