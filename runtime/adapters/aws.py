@@ -61,7 +61,7 @@ class _Wrapper:
     def _require(self, *path: str, kind: type | tuple[type, ...] = str) -> Any:
         value = self._get(*path)
         if not isinstance(value, kind):
-            raise self._malformed(path, value, f"a {_names(kind)}")
+            raise self._malformed(path, value, _a(kind))
         return value
 
     def _optional(self, *path: str, kind: type | tuple[type, ...] = str, default: Any = None) -> Any:
@@ -70,7 +70,7 @@ class _Wrapper:
         if value is None:
             return default
         if type(value) is not kind and not isinstance(value, kind):
-            raise self._malformed(path, value, f"a {_names(kind)}")
+            raise self._malformed(path, value, _a(kind))
         return value
 
     def _string_map(self, *path: str) -> dict[str, str]:
@@ -100,8 +100,15 @@ class _Wrapper:
         return value  # type: ignore[return-value]
 
     def _malformed(self, path: tuple[str, ...], value: Any, expected: str) -> EventError:
-        got = "missing" if value is None else f"a {_names(type(value))}"
-        return EventError(ADAPTER, f"{self.source} field {'.'.join(path)} is {got}", expected)
+        return EventError(ADAPTER, f"{self.source} field {'.'.join(path)} is {_a(value)}", expected)
+
+
+def _a(what: Any) -> str:
+    """'a string', 'an object', 'missing': a JSON value (or type) as an error message names it."""
+    if what is None:
+        return "missing"
+    name = _names(what if isinstance(what, (type, tuple)) else type(what))
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
 
 
 def _names(kind: type | tuple[type, ...]) -> str:
@@ -114,7 +121,7 @@ def _decode_body(body: Any, is_base64: bool, source: str) -> bytes:
     if body is None:
         return b""
     if not isinstance(body, str):
-        raise EventError(ADAPTER, f"{source} body is a {type(body).__name__}", "a string")
+        raise EventError(ADAPTER, f"{source} field body is {_a(body)}", "a string")
     if not is_base64:
         return body.encode("utf-8")
     import base64

@@ -22,7 +22,7 @@ from time import time as _time
 from .. import context
 from .. import log as jsonlog
 from ..router import HTTPError, as_response
-from ..types import BadRequest, Message, Request, Response, ScheduledEvent
+from ..types import BadRequest, Headers, Message, Request, Response, ScheduledEvent
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on the cold path
 if TYPE_CHECKING:
@@ -356,14 +356,17 @@ def http_request(method: str, path: str, headers: Mapping[str, str] | list[tuple
             query_all[key] = [value]
         else:
             values.append(value)
+    # Header names in lower case, whoever delivered them (HTTP API and the Functions host do already;
+    # REST APIs keep the client's spelling, werkzeug title-cases): the same Request everywhere.
+    if type(headers) is list:
+        pairs = [(name.lower(), value) for name, value in headers]
+    else:
+        pairs = [(name.lower(), value) for name, value in headers.items()]
     if cookie_header is None:
-        if type(headers) is list:
-            found = [value for name, value in headers if name.lower() == "cookie"]
-            # Several Cookie fields (HTTP/2 sends one per cookie) are one list, joined with "; ".
-            cookie_header = "; ".join(found) if found else None
-        else:
-            cookie_header = headers.get("cookie") or headers.get("Cookie")
-    request = Request(method=method, path=path, headers=headers,
+        found = [value for name, value in pairs if name == "cookie"]
+        # Several Cookie fields (HTTP/2 sends one per cookie) are one list, joined with "; ".
+        cookie_header = "; ".join(found) if found else None
+    request = Request(method=method, path=path, headers=Headers(pairs),
                       query={key: values[0] for key, values in query_all.items()}, query_all=query_all,
                       body=body, cookies=cookies_from_header(cookie_header), source_ip=source_ip,
                       request_id=request_id)
