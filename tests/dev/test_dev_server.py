@@ -224,7 +224,7 @@ def test_sigterm_exits_zero_with_stop_lines(dev_server, tmp_path):
     assert server.output().rstrip().endswith("omnicloud dev: stopped")
 
 
-def test_requests_http_server_itself_refuses_still_get_a_json_error(server):
+def test_requests_the_gateway_refuses_before_any_function_still_get_a_json_error(server):
     # An unknown method and a broken request line never reach a function; the answer is JSON all the same.
     status, body = server.request("TRACE", "/whoami")
     assert status == 501 and body["error"]["code"] == "not_implemented" and "TRACE" in body["error"]["message"]
