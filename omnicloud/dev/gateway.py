@@ -33,6 +33,8 @@ from runtime.adapters import local as adapter
 from runtime.backends.local import random_uuid
 from runtime.types import Response
 
+from .local_routes import PREFIX as INTERNAL_PREFIX
+
 if TYPE_CHECKING:
     from .local_routes import LocalRoutes
 
@@ -41,7 +43,6 @@ log = logging.getLogger("omnicloud.dev")
 MAX_BODY = 6 * 1024 * 1024  # the smallest request limit among the clouds (Lambda)
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 SERVER = "omnicloud-dev"
-INTERNAL_PREFIX = "/_omnicloud"
 
 
 @dataclass(frozen=True)
@@ -169,9 +170,8 @@ class GatewayApp:
         self.settings = settings
         self.local_routes = local_routes
         self.route = route
-        self.invoke = (
-            invoke  # (function, request, deadline) -> (Response | None, after) on a pool thread
-        )
+        # invoke(function, request, deadline) -> (Response | None, after), on a pool thread.
+        self.invoke = invoke
         self.timeout_of = timeout_of
         self.describe_routes = describe_routes
         self.pool = ThreadPoolExecutor(settings.threads, thread_name_prefix="http")

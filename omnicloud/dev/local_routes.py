@@ -19,7 +19,7 @@ import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 from runtime.types import Response
@@ -41,9 +41,8 @@ def load_token(state_dir: Path) -> str:
         token = path.read_text(encoding="ascii").strip()
         if token:
             return token
-        fd = os.open(
-            path, os.O_WRONLY | os.O_TRUNC
-        )  # an empty file (a crash mid-write): write one now
+        # An empty file (a crash mid-write): write a token now.
+        fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
     token = secrets.token_urlsafe(32)
     with os.fdopen(fd, "w", encoding="ascii") as out:
         out.write(token + "\n")
@@ -139,10 +138,3 @@ def _queues(routes: LocalRoutes, rest: list[str], query: dict[str, list[str]]) -
 
 # First path segment below /_omnicloud -> handler(routes, remaining segments, query).
 ROUTES: dict[str, Handler] = {"": _health, "health": _health, "queues": _queues}
-
-
-def token_header(state_dir: Path) -> dict[str, Any]:
-    """The header a local client (tests, benchmarks) sends to reach the local routes."""
-    return {
-        "Authorization": f"Bearer {(state_dir / TOKEN_FILE).read_text(encoding='ascii').strip()}"
-    }

@@ -95,8 +95,11 @@ class _Wrapper:
         for key, items in value.items():
             if items is None:
                 continue
-            if type(items) is not list or any(type(item) is not str for item in items):
+            if type(items) is not list:
                 raise self._malformed((*path, str(key)), items, "a list of strings")
+            for item in items:
+                if type(item) is not str:
+                    raise self._malformed((*path, str(key)), items, "a list of strings")
         return value  # type: ignore[return-value]
 
     def _malformed(self, path: tuple[str, ...], value: Any, expected: str) -> EventError:
@@ -138,17 +141,51 @@ class HttpApiV2Event(_Wrapper):
 
     source = "HTTP API v2 event"
 
-    @property
-    def method(self) -> str:
-        return self._require("requestContext", "http", "method")
+    def to_request(self) -> Request:
+        # The fields are read once each, straight from the dicts (the warm path of every HTTP event);
+        # a field of the wrong type is an EventError naming it, never a TypeError.
+        data = self._data
+        context = data.get("requestContext")
+        if not _is_mapping(context):
+            context = {}
+        http = context.get("http")
+        if not _is_mapping(http):
+            http = {}
+        method = http.get("method")
+        if type(method) is not str:
+            raise self._malformed(("requestContext", "http", "method"), method, "a string")
+        headers = self._string_map("headers")
+        cookies = data.get("cookies")
+        cookie_header = None
+        if cookies:
+            if type(cookies) is not list:
+                raise self._malformed(("cookies",), cookies, "a list of strings")
+            for cookie in cookies:
+                if type(cookie) is not str:
+                    raise self._malformed(("cookies",), cookie, "a list of strings")
+            # HTTP API moves the Cookie header into `cookies` (one entry per cookie); give handlers both views.
+            cookie_header = "; ".join(cookies)
+            if "cookie" not in headers:
+                headers = {**headers, "cookie": cookie_header}
+        path = self._stageless(data.get("rawPath") or http.get("path") or "/", context.get("stage"))
+        query = data.get("rawQueryString") or ""
+        if type(query) is not str:
+            raise self._malformed(("rawQueryString",), query, "a string")
+        source_ip, request_id = http.get("sourceIp"), context.get("requestId")
+        if source_ip is not None and type(source_ip) is not str:
+            raise self._malformed(("requestContext", "http", "sourceIp"), source_ip, "a string")
+        if request_id is not None and type(request_id) is not str:
+            raise self._malformed(("requestContext", "requestId"), request_id, "a string")
+        return base.http_request(
+            method, unquote(path) if "%" in path else path, headers, query=query,
+            body=_decode_body(data.get("body"), bool(data.get("isBase64Encoded")), self.source),
+            cookie_header=cookie_header, source_ip=source_ip, request_id=request_id,
+        )
 
-    @property
-    def raw_path(self) -> str:
+    def _stageless(self, path: Any, stage: Any) -> str:
         """The path as sent (still percent-encoded), without a named stage's `/{stage}` prefix."""
-        path = self._optional("rawPath")
-        if not path:
-            path = self._optional("requestContext", "http", "path") or "/"
-        stage = self._get("requestContext", "stage")
+        if type(path) is not str:
+            raise self._malformed(("rawPath",), path, "a string")
         # An HTTP API stage other than $default is the first path segment of rawPath (the route
         # matched below it). API Gateway payload format 2.0, "rawPath":
         # https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html
@@ -160,47 +197,6 @@ class HttpApiV2Event(_Wrapper):
             if path.startswith(prefix) and path[len(prefix)] == "/":
                 return path[len(prefix):]
         return path
-
-    @property
-    def raw_query_string(self) -> str:
-        return self._optional("rawQueryString", default="")
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return self._string_map("headers")
-
-    @property
-    def cookies(self) -> list[str]:
-        cookies = self._optional("cookies", kind=list, default=[])
-        if any(type(cookie) is not str for cookie in cookies):
-            raise self._malformed(("cookies",), next(c for c in cookies if type(c) is not str), "a list of strings")
-        return cookies
-
-    @property
-    def body(self) -> bytes:
-        return _decode_body(self._get("body"), bool(self._get("isBase64Encoded")), self.source)
-
-    @property
-    def source_ip(self) -> str | None:
-        return self._optional("requestContext", "http", "sourceIp")
-
-    @property
-    def request_id(self) -> str | None:
-        return self._optional("requestContext", "requestId")
-
-    def to_request(self) -> Request:
-        headers = self.headers
-        cookies = self.cookies
-        # HTTP API moves the Cookie header into `cookies` (one entry per cookie); give handlers both views.
-        cookie_header = "; ".join(cookies) if cookies else None
-        if cookie_header and "cookie" not in headers:
-            headers = {**headers, "cookie": cookie_header}
-        raw_path = self.raw_path
-        return base.http_request(
-            self.method, unquote(raw_path) if "%" in raw_path else raw_path, headers,
-            query=self.raw_query_string, body=self.body, cookie_header=cookie_header,
-            source_ip=self.source_ip, request_id=self.request_id,
-        )
 
     def from_response(self, response: Response) -> dict[str, Any]:
         body, is_b64 = _encode_body(response.body_bytes())
@@ -237,17 +233,16 @@ class RestApiV1Event(_Wrapper):
     def headers(self) -> list[tuple[str, str]]:
         multi = self._list_map("multiValueHeaders")
         if multi:
-            return [(str(k), v) for k, values in multi.items() for v in values or ()]
-        return [(str(k), v) for k, v in self._string_map("headers").items()]
+            return [(name, value) for name, values in multi.items() if values for value in values]
+        return list(self._string_map("headers").items())
 
-    @property
-    def query(self) -> list[tuple[str, str]]:
+    def query(self, alb: bool) -> list[tuple[str, str]]:
         multi = self._list_map("multiValueQueryStringParameters")
         if multi:
-            pairs = [(str(k), v) for k, values in multi.items() for v in values or ()]
+            pairs = [(name, value) for name, values in multi.items() if values for value in values]
         else:
-            pairs = [(str(k), v) for k, v in self._string_map("queryStringParameters").items()]
-        if self.is_alb:
+            pairs = list(self._string_map("queryStringParameters").items())
+        if alb:
             # An ALB target gets the query as it came, still percent-encoded (API Gateway decodes it):
             # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/lambda-functions.html
             pairs = [(unquote_plus(k), unquote_plus(v)) for k, v in pairs]
@@ -258,9 +253,9 @@ class RestApiV1Event(_Wrapper):
         return _decode_body(self._get("body"), bool(self._get("isBase64Encoded")), self.source)
 
     def to_request(self) -> Request:
-        path = self.path
+        path, alb = self.path, self.is_alb
         return base.http_request(
-            self.method, unquote(path) if self.is_alb and "%" in path else path, self.headers, query=self.query,
+            self.method, unquote(path) if alb and "%" in path else path, self.headers, query=self.query(alb),
             body=self.body, source_ip=self._optional("requestContext", "identity", "sourceIp"),
             request_id=self._optional("requestContext", "requestId"),
         )

@@ -336,7 +336,7 @@ def first_ip(forwarded_for: str | None) -> str | None:
 # ---- the neutral Request: built here, and only here, for every adapter and `omnicloud dev` --------
 
 
-def http_request(method: str, path: str, headers: Mapping[str, str] | list[tuple[str, str]], *,
+def http_request(method: str, path: str, headers: Headers | Mapping[str, str] | list[tuple[str, str]], *,
                  query: str | list[tuple[str, str]] = "", body: bytes = b"", cookie_header: str | None = None,
                  source_ip: str | None = None, request_id: str | None = None,
                  gateway_authorization: str | None = None) -> Request:
@@ -358,15 +358,11 @@ def http_request(method: str, path: str, headers: Mapping[str, str] | list[tuple
             values.append(value)
     # Header names in lower case, whoever delivered them (HTTP API and the Functions host do already;
     # REST APIs keep the client's spelling, werkzeug title-cases): the same Request everywhere.
-    if type(headers) is list:
-        pairs = [(name.lower(), value) for name, value in headers]
-    else:
-        pairs = [(name.lower(), value) for name, value in headers.items()]
+    if type(headers) is not Headers:  # a Headers given is one made by Headers.from_wire
+        headers = Headers.from_wire(headers)
     if cookie_header is None:
-        found = [value for name, value in pairs if name == "cookie"]
-        # Several Cookie fields (HTTP/2 sends one per cookie) are one list, joined with "; ".
-        cookie_header = "; ".join(found) if found else None
-    request = Request(method=method, path=path, headers=Headers(pairs),
+        cookie_header = headers.get("cookie")
+    request = Request(method=method, path=path, headers=headers,
                       query={key: values[0] for key, values in query_all.items()}, query_all=query_all,
                       body=body, cookies=cookies_from_header(cookie_header), source_ip=source_ip,
                       request_id=request_id)

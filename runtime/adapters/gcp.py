@@ -64,7 +64,7 @@ class PushRequest:
 
     def __init__(self, request: flask.Request):
         self._request = request
-        self.headers = Headers(list(request.headers.items()))
+        self.headers = Headers.from_wire(list(request.headers.items()))
         self.method = (request.method or "GET").upper()
         self.body: bytes = request.get_data() or b""
         self._json: Any = self  # not parsed yet (adapters ask for it more than once per request)
