@@ -209,12 +209,13 @@ class GatewayApp:
         started = time.monotonic()
         method, path = scope["method"], scope["path"] or "/"
         headers = scope["headers"]
+        has_body, smuggling = _framing(headers)
         local = path == INTERNAL_PREFIX or path.startswith(INTERNAL_PREFIX + "/")
         if local:
             refusal = self.local_routes.refuse(headers)
             if refusal is not None:
-                return refusal, _has_body(headers), None
-        if _smuggling(headers):
+                return refusal, has_body, None
+        if smuggling:
             return (
                 Response.error(
                     400,
@@ -232,10 +233,12 @@ class GatewayApp:
                     "not_implemented",
                     f"{method} is not a method this gateway serves; use GET, POST, PUT, PATCH or DELETE",
                 ),
-                _has_body(headers),
+                has_body,
                 None,
             )
-        body = await self._read_body(headers, receive, started + self.settings.request_timeout)
+        body = b""
+        if has_body:
+            body = await self._read_body(headers, receive, started + self.settings.request_timeout)
         query = scope["query_string"].decode("utf-8", "replace")
         if local:
             return self.local_routes.dispatch(method, path, query), False, None
@@ -329,19 +332,21 @@ class GatewayApp:
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _smuggling(headers: list[tuple[bytes, bytes]]) -> bool:
-    """Content-Length and Transfer-Encoding together: h11 lets Transfer-Encoding win, as RFC 9112
-    allows, but a proxy in front may not have, so the request is refused."""
-    names = {name for name, _ in headers}
-    return b"content-length" in names and b"transfer-encoding" in names
+def _framing(headers: list[tuple[bytes, bytes]]) -> tuple[bool, bool]:
+    """(a body may follow the head, the head has both Content-Length and Transfer-Encoding).
 
-
-def _has_body(headers: list[tuple[bytes, bytes]]) -> bool:
-    """True if a body may follow the head (answering without reading it must close the connection)."""
-    return any(
-        name == b"transfer-encoding" or (name == b"content-length" and value != b"0")
-        for name, value in headers
-    )
+    A body not read means the answer must close the connection. Both lengths at once: llhttp lets
+    Transfer-Encoding win, as RFC 9112 6.3 allows, but a proxy in front may not have, so the request
+    is refused as a possible smuggling attempt.
+    """
+    body = length = chunked = False
+    for name, value in headers:
+        if name == b"content-length":
+            length = True
+            body = body or value != b"0"
+        elif name == b"transfer-encoding":
+            chunked = body = True
+    return body, length and chunked
 
 
 async def _send(send: Callable, response: Response, *, close: bool, head: bool) -> None:
