@@ -385,6 +385,9 @@ class Report:
                 self.target(f"{title.split('.')[0]}. {name}", str(line["target"]), _f(line["value"], 2),
                             line.get("met"))
         self.add(*table(["figure", "value", "target", "met", "details"], rows))
+        notes = ROOT / "bench" / "notes" / f"{bench}.md"
+        if notes.exists():  # measured by hand, with the commands named there (e.g. a comparison of versions)
+            self.add("", notes.read_text().rstrip(), "")
 
     def render(self) -> str:
         self.cold_start()

@@ -73,13 +73,18 @@ class _Wrapper:
             raise self._malformed(path, value, _a(kind))
         return value
 
-    def _string_map(self, *path: str) -> dict[str, str]:
-        """An object of strings (headers, query parameters), checked: a clear error, never a TypeError."""
+    def _object(self, path: tuple[str, ...], expected: str) -> Mapping[str, Any]:
+        """The object at `path` ({} if absent), or an EventError saying it is not one."""
         value = self._get(*path)
         if value is None:
             return {}
         if not _is_mapping(value):
-            raise self._malformed(path, value, "an object of strings")
+            raise self._malformed(path, value, expected)
+        return value
+
+    def _string_map(self, *path: str) -> dict[str, str]:
+        """An object of strings (headers, query parameters), checked: a clear error, never a TypeError."""
+        value = self._object(path, "an object of strings")
         for key, item in value.items():
             if type(item) is not str:
                 raise self._malformed((*path, str(key)), item, "a string")
@@ -87,11 +92,7 @@ class _Wrapper:
 
     def _list_map(self, *path: str) -> dict[str, list[str]]:
         """An object of lists of strings (multiValueHeaders, multiValueQueryStringParameters)."""
-        value = self._get(*path)
-        if value is None:
-            return {}
-        if not _is_mapping(value):
-            raise self._malformed(path, value, "an object of lists of strings")
+        value = self._object(path, "an object of lists of strings")
         for key, items in value.items():
             if items is None:
                 continue

@@ -189,9 +189,8 @@ def test_content_length_over_the_cap_is_413_before_the_body_is_sent(server):
     assert only_error(raw)[:2] == (413, "payload_too_large")
 
 
-@pytest.mark.parametrize(
-    "chunk_header", [b"10000", b"7fffffffffff"]
-)  # 64 KiB chunks; one chunk "of 128 TiB"
+# 64 KiB chunks; one chunk "of 128 TiB".
+@pytest.mark.parametrize("chunk_header", [b"10000", b"7fffffffffff"])
 def test_chunked_body_over_the_cap_is_413_as_soon_as_it_passes_it(server, chunk_header):
     conn = Raw(server)
     try:
@@ -221,21 +220,19 @@ def test_idle_connection_is_closed_after_the_idle_timeout(server):
     conn = Raw(server)
     started = time.monotonic()
     try:
-        assert (
-            conn.read_until_closed(started + IDLE_TIMEOUT + 5) == b""
-        )  # closed, nothing said: no request
+        # Closed, and nothing said: there was no request to answer.
+        assert conn.read_until_closed(started + IDLE_TIMEOUT + 5) == b""
     finally:
         conn.close()
     assert time.monotonic() - started >= IDLE_TIMEOUT * 0.9
 
 
-def test_partial_request_head_gets_408_at_the_request_timeout(server):
+def _answered_408_at_the_timeout(server: DevProcess, partial: bytes) -> None:
+    """Send part of a request and nothing more: the gateway answers 408 at its request timeout."""
     conn = Raw(server)
     started = time.monotonic()
     try:
-        conn.send(
-            b"GET /whoami HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        )  # never the blank line that ends the head
+        conn.send(partial)
         raw = conn.read_until_closed(started + REQUEST_TIMEOUT + 5)
     finally:
         conn.close()
@@ -243,15 +240,26 @@ def test_partial_request_head_gets_408_at_the_request_timeout(server):
     assert time.monotonic() - started >= REQUEST_TIMEOUT * 0.9
 
 
+def test_partial_request_head_gets_408_at_the_request_timeout(server):
+    # Never the blank line that ends the head.
+    _answered_408_at_the_timeout(server, b"GET /whoami HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+
+
+def test_slow_body_gets_408_at_the_request_timeout(server):
+    # 6 bytes of the 100 announced.
+    _answered_408_at_the_timeout(
+        server, b'POST /jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{"id":'
+    )
+
+
 def test_slowloris_trickling_a_head_gets_408_before_it_finishes(server):
-    head = b"GET /whoami HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"X-Slow: " + b"s" * 100 + b"\r\n\r\n"
+    head = b"GET /whoami HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"s" * 100 + b"\r\n\r\n"
     conn = Raw(server)
     started = time.monotonic()
     try:
         trickled = 0
-        for (
-            byte
-        ) in head:  # a byte every 50 ms: the head would take 7 s, far past the request timeout
+        # A byte every 50 ms: the head would take 7 s, far past the request timeout.
+        for byte in head:
             if not conn.send(bytes([byte])):
                 break
             trickled += 1
@@ -263,20 +271,6 @@ def test_slowloris_trickling_a_head_gets_408_before_it_finishes(server):
         conn.close()
     assert trickled < len(head)
     assert only_error(raw)[:2] == (408, "request_timeout")
-
-
-def test_slow_body_gets_408_at_the_request_timeout(server):
-    conn = Raw(server)
-    started = time.monotonic()
-    try:
-        conn.send(
-            b'POST /jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{"id":'
-        )  # 6 of 100 bytes
-        raw = conn.read_until_closed(started + REQUEST_TIMEOUT + 5)
-    finally:
-        conn.close()
-    assert only_error(raw)[:2] == (408, "request_timeout")
-    assert time.monotonic() - started >= REQUEST_TIMEOUT * 0.9
 
 
 def _threads(pid: int) -> int:
@@ -387,29 +381,26 @@ def test_server_header_names_no_python_version(server):
         assert b"python" not in raw.split(b"\r\n\r\n")[0].lower()
 
 
-def _run_dev(
-    state: Path, *, stdout=subprocess.PIPE, timeout: float = 60
-) -> subprocess.CompletedProcess:
+def _dev_command(state: Path) -> list[str]:
+    app, port = str(APPS / "basic" / "app.yaml"), str(free_port())
+    return [
+        sys.executable,
+        "-m",
+        "omnicloud",
+        "dev",
+        "--app",
+        app,
+        "--port",
+        port,
+        "--state",
+        str(state),
+        "--no-reload",
+    ]
+
+
+def _run_dev(state: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "omnicloud",
-            "dev",
-            "--app",
-            str(APPS / "basic" / "app.yaml"),
-            "--port",
-            str(free_port()),
-            "--state",
-            str(state),
-            "--no-reload",
-        ],
-        cwd=ROOT,
-        env=clean_env(),
-        stdout=stdout,
-        stderr=subprocess.PIPE,
-        text=True,
-        timeout=timeout,
+        _dev_command(state), cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=60
     )
 
 
@@ -441,19 +432,7 @@ def test_generated_secrets_are_shown_on_a_terminal_only(tmp_path):
     controller, terminal = pty.openpty()
     env = clean_env()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "omnicloud",
-            "dev",
-            "--app",
-            str(APPS / "basic" / "app.yaml"),
-            "--port",
-            str(free_port()),
-            "--state",
-            str(tmp_path / "state"),
-            "--no-reload",
-        ],
+        _dev_command(tmp_path / "state"),
         cwd=ROOT,
         env=env,
         stdin=subprocess.DEVNULL,
