@@ -484,6 +484,10 @@ class AuthorizerAdapter(_Refused):
             "(the agent platform checks API keys and JWTs itself)")
 
     def infer(self, event: Any, context: Any) -> bool:
+        # REST authorizers get {"type": "TOKEN" | "REQUEST", "methodArn", ...}
+        # (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-lambda-authorizer-input.html),
+        # HTTP API ones {"version", "type": "REQUEST", "routeArn", ...}
+        # (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-lambda-authorizer.html).
         return (_is_mapping(event) and event.get("type") in ("TOKEN", "REQUEST")
                 and ("methodArn" in event or "routeArn" in event))
 
@@ -495,6 +499,9 @@ class WebSocketAdapter(_Refused):
     hint = "omnicloud serves HTTP APIs only; WebSocket APIs are not supported"
 
     def infer(self, event: Any, context: Any) -> bool:
+        # Every WebSocket route's event names its connection and event type (CONNECT, MESSAGE,
+        # DISCONNECT) in requestContext:
+        # https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-api-mapping-template-reference.html
         request_context = event.get("requestContext") if _is_mapping(event) else None
         return (_is_mapping(request_context) and "connectionId" in request_context
                 and "eventType" in request_context)
