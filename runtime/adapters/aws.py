@@ -500,8 +500,9 @@ class WebSocketAdapter(_Refused):
 
     def infer(self, event: Any, context: Any) -> bool:
         # Every WebSocket route's event names its connection and event type (CONNECT, MESSAGE,
-        # DISCONNECT) in requestContext:
-        # https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-api-mapping-template-reference.html
+        # DISCONNECT) in requestContext ($connect and $disconnect routes:
+        # https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-api-route-keys-connect-disconnect.html;
+        # real events: aws/aws-lambda-go events/testdata/apigw-websocket-request*.json).
         request_context = event.get("requestContext") if _is_mapping(event) else None
         return (_is_mapping(request_context) and "connectionId" in request_context
                 and "eventType" in request_context)
