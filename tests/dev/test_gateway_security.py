@@ -336,6 +336,8 @@ def test_local_routes_need_the_local_token(server):
     assert _local(server, host, server.local_token()) == (200, "ok")
     token_file = server.state / "dev-token"
     assert token_file.stat().st_mode & 0o777 == 0o600
+    # The state dir it lives in is the owner's only.
+    assert server.state.stat().st_mode & 0o777 == 0o700
     assert server.local_token() not in server.output()  # the banner names the file, not the token
 
 
