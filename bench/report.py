@@ -228,6 +228,7 @@ class Report:
                 "log capture relies on).",
                 "- **HTTP** (no single large cost left): event translation ~8 µs, router and handler ~7 µs, "
                 "response ~2.4 µs; with the log line off, AWS and GCP HTTP are at or below Powertools.", "")
+        self.notes("warm_overhead")
 
     # ---- 3 ------------------------------------------------------------------------------------
 
@@ -385,6 +386,14 @@ class Report:
                 self.target(f"{title.split('.')[0]}. {name}", str(line["target"]), _f(line["value"], 2),
                             line.get("met"))
         self.add(*table(["figure", "value", "target", "met", "details"], rows))
+        self.notes(bench)
+
+    def notes(self, bench: str) -> None:
+        """bench/notes/<bench>.md under the benchmark's table: figures measured by hand (a comparison of
+        versions, say), each with the command that measured it."""
+        notes = ROOT / "bench" / "notes" / f"{bench}.md"
+        if notes.exists():
+            self.add("", notes.read_text().rstrip(), "")
 
     def render(self) -> str:
         self.cold_start()

@@ -62,6 +62,31 @@ class Headers(Mapping[str, str]):
                 merged[lower] = (key, value if type(value) is str else str(value))
         self._items = merged
 
+    @classmethod
+    def from_wire(cls, items: Mapping[str, str] | Iterable[tuple[str, str]]) -> Headers:
+        """Headers as an adapter hands them to handlers: every name in lower case, repeated names
+        joined with ', ' (Cookie with '; ', as HTTP/2 splits it: RFC 9113 8.2.3)."""
+        self = cls.__new__(cls)
+        if type(items) is dict:
+            merged = {key.lower(): (key.lower(), value) for key, value in items.items()}
+            if len(merged) == len(items) and all(type(value) is str for _, value in merged.values()):
+                self._items = merged
+                return self
+            items = items.items()
+        elif isinstance(items, Mapping):
+            items = items.items()
+        merged = {}
+        for key, value in items:
+            lower = key.lower()
+            value = value if type(value) is str else str(value)
+            found = merged.get(lower)
+            if found is None:
+                merged[lower] = (lower, value)
+            else:
+                merged[lower] = (lower, f"{found[1]}{'; ' if lower == 'cookie' else ', '}{value}")
+        self._items = merged
+        return self
+
     def __getitem__(self, key: str) -> str:
         return self._items[key.lower()][1]
 
@@ -87,7 +112,14 @@ class BadRequest(ValueError):
 
 
 class Request(_Record):
-    """An HTTP request, as the function's router sees it."""
+    """An HTTP request, as the function's router sees it.
+
+    `gateway_authorization` is the credential a cloud's gateway put in `Authorization` in place of
+    the caller's (Google API Gateway's ID token, see runtime/adapters/gcp.py), or None. It is not
+    part of the request the caller sent, so equality leaves it out.
+    """
+
+    gateway_authorization: str | None = None
 
     _fields = ("method", "path", "headers", "query", "query_all", "body", "cookies", "path_params", "source_ip",
                "request_id", "route_path")

@@ -7,47 +7,45 @@ every message that was in flight. Hidden knobs (for tests and demos):
   OMNICLOUD_DEV_POLL=<s>         queue poll interval when idle (default 0.2); a send or publish from
                                  this process wakes the consumers at once, the poll finds the rest
   OMNICLOUD_DEV_GRACE=<s>        how long Ctrl-C waits for running invocations (default 10)
+  OMNICLOUD_DEV_HTTP_TIMEOUT=<s> a request (head and body) must arrive within <s> seconds of its
+                                 first byte, else 408 (default 30)
+  OMNICLOUD_DEV_HTTP_IDLE=<s>    a connection without a request is closed after <s> seconds (default 5)
+  OMNICLOUD_DEV_HTTP_THREADS=<n> threads running HTTP invocations at once (default 64)
+  OMNICLOUD_DEV_HTTP_CONNECTIONS=<n>  open connections before new requests get 503 (default 512)
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import email.parser
 import errno
-import http.client
-import itertools
 import json
 import logging
 import os
-import re
 import signal
-import socket
+import sqlite3
 import sys
 import threading
 import time
 import traceback
 import uuid
 from collections.abc import Callable
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
 
 from runtime.adapters import local as adapter
-from runtime.backends.local import random_uuid
 from runtime.log import configure, event
 from runtime.types import Request, Response, ScheduledEvent
 
 from .app import LocalApp, QueueBinding
+from .gateway import INTERNAL_PREFIX, Gateway, GatewayApp, GatewaySettings, listen
+from .local_routes import TOKEN_FILE, LocalRoutes, load_token
 
 log = logging.getLogger("omnicloud.dev")
 
 HOST = "127.0.0.1"
 RELOADED_ENV = "OMNICLOUD_DEV_RELOADED"
 LOCK_FILE = "dev.lock"
-INTERNAL_PREFIX = "/_omnicloud"
-MAX_BODY = 6 * 1024 * 1024  # the smallest request limit among the clouds (Lambda)
+SECRETS_FILE = "generated-secrets.env"
 CONSUMER_CONCURRENCY = 4  # consumer threads per queue binding, each: lease, invoke, ack
 EXIT_USAGE = 2
 EXIT_FAILED = 1
@@ -58,6 +56,16 @@ def _float_env(name: str, default: float) -> float:
         return float(os.environ.get(name, default))
     except ValueError:
         return default
+
+
+def gateway_settings() -> GatewaySettings:
+    defaults = GatewaySettings()
+    return GatewaySettings(
+        request_timeout=_float_env("OMNICLOUD_DEV_HTTP_TIMEOUT", defaults.request_timeout),
+        idle_timeout=_float_env("OMNICLOUD_DEV_HTTP_IDLE", defaults.idle_timeout),
+        threads=max(1, int(_float_env("OMNICLOUD_DEV_HTTP_THREADS", defaults.threads))),
+        max_connections=max(1, int(_float_env("OMNICLOUD_DEV_HTTP_CONNECTIONS", defaults.max_connections))),
+    )
 
 
 def _say(line: str = "") -> None:
@@ -89,291 +97,11 @@ def acquire_lock(state_dir: Path) -> tuple[int | None, str]:
     return fd, str(os.getpid())
 
 
-# -- the HTTP gateway --------------------------------------------------------------------------
-
-
-class _Gateway(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128  # socketserver's default backlog of 5 drops SYNs (1 s retries) under load
-    dev: DevServer
-
-
-class _GatewayHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in two writes; with Nagle on, the body waits for the client's
-    # delayed ACK (~40 ms on Linux) on every keep-alive request.
-    disable_nagle_algorithm = True
-    server: _Gateway
-    server_version = "omnicloud-dev"
-
-    def log_message(self, format: str, *args) -> None:
-        pass  # the invocation log line replaces the access log
-
-    def date_time_string(self, timestamp: float | None = None) -> str:
-        """The Date header, formatted once per second (it has whole seconds)."""
-        if timestamp is not None:
-            return super().date_time_string(timestamp)
-        global _date
-        now = int(time.time())
-        if _date[0] != now:
-            _date = (now, super().date_time_string(now))
-        return _date[1]
-
-    def parse_request(self) -> bool:
-        """http.server's parse_request, but plain header lines are parsed here instead of by the
-        email package (most of the cost of a small request); anything unusual still goes to it."""
-        self.command = None  # set in case of error on the first line
-        self.request_version = version = self.default_request_version
-        self.close_connection = True
-        requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
-        self.requestline = requestline
-        words = requestline.split()
-        if len(words) == 0:
-            return False
-        if len(words) >= 3:  # enough to determine the protocol version
-            version = words[-1]
-            try:
-                if not version.startswith("HTTP/"):
-                    raise ValueError
-                base_version_number = version.split("/", 1)[1]
-                version_number = base_version_number.split(".")
-                if len(version_number) != 2:
-                    raise ValueError
-                if any(not component.isdigit() for component in version_number):
-                    raise ValueError("non digit in http version")
-                if any(len(component) > 10 for component in version_number):
-                    raise ValueError("unreasonable length http version")
-                major, minor = int(version_number[0]), int(version_number[1])
-            except (ValueError, IndexError):
-                self.send_error(HTTPStatus.BAD_REQUEST, f"Bad request version ({version!r})")
-                return False
-            if (major, minor) >= (1, 1) and self.protocol_version >= "HTTP/1.1":
-                self.close_connection = False
-            if (major, minor) >= (2, 0):
-                self.send_error(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED, f"Invalid HTTP version ({base_version_number})")
-                return False
-            self.request_version = version
-        if not 2 <= len(words) <= 3:
-            self.send_error(HTTPStatus.BAD_REQUEST, f"Bad request syntax ({requestline!r})")
-            return False
-        command, path = words[:2]
-        if len(words) == 2:
-            self.close_connection = True
-            if command != "GET":
-                self.send_error(HTTPStatus.BAD_REQUEST, f"Bad HTTP/0.9 request type ({command!r})")
-                return False
-        self.command, self.path = command, path
-        if self.path.startswith("//"):  # gh-87389: no open redirects through //host paths
-            self.path = "/" + self.path.lstrip("/")
-        try:
-            self.headers = _parse_headers(self.rfile)
-        except http.client.LineTooLong as err:
-            self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Line too long", str(err))
-            return False
-        except http.client.HTTPException as err:
-            self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Too many headers", str(err))
-            return False
-        conntype = self.headers.get("Connection", "").lower()
-        if conntype == "close":
-            self.close_connection = True
-        elif conntype == "keep-alive" and self.protocol_version >= "HTTP/1.1":
-            self.close_connection = False
-        expect = self.headers.get("Expect", "")
-        if (expect.lower() == "100-continue" and self.protocol_version >= "HTTP/1.1"
-                and self.request_version >= "HTTP/1.1"):
-            return self.handle_expect_100()
-        return True
-
-    def _handle(self) -> None:
-        dev = self.server.dev
-        dev.defer_wakes()
-        try:
-            try:
-                response = self._respond()
-            except _BadBody as exc:
-                response = Response.error(exc.status, exc.code, str(exc))
-                self.close_connection = True
-            if response is None:  # the deadline watchdog already answered 504; the connection is done
-                self.close_connection = True
-                return
-            self.send(response)
-        finally:
-            dev.flush_wakes()
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """http.server's own refusals (unknown method, bad request line, huge headers) as the
-        gateway's JSON errors instead of its HTML page."""
-        status = HTTPStatus(code)
-        text = message or status.phrase
-        if code == HTTPStatus.NOT_IMPLEMENTED and self.command:
-            text = f"{self.command} is not a method this gateway serves; use GET, POST, PUT, PATCH or DELETE"
-        self.close_connection = True
-        if not self.request_version.startswith("HTTP/1."):
-            self.request_version = "HTTP/1.1"  # a request line too broken to parse still gets headers
-        self.send(Response.error(code, status.phrase.lower().replace(" ", "_").replace("-", "_"), text), close=True)
-
-    def send(self, response: Response, *, close: bool = False) -> None:
-        body = response.body_bytes()
-        try:
-            self.send_response(response.status)
-            headers = {k.lower(): v for k, v in response.headers.items()}
-            headers["content-length"] = str(len(body))
-            if close:
-                headers["connection"] = "close"
-            for key, value in headers.items():
-                self.send_header(key, value)
-            for cookie in response.cookies:
-                self.send_header("set-cookie", cookie)
-            # Status, headers and body in one write (end_headers() would make it two).
-            self._headers_buffer.append(b"\r\n")
-            if self.command != "HEAD":
-                self._headers_buffer.append(body)
-            self.flush_headers()
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-
-    def answer_late(self, response: Response) -> None:
-        """Send `response` from another thread while this one still runs the function (a 504),
-        then end the connection: the client's next request goes on a new one, served at once."""
-        self.send(response, close=True)
-        with contextlib.suppress(OSError):
-            self.connection.shutdown(socket.SHUT_WR)
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
-
-    def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("transfer-encoding", "").lower():
-            chunks, total = [], 0
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline().strip():
-                        pass
-                    return b"".join(chunks)
-                total += size
-                if total > MAX_BODY:
-                    raise _BadBody(413, "payload_too_large", f"request body is over {MAX_BODY} bytes")
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        try:
-            length = int(self.headers.get("content-length") or 0)
-        except ValueError:
-            raise _BadBody(400, "bad_request", "Content-Length is not a number") from None
-        if length > MAX_BODY:
-            raise _BadBody(413, "payload_too_large", f"request body is over {MAX_BODY} bytes")
-        return self.rfile.read(length) if length > 0 else b""
-
-    def _respond(self) -> Response:
-        dev = self.server.dev
-        parts = urlsplit(self.path)
-        path = unquote(parts.path) or "/"
-        body = self._read_body()
-        if path == INTERNAL_PREFIX or path.startswith(INTERNAL_PREFIX + "/"):
-            return dev.internal(self.command, path, parse_qs(parts.query))
-        function = dev.app.route(path)
-        if function is None:
-            prefixes = ", ".join(prefix for prefix, _ in dev.app.http_routes()) or "none"
-            return Response.error(404, "not_found", f"no function serves {path} (http prefixes: {prefixes})")
-        query_all = parse_qs(parts.query, keep_blank_values=True)
-        cookies: dict[str, str] = {}
-        for chunk in self.headers.get("cookie", "").split(";"):
-            key, sep, value = chunk.strip().partition("=")
-            if sep:
-                cookies[key] = value
-        request = Request(
-            method=self.command, path=path, headers=list(self.headers.items()),
-            query={k: v[-1] for k, v in query_all.items()}, query_all=query_all, body=body, cookies=cookies,
-            source_ip=self.client_address[0], request_id=random_uuid(),
-        )
-        return dev.invoke_http(function, request, self.answer_late)
-
-
-_date: tuple[int, str] = (0, "")
-# A header line the email parser would store as is: a name of visible characters (no colon), a
-# colon, the value up to the line end (leading blanks dropped, like its compat32 policy does).
-_PLAIN_HEADER = re.compile(rb"([\x21-\x39\x3b-\x7e]+):[ \t]*([^\r\n]*)\r?\n")
-
-
-def _parse_headers(fp) -> http.client.HTTPMessage:
-    """http.client.parse_headers: the same reading and limits, the same HTTPMessage."""
-    lines = http.client._read_headers(fp)
-    message = http.client.HTTPMessage()
-    for line in lines[:-1] if lines[-1] in (b"\r\n", b"\n", b"") else lines:
-        match = _PLAIN_HEADER.fullmatch(line)
-        if match is None:  # folded or odd lines: the email parser's rules
-            return email.parser.Parser(_class=http.client.HTTPMessage).parsestr(b"".join(lines).decode("iso-8859-1"))
-        message.set_raw(match[1].decode("iso-8859-1"), match[2].decode("iso-8859-1"))
-    return message
-
-
-class _BadBody(Exception):
-    def __init__(self, status: int, code: str, message: str):
-        super().__init__(message)
-        self.status = status
-        self.code = code
-
-
 # -- the server ----------------------------------------------------------------------------------
 
 
-class _Deadlines:
-    """Answers an HTTP invocation that outlives its function's timeout with a 504, as the clouds'
-    gateways do, while the function itself runs on the connection's own thread: no thread is
-    started per request, and one watchdog thread sleeps until the nearest deadline."""
-
-    IDLE_WAKE = 1.0  # seconds; a new call with a nearer deadline wakes the watchdog at once
-
-    def __init__(self, stop: threading.Event):
-        self._cond = threading.Condition(threading.Lock())
-        self._pending: dict[int, tuple[float, Callable[[], None]]] = {}
-        self._expiring: set[int] = set()  # expired calls whose 504 is being sent
-        self._ids = itertools.count()
-        self._wake_at = 0.0
-        self._stop = stop
-
-    def add(self, timeout: float, expire: Callable[[], None]) -> int:
-        key = next(self._ids)
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            self._pending[key] = (deadline, expire)
-            if deadline < self._wake_at:
-                self._cond.notify_all()
-        return key
-
-    def done(self, key: int) -> bool:
-        """True if the call ended in time (its caller answers); False if it expired, once the
-        504 has been sent (so the caller cannot close the connection under it)."""
-        if self._pending.pop(key, None) is not None:  # one atomic pop decides the race
-            return True
-        with self._cond:
-            while key in self._expiring:
-                self._cond.wait()
-        return False
-
-    def run(self) -> None:
-        while not self._stop.is_set():
-            expired = []
-            with self._cond:
-                now = time.monotonic()
-                nearest = now + self.IDLE_WAKE
-                for key, (deadline, expire) in list(self._pending.items()):
-                    if deadline > now:
-                        nearest = min(nearest, deadline)
-                    elif self._pending.pop(key, None) is not None:
-                        self._expiring.add(key)
-                        expired.append((key, expire))
-                self._wake_at = nearest
-                if not expired:
-                    self._cond.wait(nearest - now)
-                    continue
-            for _key, expire in expired:
-                try:
-                    expire()
-                except Exception:
-                    log.exception("answering a timed-out request failed")
-            with self._cond:
-                self._expiring.difference_update(key for key, _ in expired)
-                self._cond.notify_all()
+def _nothing() -> None:
+    pass
 
 
 class _Wakeup:
@@ -415,14 +143,16 @@ class _Wakeup:
 
 
 class DevServer:
-    def __init__(self, app: LocalApp, port: int, *, reload: bool):
+    def __init__(self, app: LocalApp, port: int, *, reload: bool, token: str):
         self.app = app
+        self.token = token  # guards the local routes (local_routes.py)
         self.port = port
         self.reload = reload
         self.stop_event = threading.Event()
         self.restart_reason: str | None = None
         self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self.httpd: _Gateway | None = None
+        self.gateway: Gateway | None = None
+        self.http = gateway_settings()
         self.scheduler = None
         self._active = 0
         self._active_cond = threading.Condition()
@@ -431,7 +161,6 @@ class DevServer:
         self.poll = _float_env("OMNICLOUD_DEV_POLL", 0.2)
         self.grace = _float_env("OMNICLOUD_DEV_GRACE", 10.0)
         self._environs: dict[str, dict[str, str]] = {}
-        self._deadlines = _Deadlines(self.stop_event)
         self._wakeups: dict[str, _Wakeup] = {}
         self._local = threading.local()  # .wakes: consumers to wake when this thread's invocation ends
 
@@ -445,9 +174,14 @@ class DevServer:
     # -- lifecycle
 
     def bind(self) -> None:
-        self.httpd = _Gateway((HOST, self.port), _GatewayHandler)
-        self.httpd.dev = self
-        self.port = self.httpd.server_address[1]
+        """Listen on the port now (OSError if it is taken); `serve()` answers later."""
+        sock = listen(HOST, self.port, self.http.backlog)
+        self.port = sock.getsockname()[1]
+        routes = LocalRoutes(self.token, self.app.store, self.app.spec.name)
+        app = GatewayApp(self.http, routes, route=self.app.route, invoke=self.invoke_http,
+                         timeout_of=lambda function: self.app.function(function).timeout,
+                         describe_routes=lambda: ", ".join(prefix for prefix, _ in self.app.http_routes()) or "none")
+        self.gateway = Gateway(app, sock, self.http)
 
     def start(self) -> None:
         """Start the consumers, scheduler and watchers; `serve()` then opens the gateway."""
@@ -473,9 +207,8 @@ class DevServer:
 
     def serve(self) -> None:
         """Answer HTTP (the socket is bound already; early clients wait in its backlog)."""
-        assert self.httpd is not None
-        self._spawn(self._deadlines.run, "http-deadlines")
-        self._spawn(self.httpd.serve_forever, "http", poll_interval=0.2)
+        assert self.gateway is not None
+        self.gateway.start()
 
     def _spawn(self, target, name: str, *args, **kwargs) -> threading.Thread:
         thread = threading.Thread(target=target, name=name, args=args, kwargs=kwargs, daemon=True)
@@ -500,8 +233,7 @@ class DevServer:
 
     def flush_wakes(self) -> None:
         wakes, self._local.wakes = getattr(self._local, "wakes", None), None
-        for wakeup, count in wakes or ():
-            wakeup.notify(count)
+        self._notify(wakes)
 
     def request_stop(self, reason: str | None = None) -> None:
         if reason and self.restart_reason is None:
@@ -511,9 +243,8 @@ class DevServer:
     def shutdown(self) -> None:
         """Stop accepting, let running invocations finish (up to the grace period), and hand
         every message still leased back to the queue for the next start."""
-        if self.httpd is not None:
-            self.httpd.shutdown()
-            self.httpd.server_close()
+        if self.gateway is not None:
+            self.gateway.stop(self.grace)
         deadline = time.monotonic() + self.grace
         with self._active_cond:
             while self._active and time.monotonic() < deadline:
@@ -537,25 +268,30 @@ class DevServer:
     # -- triggers
 
     def invoke_http(self, function: str, request: Request,
-                    answer_late: Callable[[Response], None]) -> Response | None:
-        """Run the function on the calling (connection) thread. Past its timeout the gateway
-        answers 504 through `answer_late`, as the clouds' gateways do, and this returns None
-        when the function finally ends (it cannot be killed)."""
-        fn = self.app.function(function)
-        timeout = fn.timeout
-        message = f"function {function} did not answer within its timeout of {timeout}s"
-        key = self._deadlines.add(timeout, lambda: answer_late(Response.error(504, "timeout", message)))
+                    deadline: float) -> tuple[Response | None, Callable[[], None]]:
+        """Run the function (on one of the gateway's invocation threads). Returns its response, or
+        None if it was still queued at its deadline (the gateway has answered 504: not run at all),
+        and what to do once the answer is sent: wake the consumers this invocation enqueued for,
+        so they do not compete for the GIL with the answer."""
+        if time.monotonic() >= deadline:
+            return None, _nothing
+        self.defer_wakes()
         self._begin()
         try:
-            response = adapter.invoke_http(fn.handler, request, function=function,
+            response = adapter.invoke_http(self.app.function(function).handler, request, function=function,
                                            environ=self.function_env(function))
         except BaseException:  # the adapter turns handler errors into 500s; this is a bug in it
             log.exception("invoking %s failed", function)
             response = Response.error(500, "internal", "internal error; the log has the details")
         finally:
             self._end()
-            in_time = self._deadlines.done(key)
-        return response if in_time else None
+            wakes, self._local.wakes = self._local.wakes, None
+        return response, lambda: self._notify(wakes)
+
+    @staticmethod
+    def _notify(wakes: list[tuple[_Wakeup, int]] | None) -> None:
+        for wakeup, count in wakes or ():
+            wakeup.notify(count)
 
     def _consume(self, binding: QueueBinding, wakeup: _Wakeup) -> None:
         """One of the binding's CONSUMER_CONCURRENCY consumers: lease, invoke, ack, on this thread."""
@@ -666,27 +402,6 @@ class DevServer:
                 self.request_stop(f"{where} changed")
                 return
 
-    # -- inspection (GET /_omnicloud/...)
-
-    def internal(self, method: str, path: str, query: dict[str, list[str]]) -> Response:
-        parts = [p for p in path[len(INTERNAL_PREFIX):].split("/") if p]
-        store = self.app.store
-        if method not in ("GET", "HEAD"):
-            return Response.error(405, "method_not_allowed", f"{path} is read-only; use GET")
-        if parts in ([], ["health"]):
-            return Response.json({"ok": True, "app": self.app.spec.name, "pid": os.getpid()})
-        if parts == ["queues"]:
-            return Response.json({name: vars(stats) for name, stats in store.queues().items()})
-        if len(parts) == 2 and parts[0] == "queues":
-            limit = int((query.get("limit") or ["20"])[0]) if (query.get("limit") or ["20"])[0].isdigit() else 20
-            return Response.json([
-                {"id": m.id, "body": m.body.decode("utf-8", "replace"), "attributes": m.attributes,
-                 "receive_count": m.receive_count, "enqueued_at": m.enqueued_at, "last_error": m.last_error}
-                for m in store.peek(parts[1], limit)
-            ])
-        return Response.error(404, "not_found", f"{path}: try {INTERNAL_PREFIX}/health, /queues or /queues/NAME")
-
-
 def snapshot(app_dir: Path, state_dir: Path, app_path: Path) -> dict[str, float]:
     """Modification times of what a change to should restart the server: .py files, app.yaml, .env."""
     seen: dict[str, float] = {}
@@ -739,13 +454,50 @@ def _banner(server: DevServer) -> None:
             when = f" (next {nxt:%Y-%m-%d %H:%M:%S} UTC)" if nxt and not os.environ.get("OMNICLOUD_DEV_TICK") else ""
             what = f"schedule  {fn.schedule}{when}"
         _say(f"  {name:<{width}}  {what}  -> {fn.handler}")
-    for secret in app.secrets(generate=True):
-        if secret.origin == "generated":
+    _say_secrets(app)
+    _say(f"inspect queues at {url}{INTERNAL_PREFIX}/queues (with 'Authorization: Bearer <token>', the token in "
+         f"{app.state_dir / TOKEN_FILE}); " + ("reloading on code changes; " if server.reload else "")
+         + "Ctrl-C to stop")
+
+
+def _say_secrets(app: LocalApp) -> None:
+    """Where each secret comes from. Generated values are shown only on a terminal; when the output
+    goes to a file or a pipe (a log), they are written to a mode-0600 file in the state dir instead,
+    and the banner names that file: no secret value ever reaches a log."""
+    secrets = app.secrets(generate=True)
+    generated = [secret for secret in secrets if secret.origin == "generated"]
+    on_terminal = sys.stdout.isatty()
+    path = None if on_terminal or not generated else write_generated_secrets(app.state_dir, generated)
+    for secret in secrets:
+        if secret.origin != "generated":
+            _say(f"secret {secret.name}: from {secret.origin} ({secret.env})")
+        elif on_terminal:
             _say(f"secret {secret.name}: {secret.value} (generated for local use; set {secret.env} to choose it)")
         else:
-            _say(f"secret {secret.name}: from {secret.origin} ({secret.env})")
-    _say("inspect queues at " + f"{url}{INTERNAL_PREFIX}/queues; "
-         + ("reloading on code changes; " if server.reload else "") + "Ctrl-C to stop")
+            _say(f"secret {secret.name}: generated for local use, value in {path} (set {secret.env} to choose it)")
+
+
+def write_generated_secrets(state_dir: Path, generated: list) -> Path:
+    """`<state dir>/generated-secrets.env`: ENV=value lines (dotenv), readable by the owner only."""
+    path = state_dir / SECRETS_FILE
+    lines = ["# Secrets omnicloud dev generated for local use (those set in the environment or .env are not here)."]
+    lines += [f"{secret.env}={secret.value}" for secret in generated]
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        os.fchmod(out.fileno(), 0o600)  # a file left by an older run keeps its mode otherwise
+        out.write("\n".join(lines) + "\n")
+    return path
+
+
+def _state_problem(exc: Exception, state_dir: Path) -> str:
+    """One line for a state dir or database that cannot be used: where, what, what to do."""
+    database = state_dir / "state.db"
+    if isinstance(exc, sqlite3.DatabaseError):
+        return (f"state database {database} cannot be used ({exc}); if it is damaged, move it away "
+                f"(mv {database} {database}.broken) to start with empty state, or pass --state DIR")
+    what = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    where = getattr(exc, "filename", None) or state_dir
+    return f"state dir {state_dir} cannot be used ({where}: {what}); fix its permissions or pass --state DIR"
 
 
 def import_handlers(app: LocalApp) -> bool:
@@ -789,19 +541,26 @@ def run(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr, flush=True)
         return unusable()
+    except (sqlite3.DatabaseError, OSError) as exc:
+        _fail(_state_problem(exc, state_dir.resolve()))
+        return EXIT_FAILED
     os.environ.update(app.process_environ())
     os.environ.setdefault("OMNICLOUD_CLOUD", "local")
     failed = import_handlers(app)
     if failed:
         return unusable() if reloaded else EXIT_FAILED
-    app.secrets(generate=True)
-
-    lock_fd, holder = acquire_lock(app.state_dir)
+    try:
+        app.secrets(generate=True)
+        token = load_token(app.state_dir)
+        lock_fd, holder = acquire_lock(app.state_dir)
+    except (sqlite3.DatabaseError, OSError) as exc:
+        _fail(_state_problem(exc, app.state_dir))
+        return EXIT_FAILED
     if lock_fd is None:
         _fail(f"state dir {app.state_dir} is in use by another omnicloud dev (pid {holder}); "
               "stop it, or pass --state DIR")
         return EXIT_FAILED
-    server = DevServer(app, args.port, reload=reload)
+    server = DevServer(app, args.port, reload=reload, token=token)
     try:
         server.bind()
     except OSError as exc:
@@ -817,7 +576,11 @@ def run(args: argparse.Namespace) -> int:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        server.start()
+        try:
+            server.start()
+        except sqlite3.DatabaseError as exc:  # damage below the schema shows at the first real query
+            _fail(_state_problem(exc, app.state_dir))
+            return EXIT_FAILED
         _banner(server)
         server.serve()
         while not server.stop_event.wait(0.5):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from urllib.parse import parse_qsl, unquote, unquote_plus
+from urllib.parse import unquote, unquote_plus
 
 from .. import context as invocation_context
 from ..types import Message, Request, Response, ScheduledEvent, published_epoch_ms
@@ -61,23 +61,71 @@ class _Wrapper:
     def _require(self, *path: str, kind: type | tuple[type, ...] = str) -> Any:
         value = self._get(*path)
         if not isinstance(value, kind):
-            where = ".".join(path)
-            got = "missing" if value is None else f"a {type(value).__name__}"
-            raise EventError(ADAPTER, f"{self.source} field {where} is {got}", f"a {_names(kind)}")
+            raise self._malformed(path, value, _a(kind))
         return value
+
+    def _optional(self, *path: str, kind: type | tuple[type, ...] = str, default: Any = None) -> Any:
+        """The field if present (of `kind`, else an EventError), else `default`."""
+        value = self._get(*path)
+        if value is None:
+            return default
+        if type(value) is not kind and not isinstance(value, kind):
+            raise self._malformed(path, value, _a(kind))
+        return value
+
+    def _object(self, path: tuple[str, ...], expected: str) -> Mapping[str, Any]:
+        """The object at `path` ({} if absent), or an EventError saying it is not one."""
+        value = self._get(*path)
+        if value is None:
+            return {}
+        if not _is_mapping(value):
+            raise self._malformed(path, value, expected)
+        return value
+
+    def _string_map(self, *path: str) -> dict[str, str]:
+        """An object of strings (headers, query parameters), checked: a clear error, never a TypeError."""
+        value = self._object(path, "an object of strings")
+        for key, item in value.items():
+            if type(item) is not str:
+                raise self._malformed((*path, str(key)), item, "a string")
+        return value  # type: ignore[return-value]
+
+    def _list_map(self, *path: str) -> dict[str, list[str]]:
+        """An object of lists of strings (multiValueHeaders, multiValueQueryStringParameters)."""
+        value = self._object(path, "an object of lists of strings")
+        for key, items in value.items():
+            if items is None:
+                continue
+            if type(items) is not list:
+                raise self._malformed((*path, str(key)), items, "a list of strings")
+            for item in items:
+                if type(item) is not str:
+                    raise self._malformed((*path, str(key)), items, "a list of strings")
+        return value  # type: ignore[return-value]
+
+    def _malformed(self, path: tuple[str, ...], value: Any, expected: str) -> EventError:
+        return EventError(ADAPTER, f"{self.source} field {'.'.join(path)} is {_a(value)}", expected)
+
+
+def _a(what: Any) -> str:
+    """'a string', 'an object', 'missing': a JSON value (or type) as an error message names it."""
+    if what is None:
+        return "missing"
+    name = _names(what if isinstance(what, (type, tuple)) else type(what))
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
 
 
 def _names(kind: type | tuple[type, ...]) -> str:
     kinds = kind if isinstance(kind, tuple) else (kind,)
-    return " or ".join({str: "string", dict: "object", list: "list", int: "number", bool: "boolean"}.get(k, k.__name__)
-                       for k in kinds)
+    return " or ".join({str: "string", dict: "object", list: "list", int: "number", float: "number",
+                        bool: "boolean"}.get(k, k.__name__) for k in kinds)
 
 
 def _decode_body(body: Any, is_base64: bool, source: str) -> bytes:
     if body is None:
         return b""
     if not isinstance(body, str):
-        raise EventError(ADAPTER, f"{source} body is a {type(body).__name__}", "a string")
+        raise EventError(ADAPTER, f"{source} field body is {_a(body)}", "a string")
     if not is_base64:
         return body.encode("utf-8")
     import base64
@@ -94,56 +142,64 @@ class HttpApiV2Event(_Wrapper):
 
     source = "HTTP API v2 event"
 
-    @property
-    def method(self) -> str:
-        return self._require("requestContext", "http", "method")
-
-    @property
-    def raw_path(self) -> str:
-        return self._get("rawPath") or self._get("requestContext", "http", "path") or "/"
-
-    @property
-    def raw_query_string(self) -> str:
-        return self._get("rawQueryString", default="")
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {k if type(k) is str else str(k): v if type(v) is str else str(v)
-                for k, v in (self._get("headers") or {}).items()}
-
-    @property
-    def cookies(self) -> list[str]:
-        return [str(c) for c in self._get("cookies") or []]
-
-    @property
-    def body(self) -> bytes:
-        return _decode_body(self._get("body"), bool(self._get("isBase64Encoded")), self.source)
-
-    @property
-    def source_ip(self) -> str | None:
-        return self._get("requestContext", "http", "sourceIp")
-
-    @property
-    def request_id(self) -> str | None:
-        return self._get("requestContext", "requestId")
-
     def to_request(self) -> Request:
-        headers = self.headers
-        cookie_pairs = self.cookies
-        if cookie_pairs and not any(k.lower() == "cookie" for k in headers):
-            # HTTP API moves the Cookie header into `cookies`; give handlers both views.
-            headers["cookie"] = "; ".join(cookie_pairs)
-        query_all = _query_all(self.raw_query_string)
-        return Request(
-            method=self.method, path=unquote(self.raw_path), headers=headers,
-            query={k: v[0] for k, v in query_all.items()}, query_all=query_all, body=self.body,
-            cookies=base.cookies_from_header("; ".join(cookie_pairs)) if cookie_pairs
-            else base.cookies_from_header(headers.get("cookie")),
-            source_ip=self.source_ip, request_id=self.request_id,
+        # The fields are read once each, straight from the dicts (the warm path of every HTTP event);
+        # a field of the wrong type is an EventError naming it, never a TypeError.
+        data = self._data
+        context = data.get("requestContext")
+        if not _is_mapping(context):
+            context = {}
+        http = context.get("http")
+        if not _is_mapping(http):
+            http = {}
+        method = http.get("method")
+        if type(method) is not str:
+            raise self._malformed(("requestContext", "http", "method"), method, "a string")
+        headers = self._string_map("headers")
+        cookies = data.get("cookies")
+        cookie_header = None
+        if cookies:
+            if type(cookies) is not list:
+                raise self._malformed(("cookies",), cookies, "a list of strings")
+            for cookie in cookies:
+                if type(cookie) is not str:
+                    raise self._malformed(("cookies",), cookie, "a list of strings")
+            # HTTP API moves the Cookie header into `cookies` (one entry per cookie); give handlers both views.
+            cookie_header = "; ".join(cookies)
+            if "cookie" not in headers:
+                headers = {**headers, "cookie": cookie_header}
+        path = self._stageless(data.get("rawPath") or http.get("path") or "/", context.get("stage"))
+        query = data.get("rawQueryString") or ""
+        if type(query) is not str:
+            raise self._malformed(("rawQueryString",), query, "a string")
+        source_ip, request_id = http.get("sourceIp"), context.get("requestId")
+        if source_ip is not None and type(source_ip) is not str:
+            raise self._malformed(("requestContext", "http", "sourceIp"), source_ip, "a string")
+        if request_id is not None and type(request_id) is not str:
+            raise self._malformed(("requestContext", "requestId"), request_id, "a string")
+        return base.http_request(
+            method, unquote(path) if "%" in path else path, headers, query=query,
+            body=_decode_body(data.get("body"), bool(data.get("isBase64Encoded")), self.source),
+            cookie_header=cookie_header, source_ip=source_ip, request_id=request_id,
         )
 
-    @staticmethod
-    def from_response(response: Response) -> dict[str, Any]:
+    def _stageless(self, path: Any, stage: Any) -> str:
+        """The path as sent (still percent-encoded), without a named stage's `/{stage}` prefix."""
+        if type(path) is not str:
+            raise self._malformed(("rawPath",), path, "a string")
+        # An HTTP API stage other than $default is the first path segment of rawPath (the route
+        # matched below it). API Gateway payload format 2.0, "rawPath":
+        # https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html
+        # (a real event: aws-lambda-rust-runtime lambda-http/tests/data/apigw_v2_proxy_request_with_stage_in_path.json)
+        if type(stage) is str and stage and stage != "$default":
+            prefix = "/" + stage
+            if path == prefix:
+                return "/"
+            if path.startswith(prefix) and path[len(prefix)] == "/":
+                return path[len(prefix):]
+        return path
+
+    def from_response(self, response: Response) -> dict[str, Any]:
         body, is_b64 = _encode_body(response.body_bytes())
         out: dict[str, Any] = {"statusCode": response.status, "headers": dict(response.headers),
                                "body": body, "isBase64Encoded": is_b64}
@@ -153,7 +209,7 @@ class HttpApiV2Event(_Wrapper):
 
 
 class RestApiV1Event(_Wrapper):
-    """API Gateway REST API proxy integration (payload format 1.0)."""
+    """API Gateway REST API proxy integration (payload format 1.0) and ALB target-group requests."""
 
     source = "REST API v1 event"
 
@@ -163,65 +219,92 @@ class RestApiV1Event(_Wrapper):
 
     @property
     def path(self) -> str:
-        return self._get("path") or "/"
+        return self._optional("path") or "/"
+
+    @property
+    def is_alb(self) -> bool:
+        return self._get("requestContext", "elb") is not None
+
+    @property
+    def multi_value(self) -> bool:
+        """The event carries (and so the answer must carry) multi-value headers."""
+        return self._get("multiValueHeaders") is not None
 
     @property
     def headers(self) -> list[tuple[str, str]]:
-        multi = self._get("multiValueHeaders")
-        if isinstance(multi, Mapping) and multi:
-            return [(str(k), str(v)) for k, values in multi.items() for v in values or []]
-        return [(str(k), str(v)) for k, v in (self._get("headers") or {}).items()]
+        multi = self._list_map("multiValueHeaders")
+        if multi:
+            return [(name, value) for name, values in multi.items() if values for value in values]
+        return list(self._string_map("headers").items())
 
-    @property
-    def query_all(self) -> dict[str, list[str]]:
-        multi = self._get("multiValueQueryStringParameters")
-        if isinstance(multi, Mapping) and multi:
-            out = {str(k): [str(v) for v in values or []] for k, values in multi.items()}
+    def query(self, alb: bool) -> list[tuple[str, str]]:
+        multi = self._list_map("multiValueQueryStringParameters")
+        if multi:
+            pairs = [(name, value) for name, values in multi.items() if values for value in values]
         else:
-            out = {str(k): [str(v)] for k, v in (self._get("queryStringParameters") or {}).items()}
-        if self._get("requestContext", "elb") is not None:
-            # An ALB target passes the query as it came, still percent-encoded (API Gateway decodes it).
-            out = {unquote_plus(k): [unquote_plus(v) for v in values] for k, values in out.items()}
-        return out
+            pairs = list(self._string_map("queryStringParameters").items())
+        if alb:
+            # An ALB target gets the query as it came, still percent-encoded (API Gateway decodes it):
+            # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/lambda-functions.html
+            pairs = [(unquote_plus(k), unquote_plus(v)) for k, v in pairs]
+        return pairs
 
     @property
     def body(self) -> bytes:
         return _decode_body(self._get("body"), bool(self._get("isBase64Encoded")), self.source)
 
     def to_request(self) -> Request:
-        headers = self.headers
-        query_all = self.query_all
-        cookie_header = "; ".join(v for k, v in headers if k.lower() == "cookie")
-        return Request(
-            method=self.method, path=self.path, headers=headers,
-            query={k: v[0] for k, v in query_all.items() if v}, query_all=query_all, body=self.body,
-            cookies=base.cookies_from_header(cookie_header),
-            source_ip=self._get("requestContext", "identity", "sourceIp"),
-            request_id=self._get("requestContext", "requestId"),
+        path, alb = self.path, self.is_alb
+        return base.http_request(
+            self.method, unquote(path) if alb and "%" in path else path, self.headers, query=self.query(alb),
+            body=self.body, source_ip=self._optional("requestContext", "identity", "sourceIp"),
+            request_id=self._optional("requestContext", "requestId"),
         )
 
-    @staticmethod
-    def from_response(response: Response) -> dict[str, Any]:
+    def from_response(self, response: Response) -> dict[str, Any]:
         body, is_b64 = _encode_body(response.body_bytes())
-        multi = {k: [v] for k, v in response.headers.items()}
-        if response.cookies:
-            multi["Set-Cookie"] = list(response.cookies)
-        # Both forms: API Gateway merges them; an ALB target group reads the one it is set up for.
-        return {"statusCode": response.status, "headers": dict(response.headers), "multiValueHeaders": multi,
-                "body": body, "isBase64Encoded": is_b64}
-
-
-def _query_all(raw: str) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    if not raw:
+        out: dict[str, Any] = {"statusCode": response.status, "body": body, "isBase64Encoded": is_b64}
+        if not self.is_alb:
+            # API Gateway merges both forms.
+            out["headers"] = dict(response.headers)
+            out["multiValueHeaders"] = _multi_value_headers(response)
+        elif self.multi_value:
+            # An ALB target group answers in the form its requests come in (multi-value headers on
+            # or off); the other form is ignored:
+            # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/lambda-functions.html#multi-value-headers
+            out["multiValueHeaders"] = _multi_value_headers(response)
+        else:
+            out["headers"] = _single_value_headers(response)
         return out
-    if "%" in raw or "+" in raw:
-        pairs = parse_qsl(raw, keep_blank_values=True)
-    else:  # nothing to unquote: what parse_qsl would return, without its per-field work
-        pairs = [part.partition("=")[::2] for part in raw.split("&") if part]
-    for key, value in pairs:
-        out.setdefault(key, []).append(value)
-    return out
+
+
+def _multi_value_headers(response: Response) -> dict[str, list[str]]:
+    multi = {k: [v] for k, v in response.headers.items()}
+    if response.cookies:
+        multi["Set-Cookie"] = list(response.cookies)
+    return multi
+
+
+def _single_value_headers(response: Response) -> dict[str, str]:
+    """Headers for an ALB without multi-value headers: one value per name, so each Set-Cookie gets
+    its own spelling of the name (header names are case-insensitive), as Mangum's ALB handler does
+    (mangum/handlers/alb.py, case_mutated_headers); without it every cookie but one is lost."""
+    headers = dict(response.headers)
+    spellings = (spelling for spelling in _spellings("set-cookie") if spelling not in headers)
+    for cookie in response.cookies:
+        headers[next(spellings)] = cookie
+    return headers
+
+
+def _spellings(name: str):
+    """Distinct spellings of `name` that differ only in letter case, lower case first."""
+    letters = [i for i, char in enumerate(name) if char.isalpha()]
+    for n in range(2 ** len(letters)):
+        chars = list(name.lower())
+        for bit, i in enumerate(letters):
+            if n >> bit & 1:
+                chars[i] = chars[i].upper()
+        yield "".join(chars)
 
 
 def _encode_body(data: bytes) -> tuple[str, bool]:
@@ -244,11 +327,11 @@ class SnsNotification(_Wrapper):
 
     @property
     def message(self) -> str:
-        return self._get("Message", default="")
+        return self._optional("Message", default="")
 
     @property
     def topic_arn(self) -> str:
-        return self._get("TopicArn", default="")
+        return self._optional("TopicArn", default="")
 
     @property
     def timestamp(self) -> datetime | None:
@@ -279,7 +362,7 @@ class SqsRecord(_Wrapper):
 
     @property
     def body(self) -> str:
-        return self._get("body", default="")
+        return self._optional("body", default="")
 
     @property
     def receive_count(self) -> int:
@@ -305,7 +388,7 @@ class SqsRecord(_Wrapper):
 
     @property
     def source_arn(self) -> str:
-        return self._get("eventSourceARN", default="")
+        return self._optional("eventSourceARN", default="")
 
     @property
     def message_attributes(self) -> dict[str, str]:
@@ -381,6 +464,48 @@ def _records(event: Any) -> list[Any]:
 
 def _request_id(context: Any) -> str | None:
     return getattr(context, "aws_request_id", None)
+
+
+class _Refused:
+    """An event shape omnicloud recognises only to refuse it by name: never run as an HTTP request."""
+
+    kind = "unsupported"
+
+    def handle(self, target: str, trigger: str, event: Mapping[str, Any], context: Any) -> Any:
+        raise AssertionError("refused events are never handled")  # make_handler refuses them first
+
+
+class AuthorizerAdapter(_Refused):
+    """An API Gateway Lambda authorizer call (REST TOKEN/REQUEST, HTTP API REQUEST): it expects an
+    IAM policy or {"isAuthorized": ...} back, which an omnicloud function does not produce."""
+
+    name = "API Gateway Lambda authorizer event"
+    hint = ("omnicloud functions are not Lambda authorizers; authenticate inside the handler "
+            "(the agent platform checks API keys and JWTs itself)")
+
+    def infer(self, event: Any, context: Any) -> bool:
+        # REST authorizers get {"type": "TOKEN" | "REQUEST", "methodArn", ...}
+        # (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-lambda-authorizer-input.html),
+        # HTTP API ones {"version", "type": "REQUEST", "routeArn", ...}
+        # (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-lambda-authorizer.html).
+        return (_is_mapping(event) and event.get("type") in ("TOKEN", "REQUEST")
+                and ("methodArn" in event or "routeArn" in event))
+
+
+class WebSocketAdapter(_Refused):
+    """An API Gateway WebSocket API event ($connect, $disconnect, messages): no HTTP request to answer."""
+
+    name = "API Gateway WebSocket event"
+    hint = "omnicloud serves HTTP APIs only; WebSocket APIs are not supported"
+
+    def infer(self, event: Any, context: Any) -> bool:
+        # Every WebSocket route's event names its connection and event type (CONNECT, MESSAGE,
+        # DISCONNECT) in requestContext ($connect and $disconnect routes:
+        # https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-websocket-api-route-keys-connect-disconnect.html;
+        # real events: aws/aws-lambda-go events/testdata/apigw-websocket-request*.json).
+        request_context = event.get("requestContext") if _is_mapping(event) else None
+        return (_is_mapping(request_context) and "connectionId" in request_context
+                and "eventType" in request_context)
 
 
 class _HttpAdapter:
@@ -515,10 +640,11 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-# First match wins; the more specific shapes come first.
+# First match wins; the more specific shapes come first (authorizer and WebSocket events also
+# look like HTTP requests, so they are recognised before the HTTP adapters).
 ADAPTERS: tuple[Adapter, ...] = (
     SchedulerInputAdapter(), ScheduledEventAdapter(), SqsAdapter(), SnsAdapter(),
-    HttpApiV2Adapter(), RestApiV1Adapter(),
+    AuthorizerAdapter(), WebSocketAdapter(), HttpApiV2Adapter(), RestApiV1Adapter(),
 )
 
 
@@ -536,7 +662,9 @@ def make_handler(target: str, trigger: str) -> Callable[[Any, Any], Any]:
         if adapter is None:
             error = EventError(ADAPTER, f"unrecognised event ({base.describe(event)})", EXPECTED[kind])
         elif adapter.kind != kind:
-            error = EventError(ADAPTER, f"a {trigger} function received an {adapter.name}", EXPECTED[kind])
+            hint = getattr(adapter, "hint", None)
+            error = EventError(ADAPTER, f"a {trigger} function received an {adapter.name}"
+                               + (f" ({hint})" if hint else ""), EXPECTED[kind])
         else:
             return adapter.handle(target, trigger, event, context)
         base.reject(trigger, error, invocation_id=_request_id(context), consequence="invocation failed")

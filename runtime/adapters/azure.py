@@ -7,11 +7,12 @@ when a response object has to be built, never when this module is imported.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from .. import context as invocation_context
 from ..types import Message, Request, Response, ScheduledEvent
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     import azure.functions as func
 
 ADAPTER = "azure"
+log = logging.getLogger("omnicloud.adapter")
 
 
 def _invocation_id(context: Any) -> str | None:
@@ -45,16 +47,12 @@ def to_request(req: func.HttpRequest, context: Any = None) -> Request:
     except AttributeError:
         raise EventError(ADAPTER, f"the HTTP trigger passed {base.describe(req)}", "an azure.functions.HttpRequest") from None
     parts = urlsplit(url or "/")
-    query_all: dict[str, list[str]] = {}
-    for key, value in parse_qsl(parts.query, keep_blank_values=True):
-        query_all.setdefault(key, []).append(value)
-    lowered = {k.lower(): v for k, v in headers.items()}
-    return Request(
+    # The query comes from the URL, not req.params: the host's params keep a repeated key's last
+    # value, every other adapter its first (runtime/adapters/base.http_request).
+    return base.http_request(
         # Decoded, as API Gateway (rawPath) and functions-framework (PATH_INFO) give it.
-        method=method or "GET", path=unquote(parts.path) or "/", headers=headers,
-        query={k: v[0] for k, v in query_all.items()}, query_all=query_all, body=body or b"",
-        cookies=base.cookies_from_header(lowered.get("cookie")),
-        source_ip=base.first_ip(lowered.get("x-forwarded-for")),
+        method or "GET", unquote(parts.path) or "/", headers, query=parts.query, body=body or b"",
+        source_ip=base.first_ip(headers.get("x-forwarded-for") or headers.get("X-Forwarded-For")),
         request_id=_invocation_id(context),
     )
 
@@ -68,8 +66,59 @@ def to_http_response(response: Response) -> func.HttpResponse:
     out = func.HttpResponse(body=body, status_code=response.status, headers=headers,
                             mimetype=content_type.split(";")[0].strip() if content_type else None)
     for cookie in response.cookies:
-        out.headers.add("Set-Cookie", cookie)
+        out.headers.add("Set-Cookie", host_cookie(cookie))
     return out
+
+
+# Set-Cookie attributes the Functions host carries (RpcHttpCookie: name, value, domain, path,
+# expires, secure, http_only, same_site, max_age).
+_HOST_COOKIE_ATTRIBUTES = {"domain", "path", "expires", "max-age", "secure", "httponly", "samesite"}
+
+
+def host_cookie(set_cookie: str) -> str:
+    """A Set-Cookie line the Azure Functions host will not lose.
+
+    azure.functions hands every Set-Cookie to http.cookies.SimpleCookie, and the worker passes on
+    what that parsed as RpcHttpCookie fields (azure-functions-python-library azure/functions/http.py
+    HttpResponseConverter.encode; azure-functions-python-worker bindings/datumdef.py
+    parse_to_rpc_http_cookie_list). SimpleCookie gives up on the whole line, silently, at a value
+    that is not a token (JSON: quotes, commas) or an attribute it does not know (Partitioned), and
+    the cookie vanishes. So the line is rebuilt with SimpleCookie itself: the value quoted where it
+    must be (the worker reads it back unquoted), and the attributes the host has no field for
+    left out, with a warning naming them.
+    """
+    from http.cookies import CookieError, SimpleCookie
+
+    first, *attributes = set_cookie.split(";")
+    name, _, value = first.strip().partition("=")
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar[name] = value
+    except CookieError:
+        log.warning("azure adapter: cookie name %r is not a token; the Functions host drops it", name)
+        return set_cookie
+    morsel = jar[name]
+    lost = []
+    for attribute in attributes:
+        key, eq, attr_value = attribute.strip().partition("=")
+        lowered = key.lower()
+        if not key:
+            continue
+        if lowered not in _HOST_COOKIE_ATTRIBUTES:
+            lost.append(key)
+        elif lowered in ("secure", "httponly"):
+            morsel[lowered] = True
+        else:
+            morsel[lowered] = attr_value if eq else ""
+    if lost:
+        log.warning("azure adapter: cookie %r sent without %s: the Functions host has no field for %s",
+                    name, ", ".join(lost), "it" if len(lost) == 1 else "them")
+    else:
+        as_sent = SimpleCookie()
+        as_sent.load(set_cookie)
+        if name in as_sent and as_sent[name].value == value:
+            return set_cookie  # the host reads it as it is
+    return morsel.OutputString()
 
 
 def handle_http(target: str, req: func.HttpRequest, context: Any = None) -> func.HttpResponse:

@@ -22,7 +22,7 @@ from time import time as _time
 from .. import context
 from .. import log as jsonlog
 from ..router import HTTPError, as_response
-from ..types import BadRequest, Message, Request, Response, ScheduledEvent
+from ..types import BadRequest, Headers, Message, Request, Response, ScheduledEvent
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on the cold path
 if TYPE_CHECKING:
@@ -336,10 +336,63 @@ def first_ip(forwarded_for: str | None) -> str | None:
     return ip or None
 
 
+# ---- the neutral Request: built here, and only here, for every adapter and `omnicloud dev` --------
+
+
+def http_request(method: str, path: str, headers: Headers | Mapping[str, str] | list[tuple[str, str]], *,
+                 query: str | list[tuple[str, str]] = "", body: bytes = b"", cookie_header: str | None = None,
+                 source_ip: str | None = None, request_id: str | None = None,
+                 gateway_authorization: str | None = None) -> Request:
+    """One HTTP request as the neutral Request, the same way whoever delivered it.
+
+    `path` is decoded (no percent-escapes left); `query` is the raw query string, or (name, value)
+    pairs already decoded; `cookie_header` is the Cookie header when the event carries cookies
+    apart from the headers (HTTP API v2), else the Cookie header(s) among `headers` are read.
+    Where a query key or a cookie name repeats, `query` and `cookies` hold its FIRST value, as API
+    Gateway, Azure and Cloud Functions hand it over; `query_all` holds every value in order.
+    """
+    pairs = query_pairs(query) if type(query) is str else query
+    query_all: dict[str, list[str]] = {}
+    for key, value in pairs:
+        values = query_all.get(key)
+        if values is None:
+            query_all[key] = [value]
+        else:
+            values.append(value)
+    # Header names in lower case, whoever delivered them (HTTP API and the Functions host do already;
+    # REST APIs keep the client's spelling, werkzeug title-cases): the same Request everywhere.
+    if type(headers) is not Headers:  # a Headers given is one made by Headers.from_wire
+        headers = Headers.from_wire(headers)
+    if cookie_header is None:
+        cookie_header = headers.get("cookie")
+    request = Request(method=method, path=path, headers=headers,
+                      query={key: values[0] for key, values in query_all.items()}, query_all=query_all,
+                      body=body, cookies=cookies_from_header(cookie_header), source_ip=source_ip,
+                      request_id=request_id)
+    if gateway_authorization is not None:
+        request.gateway_authorization = gateway_authorization
+    return request
+
+
+def query_pairs(raw: str) -> list[tuple[str, str]]:
+    """A raw query string as decoded (name, value) pairs, in order, blank values kept."""
+    if not raw:
+        return []
+    if "%" in raw or "+" in raw:
+        from urllib.parse import parse_qsl
+
+        return parse_qsl(raw, keep_blank_values=True)
+    # Nothing to unquote: what parse_qsl would return, without its per-field work.
+    return [(key, value) for key, _, value in (part.partition("=") for part in raw.split("&") if part)]
+
+
 def cookies_from_header(header: str | None) -> dict[str, str]:
+    """Cookie name -> value; a repeated name keeps its first value (the most specific path, RFC 6265 5.4)."""
     out: dict[str, str] = {}
-    for part in (header or "").split(";"):
+    if not header:
+        return out
+    for part in header.split(";"):
         name, eq, value = part.strip().partition("=")
-        if name and eq:
-            out.setdefault(name, value)
+        if name and eq and name not in out:
+            out[name] = value
     return out

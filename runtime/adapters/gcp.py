@@ -15,7 +15,6 @@ import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import parse_qsl
 
 from .. import context as invocation_context
 from ..types import Headers, Message, Request, Response, ScheduledEvent
@@ -28,6 +27,8 @@ if TYPE_CHECKING:
 ADAPTER = "gcp"
 SCHEDULE_KEY = "omnicloud-schedule"
 PUSH_HEADER = "x-goog-pubsub-"
+AUTHORIZATION = "authorization"
+FORWARDED_AUTHORIZATION = "x-forwarded-authorization"
 EXECUTION_ID = "Function-Execution-Id"
 
 FlaskResult = tuple[bytes, int, list[tuple[str, str]]]
@@ -63,7 +64,7 @@ class PushRequest:
 
     def __init__(self, request: flask.Request):
         self._request = request
-        self.headers = Headers(list(request.headers.items()))
+        self.headers = Headers.from_wire(list(request.headers.items()))
         self.method = (request.method or "GET").upper()
         self.body: bytes = request.get_data() or b""
         self._json: Any = self  # not parsed yet (adapters ask for it more than once per request)
@@ -96,15 +97,27 @@ class PushRequest:
         return data if isinstance(data, dict) else None
 
     def to_request(self) -> Request:
-        query_all: dict[str, list[str]] = {}
-        for key, value in parse_qsl(self.query_string, keep_blank_values=True):
-            query_all.setdefault(key, []).append(value)
-        return Request(
-            method=self.method, path=self.path, headers=self.headers,
-            query={k: v[0] for k, v in query_all.items()}, query_all=query_all, body=self.body,
-            cookies=base.cookies_from_header(self.headers.get("cookie")),
+        headers: Headers | list[tuple[str, str]] = self.headers
+        gateway_authorization = None
+        caller_authorization = headers.get(FORWARDED_AUTHORIZATION)
+        if caller_authorization is not None or AUTHORIZATION in headers:
+            # HTTP functions are IAM-private behind API Gateway, whose x-google-backend with
+            # jwt_audience puts its own Google-signed ID token in Authorization and moves the
+            # caller's Authorization to X-Forwarded-Authorization (Cloud Endpoints / ESPv2, which
+            # API Gateway runs: https://cloud.google.com/endpoints/docs/openapi/migrate-to-esp-v2
+            # "Handle JWTs in the backend service"; GoogleCloudPlatform/esp-v2
+            # src/envoy/http/backend_auth/README.md). So Authorization here is the platform's
+            # credential, never the caller's: handlers get the caller's back in Authorization,
+            # and the gateway's as request.gateway_authorization.
+            gateway_authorization = headers.get(AUTHORIZATION)
+            headers = [(name, value) for name, value in self._request.headers.items()
+                       if name.lower() not in (AUTHORIZATION, FORWARDED_AUTHORIZATION)]
+            if caller_authorization is not None:
+                headers.append(("Authorization", caller_authorization))
+        return base.http_request(
+            self.method, self.path, headers, query=self.query_string, body=self.body,
             source_ip=base.first_ip(self.headers.get("x-forwarded-for")) or self._request.remote_addr,
-            request_id=self.execution_id,
+            request_id=self.execution_id, gateway_authorization=gateway_authorization,
         )
 
 

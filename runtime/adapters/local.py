@@ -1,7 +1,9 @@
 """Local adapter: what `omnicloud dev` calls for each HTTP request, message and schedule firing.
 
-Events are already neutral here; this runs the handler inside the invocation context (so the
-traceparent flows on through the local clients) and logs the same JSON line as the clouds.
+The gateway's HTTP requests become the neutral Request through `to_request` (the same builder
+as the clouds'); messages and schedule firings are neutral already. Each runs the handler inside
+the invocation context (so the traceparent flows on through the local clients) and logs the same
+JSON line as the clouds.
 Passing `environ` resolves links and OMNICLOUD_* settings from that function's environment,
 for a dev server that hosts several functions in one process.
 """
@@ -14,6 +16,15 @@ from .. import links
 from .. import log as jsonlog
 from ..types import Message, Request, Response, ScheduledEvent
 from . import base
+
+
+def to_request(method: str, path: str, headers: list[tuple[str, str]], *, query_string: str = "",
+               body: bytes = b"", source_ip: str | None = None, request_id: str | None = None) -> Request:
+    """A request as `omnicloud dev`'s gateway received it (path decoded, the raw query string), as the
+    neutral Request: built by base.http_request, like every cloud's (same rules for repeated query
+    keys and cookies)."""
+    return base.http_request(method, path, headers, query=query_string, body=body, source_ip=source_ip,
+                             request_id=request_id)
 
 
 def invoke_http(target: str, request: Request, *, function: str | None = None,

@@ -141,7 +141,8 @@ class Store:
         self.path = directory / "state.db"
         self._lock = threading.RLock()  # one statement or transaction at a time on the connection
         self._listener: Callable[[str, int], None] | None = None
-        self.directory.mkdir(parents=True, exist_ok=True)
+        # Owner only: the state holds generated secrets, API key hashes and task outputs.
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._db = self._connect()  # creates the schema
 
     _by_setting: dict[str, Store] = {}

@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from omnicloud.dev.local_routes import TOKEN_FILE
+
 ROOT = Path(__file__).resolve().parents[2]
 APPS = Path(__file__).resolve().parent / "apps"
 
@@ -104,10 +106,20 @@ class DevProcess:
 
         wait_until(ready, timeout, "omnicloud dev to answer")
 
+    def local_token(self) -> str:
+        """The token the local routes (/_omnicloud/*) ask for: the state dir's dev-token file."""
+        return (self.state / TOKEN_FILE).read_text().strip()
+
     def request(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None,
                 timeout: float = 10.0) -> tuple[int, Any]:
         data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
-        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers or {})
+        headers = dict(headers or {})
+        if path.startswith("/_omnicloud") and "Authorization" not in headers:
+            try:
+                headers["Authorization"] = f"Bearer {self.local_token()}"
+            except FileNotFoundError:
+                pass  # not created yet: the server is not up either
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=timeout) as resp:
                 status, raw = resp.status, resp.read()

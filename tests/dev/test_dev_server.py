@@ -28,9 +28,14 @@ def server(tmp_path_factory) -> DevProcess:
 
 
 def generated_greeting(output: str) -> str:
-    match = re.search(r"^secret greeting: (\S+) \(generated for local use; set GREETING to choose it\)$", output, re.M)
+    """The generated secret's value, from the file the banner names (its output is not a terminal)."""
+    match = re.search(r"^secret greeting: generated for local use, value in (\S+) \(set GREETING to choose it\)$",
+                      output, re.M)
     assert match, output
-    return match.group(1)
+    path = Path(match.group(1))
+    assert path.stat().st_mode & 0o777 == 0o600
+    values = dict(line.split("=", 1) for line in path.read_text().splitlines() if line and not line.startswith("#"))
+    return values["GREETING"]
 
 
 def log_lines(output: str) -> list[dict]:
@@ -80,8 +85,10 @@ def test_secret_from_dotenv(dev_server, app_copy):
     assert "secret greeting: from .env (GREETING)" in server.output()
 
 
-def test_generated_secret_is_printed_and_served(server):
-    assert server.request("GET", "/hello") == (200, {"greeting": generated_greeting(server.output())})
+def test_generated_secret_is_kept_out_of_the_log_and_served(server):
+    greeting = generated_greeting(server.output())
+    assert server.request("GET", "/hello") == (200, {"greeting": greeting})
+    assert greeting not in server.output()  # the log names the file, never the value
 
 
 def test_queue_message_is_processed(server):
@@ -217,7 +224,7 @@ def test_sigterm_exits_zero_with_stop_lines(dev_server, tmp_path):
     assert server.output().rstrip().endswith("omnicloud dev: stopped")
 
 
-def test_requests_http_server_itself_refuses_still_get_a_json_error(server):
+def test_requests_the_gateway_refuses_before_any_function_still_get_a_json_error(server):
     # An unknown method and a broken request line never reach a function; the answer is JSON all the same.
     status, body = server.request("TRACE", "/whoami")
     assert status == 501 and body["error"]["code"] == "not_implemented" and "TRACE" in body["error"]["message"]

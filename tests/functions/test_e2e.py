@@ -76,19 +76,26 @@ class DevServer:
             return False
 
     def bootstrap_token(self) -> str:
+        """The generated bootstrap token: its output is a file, not a terminal, so the banner names the
+        mode-0600 file that holds it instead of printing it."""
         def printed():
-            return re.search(r"^secret bootstrap-token: (\S+) \(generated", self.out.read_text(), re.M)
+            return re.search(r"^secret bootstrap-token: generated for local use, value in (\S+) ", self.out.read_text(),
+                             re.M)
 
         try:
-            match = _wait("the bootstrap token in the dev server's banner", printed, timeout=10)
+            match = _wait("the bootstrap token's file in the dev server's banner", printed, timeout=10)
         except AssertionError:
-            raise AssertionError(f"the dev server did not print a generated bootstrap token:\n"
+            raise AssertionError(f"the dev server did not name a generated bootstrap token's file:\n"
                                  f"{self.out.read_text()[-2000:]}") from None
-        return match.group(1)
+        values = dict(line.split("=", 1) for line in Path(match.group(1)).read_text().splitlines()
+                      if line and not line.startswith("#"))
+        return values["BOOTSTRAP_TOKEN"]
 
     def request(self, method: str, path: str, body: Any = None, *, token: str | None = None,
                 headers: dict[str, str] | None = None) -> tuple[int, Any, dict[str, str]]:
         data = None if body is None else json.dumps(body).encode()
+        if token is None and path.startswith("/_omnicloud"):
+            token = (self.state_dir / "dev-token").read_text().strip()  # the local routes' token
         request = urllib.request.Request(self.url + path, data=data, method=method, headers={
             "content-type": "application/json", **({"authorization": f"Bearer {token}"} if token else {}),
             **(headers or {})})

@@ -92,8 +92,9 @@ def import_function_app(tmp_path: Path, source: str, name: str = "function_app")
     return module
 
 
-def gcp_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, handler: str, trigger: str):
-    """functions-framework's test client for the main.py the bundler writes."""
+def gcp_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, handler: str, trigger: str, *, use_cookies: bool = True):
+    """functions-framework's test client for the main.py the bundler writes (use_cookies=False: send a
+    Cookie header as given, instead of the client's own cookie jar)."""
     from functions_framework import create_app
 
     main = tmp_path / "main.py"
@@ -102,4 +103,4 @@ def gcp_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, handler: str, tr
     monkeypatch.setattr(sys, "path", list(sys.path))
     monkeypatch.delitem(sys.modules, "main", raising=False)
     monkeypatch.setenv("FUNCTION_SIGNATURE_TYPE", "http")
-    return create_app("handle", str(main), "http").test_client()
+    return create_app("handle", str(main), "http").test_client(use_cookies=use_cookies)

@@ -68,6 +68,16 @@ def raw_http(request: Request) -> dict[str, Any]:
     }
 
 
+def request_fields(request: Request) -> dict[str, Any]:
+    """Every field of the neutral Request, as JSON (the body as latin-1 text, so any bytes survive)."""
+    return {
+        "method": request.method, "path": request.path, "headers": dict(request.headers), "query": request.query,
+        "query_all": request.query_all, "body": request.body.decode("latin-1"), "cookies": request.cookies,
+        "path_params": request.path_params, "source_ip": request.source_ip, "route_path": request.route_path,
+        "request_id": request.request_id, "gateway_authorization": request.gateway_authorization,
+    }
+
+
 def on_message(message: Message) -> None:
     """Fails (so the cloud retries) when the body asks for it."""
     payload = message.json() if message.body[:1] in (b"{", b"[") else message.text

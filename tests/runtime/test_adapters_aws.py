@@ -421,3 +421,142 @@ def test_sns_with_malformed_message_attributes_still_runs(seen):
     event["Records"][0]["Sns"]["MessageAttributes"] = ["not", "an", "object"]
     aws.make_handler(target("on_message"), "topic")(event, CTX)
     assert [(m["body"], m["attributes"]) for m in seen] == [("Hello from SNS!", {})]
+
+
+# ---- issue 10, items 15-18: stages, ALB cookies, malformed fields, events that are not HTTP ----
+
+
+def test_http_api_named_stage_is_not_part_of_the_path():
+    # aws-lambda-rust-runtime's real event: stage "Prod", rawPath "/Prod/my/path".
+    result = aws.make_handler(target("raw_http"), "http")(load("aws", "apigw_v2_named_stage"), CTX)
+    assert _json_body(result)["path"] == "/my/path"
+
+
+@pytest.mark.parametrize(("stage", "raw_path", "path"), [
+    ("Prod", "/Prod", "/"), ("Prod", "/Prod/", "/"), ("Prod", "/Production/x", "/Production/x"),
+    ("Prod", "/other/Prod/x", "/other/Prod/x"), ("$default", "/$default/x", "/$default/x"),
+    ("v1", "/v1/caf%C3%A9", "/café"),
+])
+def test_only_a_leading_stage_segment_is_stripped(stage, raw_path, path):
+    event = load("aws", "apigw_v2_named_stage")
+    event["rawPath"] = raw_path
+    event["requestContext"]["stage"] = stage
+    assert _json_body(aws.make_handler(target("raw_http"), "http")(event, CTX))["path"] == path
+
+
+def test_router_serves_routes_below_a_named_stage():
+    event = load("aws", "apigw_v2_named_stage")
+    event.update(rawPath="/Prod/items/abc", rawQueryString="tag=a")
+    event["requestContext"]["http"]["method"] = "GET"
+    result = aws.make_handler(target("app"), "http")(event, CTX)
+    assert result["statusCode"] == 200 and _json_body(result) == {"id": "abc", "q": None, "tags": ["a"]}
+
+
+def _set_cookies(headers: dict[str, str]) -> list[str]:
+    return [value for name, value in headers.items() if name.lower() == "set-cookie"]
+
+
+def test_alb_single_value_headers_keep_every_set_cookie():
+    # Without multi-value headers a target group reads only `headers`, one value per name: each cookie
+    # gets its own spelling of Set-Cookie (names are case-insensitive), as Mangum does.
+    event = load("aws", "alb_single_value")
+    event["path"] = "/cookie"
+    result = aws.make_handler(target("app"), "http")(event, CTX)
+    assert "multiValueHeaders" not in result
+    assert _set_cookies(result["headers"]) == ["session=abc; Path=/; HttpOnly", "theme=dark; Path=/"]
+    assert len({name for name in result["headers"] if name.lower() == "set-cookie"}) == 2
+
+
+def test_alb_multi_value_headers_answer_in_multi_value_form():
+    event = load("aws", "alb_multi_value")
+    event["path"] = "/cookie"
+    result = aws.make_handler(target("app"), "http")(event, CTX)
+    assert "headers" not in result
+    assert result["multiValueHeaders"]["Set-Cookie"] == ["session=abc; Path=/; HttpOnly", "theme=dark; Path=/"]
+
+
+def test_alb_single_value_spellings_are_distinct_for_many_cookies():
+    from itertools import islice
+
+    spellings = list(islice(aws._spellings("set-cookie"), 300))
+    assert len(set(spellings)) == 300 and all(s.lower() == "set-cookie" for s in spellings)
+
+
+def _set(event: dict, path: tuple[str, ...], value: object) -> dict:
+    node = event
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return event
+
+
+@pytest.mark.parametrize(("source", "path", "value", "named"), [
+    ("apigw_v2_http_api", ("headers",), ["not", "an", "object"], "headers is a list"),
+    ("apigw_v2_http_api", ("headers",), 7, "headers is a number"),
+    ("apigw_v2_http_api", ("headers", "header1"), ["a", "b"], "headers.header1 is a list"),
+    ("apigw_v2_http_api", ("rawPath",), 42, "rawPath is a number"),
+    ("apigw_v2_http_api", ("rawQueryString",), {"a": 1}, "rawQueryString is an object"),
+    ("apigw_v2_http_api", ("cookies",), "a=1", "cookies is a string"),
+    ("apigw_v2_http_api", ("cookies",), ["a=1", 2], "cookies is a number"),
+    ("apigw_v2_http_api", ("requestContext", "http", "method"), 5, "requestContext.http.method is a number"),
+    ("apigw_v2_http_api", ("requestContext", "http", "sourceIp"), ["1.2.3.4"], "sourceIp is a list"),
+    ("apigw_v2_http_api", ("body",), {"json": "object"}, "body is an object"),
+    ("apigw_rest_v1", ("headers",), "text", "headers is a string"),
+    ("apigw_rest_v1", ("multiValueHeaders",), ["x"], "multiValueHeaders is a list"),
+    ("apigw_rest_v1", ("multiValueHeaders", "Header1"), "value1", "multiValueHeaders.Header1 is a string"),
+    ("apigw_rest_v1", ("multiValueQueryStringParameters", "parameter1"), [1, 2], "parameter1 is a list"),
+    ("apigw_rest_v1", ("queryStringParameters",), ["a"], "queryStringParameters is a list"),
+    ("apigw_rest_v1", ("path",), 3.5, "path is a number"),
+    ("apigw_rest_v1", ("httpMethod",), ["GET"], "httpMethod is a list"),
+])
+def test_malformed_field_types_are_a_400_event_error(invocation_log, source, path, value, named):
+    event = _set(load("aws", source), path, value)
+    if source == "apigw_rest_v1" and path[0] in ("headers", "queryStringParameters"):
+        event.pop("multiValue" + path[0][0].upper() + path[0][1:], None)  # the single-value form is read
+    result = aws.make_handler(target("raw_http"), "http")(event, CTX)
+    assert result["statusCode"] == 400
+    message = json.loads(result["body"]) if "body" in result else None
+    assert message["error"]["message"].startswith("aws adapter: ") and named in message["error"]["message"]
+    (line,) = invocation_log()
+    assert line["outcome"] == "rejected" and "exception" not in line  # one line, no traceback
+
+
+@pytest.mark.parametrize("source", ["apigw_v2_http_api", "apigw_rest_v1", "alb_single_value", "function_url"])
+@pytest.mark.parametrize("bad", [None, [], 0, 1.5, True, "text", {}, {"x": [1]}])
+def test_any_field_of_any_type_is_an_answer_never_a_raw_exception(source, bad):
+    # Every top-level field, and every field of requestContext, replaced by each kind of JSON value.
+    fixture = load("aws", source)
+    paths = [(key,) for key in fixture] + [("requestContext", key) for key in fixture.get("requestContext", {})]
+    for path in paths:
+        event = _set(load("aws", source), path, bad)
+        try:
+            result = aws.make_handler(target("raw_http"), "http")(event, CTX)
+        except EventError:
+            continue  # no longer an HTTP event at all (e.g. requestContext gone): refused by name
+        assert result["statusCode"] in (200, 400), (path, result)
+
+
+@pytest.mark.parametrize("source", ["apigw_authorizer_token", "apigw_authorizer_request", "apigw_v2_authorizer"])
+def test_api_gateway_authorizer_events_are_refused_by_name(seen, invocation_log, source):
+    with pytest.raises(EventError, match="a http function received an API Gateway Lambda authorizer event "
+                                         r"\(omnicloud functions are not Lambda authorizers"):
+        aws.make_handler(target("raw_http"), "http")(load("aws", source), CTX)
+    assert seen == []
+    assert invocation_log()[0]["outcome"] == "rejected"
+
+
+@pytest.mark.parametrize("source", ["apigw_websocket_connect", "apigw_websocket_message"])
+def test_websocket_events_are_refused_by_name(seen, source):
+    with pytest.raises(EventError, match="a http function received an API Gateway WebSocket event"):
+        aws.make_handler(target("raw_http"), "http")(load("aws", source), CTX)
+    assert seen == []
+
+
+@pytest.mark.parametrize(("record_field", "value"), [("body", 5), ("body", {"a": 1}), ("eventSourceARN", [])])
+def test_sqs_record_with_a_malformed_field_is_reported_failed_alone(seen, record_field, value):
+    event = load("aws", "sqs")
+    event["Records"][0][record_field] = value
+    bad_id, good_id = (r["messageId"] for r in event["Records"])
+    result = aws.make_handler(target("on_message"), "queue")(event, CTX)
+    assert result == {"batchItemFailures": [{"itemIdentifier": bad_id}]}
+    assert [s["id"] for s in seen] == [good_id]

@@ -10,6 +10,7 @@ from azure.functions import meta
 from azure.functions.servicebus import ServiceBusMessageInConverter
 from azure.functions.timer import TimerRequestConverter
 
+from runtime import Response
 from runtime.adapters import azure as azure_adapter
 from runtime.adapters.azure_templates import host_json, render_function_app, render_host_json
 from runtime.adapters.base import EventError
@@ -264,3 +265,48 @@ def test_topic_subscriber_skips_what_its_filter_excludes_before_the_subscription
     # Queues have no filter: the setting never applies to them.
     azure_adapter.handle_message(target("on_message"), excluded, AzureContext(), trigger="queue")
     assert len(seen) == 2
+
+
+# ---- issue 10, item 19: cookies the Functions host's cookie parser cannot read ----------------------
+
+HARD_COOKIES = [
+    "theme=dark; Path=/",
+    'prefs={"lang":"fr","tabs":[1,2]}; Path=/; Max-Age=3600',  # a JSON value: quotes and commas
+    "id=abc; Path=/; Secure; HttpOnly; SameSite=None; Partitioned",  # CHIPS' Partitioned attribute
+]
+
+
+def _cookies_the_host_gets(response: func.HttpResponse) -> dict[str, dict]:
+    """What the Functions host receives: azure.functions' own converter turns each Set-Cookie into a
+    SimpleCookie, and the Python worker sends each parsed morsel on as an RpcHttpCookie (name, value,
+    path, ..., azure-functions-python-worker bindings/datumdef.py parse_to_rpc_http_cookie_list); this
+    reads the morsels the same way."""
+    from azure.functions.http import HttpResponseConverter
+
+    datum = HttpResponseConverter.encode(response, expected_type=None)
+    return {name: {"value": morsel.value, "path": morsel["path"], "max-age": morsel["max-age"],
+                   "secure": bool(morsel["secure"]), "httponly": bool(morsel["httponly"]),
+                   "samesite": morsel["samesite"]}
+            for jar in datum.value["cookies"] or [] for name, morsel in jar.items()}
+
+
+def test_without_the_adapter_the_host_loses_json_and_partitioned_cookies():
+    # The failure the adapter works around, shown with the real library (kept so the test below means something).
+    raw = func.HttpResponse(body=b"ok", status_code=200)
+    for cookie in HARD_COOKIES:
+        raw.headers.add("Set-Cookie", cookie)
+    assert set(_cookies_the_host_gets(raw)) == {"theme"}
+
+
+def test_cookies_the_host_cannot_parse_reach_it_with_their_values(caplog):
+    with caplog.at_level("WARNING", logger="omnicloud.adapter"):
+        response = azure_adapter.to_http_response(Response(body="ok", cookies=list(HARD_COOKIES)))
+    assert response.headers.getlist("Set-Cookie")[0] == "theme=dark; Path=/"  # readable as sent: untouched
+    got = _cookies_the_host_gets(response)
+    assert got["theme"]["value"] == "dark" and got["theme"]["path"] == "/"
+    assert got["prefs"]["value"] == '{"lang":"fr","tabs":[1,2]}' and got["prefs"]["max-age"] == "3600"
+    assert got["id"] == {"value": "abc", "path": "/", "max-age": "", "secure": True, "httponly": True,
+                         "samesite": "None"}
+    # What the host has no field for is said, once, by name: nothing vanishes silently.
+    assert [r.getMessage() for r in caplog.records] == [
+        "azure adapter: cookie 'id' sent without Partitioned: the Functions host has no field for it"]

@@ -198,3 +198,27 @@ def test_scheduler_with_a_body_that_is_not_json(tmp_path, monkeypatch):
     client = gcp_client(tmp_path, monkeypatch, target("on_schedule"), "schedule")
     response = _send(client, load("gcp", "cloud_scheduler"), body="not json")
     assert response.status_code == 400 and b"Cloud Scheduler body is not a JSON object" in response.data
+
+
+# ---- issue 10, item 1: API Gateway's x-google-backend replaces Authorization ----------------------
+
+
+def test_api_gateway_callers_credential_reaches_the_handler_as_authorization(tmp_path, monkeypatch):
+    fixture = load("gcp", "api_gateway_http")
+    client = gcp_client(tmp_path, monkeypatch, target("request_fields"), "http")
+    seen_request = _send(client, fixture).get_json()
+    assert seen_request["headers"]["authorization"] == "Bearer ak_caller_api_key"
+    assert "x-forwarded-authorization" not in seen_request["headers"]  # one credential, where handlers look
+    # The gateway's own ID token stays readable, apart from the caller's request.
+    assert seen_request["gateway_authorization"] == fixture["headers"]["Authorization"]
+    assert seen_request["source_ip"] == "203.0.113.7"
+
+
+def test_gateway_token_without_a_forwarded_one_is_no_credential_at_all(tmp_path, monkeypatch):
+    # A caller that sent no Authorization: the gateway's token is all there is, and it is not the caller's.
+    fixture = load("gcp", "api_gateway_http")
+    del fixture["headers"]["X-Forwarded-Authorization"]
+    seen_request = _send(gcp_client(tmp_path, monkeypatch, target("request_fields"), "http"), fixture).get_json()
+    assert "authorization" not in seen_request["headers"]
+    assert seen_request["gateway_authorization"] == fixture["headers"]["Authorization"]
+
