@@ -6,17 +6,14 @@ from typing import TypedDict
 
 import pulumi
 
+from omnicloud.registry import load, registry
 from providers import base
 from providers.base import DeployContext
 
 from ._base import NeutralComponent
 from .function import Function, FunctionLink
 from .http_api import HttpApi
-from .queue import Queue
 from .schedule import Schedule
-from .secret import Secret
-from .table import Table
-from .topic import Topic
 
 
 class AppArgs(TypedDict):
@@ -45,16 +42,10 @@ class App(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         provider.setup(self)
         self.resources: dict[str, NeutralComponent] = {}
-        for name, table in spec.tables.items():
-            self.resources[name] = Table(name, table.model_dump(exclude_none=True), child)
-        for name, queue in spec.queues.items():
-            # The visibility timeout as deployed: unset means 6 x the consumer's (stack-overridden) timeout.
-            args = {**queue.model_dump(), "visibility_timeout": spec.visibility_timeout_of(name)}
-            self.resources[name] = Queue(name, args, child)
-        for name in spec.topics:
-            self.resources[name] = Topic(name, {}, child)
-        for name, secret in spec.secrets.items():
-            self.resources[name] = Secret(name, secret.model_dump(), child)
+        for kind in registry().resource_kinds():
+            component = load(kind.component)
+            for name, resource in spec.section(kind.name).items():
+                self.resources[name] = component(name, resource.model_dump(exclude_none=True), child)
 
         self.functions: dict[str, Function] = {}
         self.schedules: dict[str, Schedule] = {}

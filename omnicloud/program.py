@@ -66,7 +66,11 @@ def apply_overrides(app, settings: StackSettings, where: str):
                 f" got {first.get('input')!r}") from None
         if settings.cloud in CLOUDS:
             _check_override(fname, functions[fname], app, settings.cloud, where)
-    return app.model_copy(update={"functions": functions})
+    app = app.model_copy(update={"functions": functions})
+    # Each queue as deployed: an unset visibility timeout is 6 x its consumer's (overridden) timeout.
+    queues = {name: queue.model_copy(update={"visibility_timeout": app.visibility_timeout_of(name)})
+              for name, queue in app.section("queue").items()}
+    return app.model_copy(update={"queues": queues})
 
 
 def _check_override(fname: str, fn: FunctionSpec, app, cloud: str, where: str) -> None:

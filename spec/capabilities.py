@@ -53,6 +53,11 @@ class CloudLimits:
     schedule_rates: str  # "any" (rate expressions) or "cron-only"
     schedule_service: str
     notes: dict[str, str] = field(default_factory=dict)
+    # Concurrency settings (FunctionSpec.max_instances, .reserved_concurrency): the (lowest, highest)
+    # value the cloud takes, or why it has no such setting (the value is then refused); and the
+    # rule each range comes from.
+    concurrency: dict[str, tuple[int, int] | str] = field(default_factory=dict)
+    concurrency_rule: dict[str, str] = field(default_factory=dict)
     # Environment variable names the platform (or omnicloud's provider) sets itself: an app's
     # `env:` may not use them (exact names, then prefixes; Azure app settings ignore case).
     reserved_env: tuple[str, ...] = ()
@@ -142,6 +147,17 @@ LIMITS: dict[str, CloudLimits] = {
                       "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
                       "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "TZ"),
         notes={"filter_keys_max": "5", "filter_combinations_max": "150"},
+        # Reserved concurrency "sets both the maximum and minimum number of concurrent instances"
+        # of a function, and provisioned concurrency (min_instances) cannot exceed it; Lambda has no
+        # cap that does not also set capacity aside
+        # (docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html). 0 stops the function.
+        concurrency={
+            "reserved_concurrency": (0, 10000),
+            "max_instances": "Lambda caps a function only with reserved concurrency, which also sets that much"
+                             " of the account's concurrency aside; set reserved_concurrency instead",
+        },
+        concurrency_rule={"reserved_concurrency": "Lambda reserved concurrency, at least the provisioned"
+                                                  " concurrency that min_instances sets"},
     ),
     "azure": CloudLimits(
         label="Azure",
@@ -204,6 +220,16 @@ LIMITS: dict[str, CloudLimits] = {
         reserved_env_prefixes=("AzureWebJobs", "AzureFunctionsJobHost__", "AzureFunctionsWebHost__",
                                "ServiceBusConnection__", "WEBSITE_"),
         reserved_env_ignore_case=True,
+        # Flex Consumption scales each app out to its maximumInstanceCount; "the lowest maximum
+        # scale ... is 40. The highest currently supported value is 1000" (learn.microsoft.com/
+        # azure/azure-functions/flex-consumption-plan#considerations). It has no per-app reservation.
+        concurrency={
+            "max_instances": (40, 1000),
+            "reserved_concurrency": "Flex Consumption cannot set capacity aside for one app; cap it with"
+                                    " max_instances and keep instances warm with min_instances",
+        },
+        concurrency_rule={"max_instances": "Flex Consumption maximumInstanceCount, at least its always-ready"
+                                           " instances"},
     ),
     "gcp": CloudLimits(
         label="Google Cloud",
@@ -259,6 +285,15 @@ LIMITS: dict[str, CloudLimits] = {
         reserved_env=("PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION", "FUNCTION_TARGET",
                       "FUNCTION_SIGNATURE_TYPE"),
         reserved_env_prefixes=("X_GOOGLE_",),
+        # Cloud Functions (2nd gen) serviceConfig.maxInstanceCount caps the instances; the minimum
+        # may not exceed it (cloud.google.com/functions/docs/configuring/max-instances,
+        # cloud.google.com/functions/docs/configuring/min-instances). Nothing reserves capacity.
+        concurrency={
+            "max_instances": (1, 1000),
+            "reserved_concurrency": "Cloud Functions cannot set capacity aside for one function; cap it with"
+                                    " max_instances and keep instances warm with min_instances",
+        },
+        concurrency_rule={"max_instances": "Cloud Functions maxInstanceCount, at least min_instances"},
     ),
 }
 
