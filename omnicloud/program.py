@@ -131,16 +131,20 @@ def build_context(project_dir: Path, settings: StackSettings, stack: str, *, pac
     return ctx, warnings
 
 
-def define(ctx) -> None:
-    """Register the app's resources and export its neutral outputs."""
+def define(ctx, provider_name: str | None = None, **app_options):
+    """Register the app's resources (as an App on the stack's provider) and export its neutral
+    outputs; returns the App. `app_options` are the App's `opts` and `transform`."""
     from components import App
+    from omnicloud.registry import registry
 
-    app = App(ctx.app.name, {"context": ctx})
+    provider = registry().provider_class(ctx.cloud, provider_name)(ctx)
+    app = App(ctx.app.name, {"context": ctx}, provider=provider, **app_options)
     pulumi.export("cloud", ctx.cloud)
     pulumi.export("environment", ctx.environment)
     if app.url is not None:
         pulumi.export("url", app.url)
     pulumi.export("functions", {name: fn.name for name, fn in app.functions.items()})
+    return app
 
 
 def main() -> None:
