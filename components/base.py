@@ -104,10 +104,16 @@ class Component(pulumi.ComponentResource):
         if opts is None:
             opts = pulumi.ResourceOptions(parent=self)
         fn = self._transform.get(key)
-        if fn is not None:
-            opts = copy.copy(opts)  # a mapping may share one options object between nodes
-            fn(args, opts, resource_name)
-        return cls(resource_name, **args, opts=opts)
+        if fn is None:
+            return cls(resource_name, **args, opts=opts)
+        opts = copy.copy(opts)  # a mapping may share one options object between nodes
+        fn(args, opts, resource_name)
+        try:
+            return cls(resource_name, **args, opts=opts)
+        except TypeError as exc:  # an argument the resource's class does not take
+            raise TransformError(f"{self.KIND} {self.logical!r} on {self.provider.cloud}: the transform of node"
+                                 f" {key!r} gives {getattr(cls, '__name__', cls)} {resource_name!r} what it does not"
+                                 f" take: {exc}") from None
 
     def _finish(self, built: Built, extra_outputs: dict[str, Any] | None = None) -> None:
         self.built = built

@@ -82,9 +82,6 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def cmd_preview(args: argparse.Namespace) -> int:
     import subprocess
 
-    from omnicloud.program import StackConfigError
-    from spec import SpecError
-
     clouds = ["aws", "azure", "gcp"] if args.cloud == "all" else [args.cloud]
     project = Path(args.project).resolve()
     # --app is a path from the current directory, as in every other command; without it the
@@ -109,16 +106,18 @@ def cmd_preview(args: argparse.Namespace) -> int:
             print("\n".join(results))
         return EXIT_USAGE if failed else 0
 
-    from omnicloud.preview import read_stack_config, render_tree, run_preview
+    from omnicloud.preview import ProgramError, read_stack_config, render_tree, run_preview
+    from omnicloud.registry import RegistryError
 
     try:
         read_stack_config(project, args.stack, cloud=clouds[0])
         result = run_preview(project, clouds[0], args.stack, app=app)
-    except SpecError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
+    except ProgramError as exc:
+        # The program's own one-line errors (app.yaml problems, stack settings), as `pulumi up` shows them.
+        for line in str(exc).splitlines():
+            print(line, file=sys.stderr)
         return EXIT_USAGE
-    except (StackConfigError, FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, ValueError, RegistryError) as exc:
         return _fail(str(exc))
     for warning in result.warnings:
         print(warning, file=sys.stderr)

@@ -353,3 +353,65 @@ def timeout_limit(cloud: str, trigger: str) -> tuple[int, str]:
     """Longest run a function with `trigger` may ask for on `cloud`, and the reason."""
     lim = LIMITS[cloud]
     return lim.timeout_max_by_trigger[trigger], lim.timeout_why[trigger]
+
+
+@dataclass(frozen=True)
+class TagRules:
+    """What one cloud accepts as a tag (Google Cloud: a label), for a stack's `omnicloud:tags`."""
+
+    what: str  # "an AWS tag", "an Azure tag", "a Google Cloud label"
+    key_max: int
+    value_max: int
+    count_max: int  # per resource, omnicloud's own tags included
+    key_pattern: str
+    value_pattern: str
+    allowed: str  # the characters, in words
+    reserved_prefix: str | None
+    source: str
+
+
+TAG_RULES: dict[str, TagRules] = {
+    # "Maximum number of tags per resource - 50; maximum key length - 128 Unicode characters; maximum
+    # value length - 256; allowed characters are letters, numbers, spaces representable in UTF-8,
+    # and + - = . _ : / @; don't use aws: as a prefix for either keys or values"
+    # (docs.aws.amazon.com/batch/latest/userguide/tag-restrictions.html, the same on every service).
+    "aws": TagRules("an AWS tag", 128, 256, 50, r"[\w .:/=+\-@]+", r"[\w .:/=+\-@]*",
+                    "letters, digits, spaces and _ . : / = + - @", "aws:",
+                    "docs.aws.amazon.com/batch/latest/userguide/tag-restrictions.html"),
+    # "Each resource ... can have a maximum of 50 tag name-value pairs ... For storage accounts, the
+    # tag name has a limit of 128 characters and the tag value has a limit of 256 characters. Tag
+    # names can't contain these characters: <, >, %, &, \, ?, /"
+    # (learn.microsoft.com/azure/azure-resource-manager/management/tag-resources#limitations).
+    "azure": TagRules("an Azure tag", 128, 256, 50, r"[^<>%&\\?/]+", r".*",
+                      "anything but < > % & \\ ? / in the name", None,
+                      "learn.microsoft.com/azure/azure-resource-manager/management/tag-resources#limitations"),
+    # Labels: at most 64 per resource; keys and values at most 63 characters of lowercase letters,
+    # digits, underscores and dashes; keys start with a lowercase letter and are never empty
+    # (cloud.google.com/resource-manager/docs/labels-overview#requirements).
+    "gcp": TagRules("a Google Cloud label", 63, 63, 64, r"[a-z][a-z0-9_-]*", r"[a-z0-9_-]*",
+                    "lowercase letters, digits, _ and - (a key starts with a letter)", None,
+                    "cloud.google.com/resource-manager/docs/labels-overview#requirements"),
+}
+
+
+def tag_problem(cloud: str, key: str, value: str) -> str | None:
+    """Why `key: value` cannot be a tag (label) on `cloud`, with what to do; None when it can."""
+    import re
+
+    rules = TAG_RULES[cloud]
+    if not key:
+        return f"{rules.what} needs a key; name it"
+    if len(key) > rules.key_max:
+        return (f"key {key!r} is {len(key)} characters, over the {rules.key_max} of {rules.what} key"
+                f" ({rules.source}); shorten it")
+    if len(value) > rules.value_max:
+        return (f"value of {key!r} is {len(value)} characters, over the {rules.value_max} of {rules.what} value"
+                f" ({rules.source}); shorten it")
+    for part, text, pattern in (("key", key, rules.key_pattern), ("value", value, rules.value_pattern)):
+        if not re.fullmatch(pattern, text):
+            hint = f"; write {text.lower()!r}" if cloud == "gcp" and re.fullmatch(pattern, text.lower()) else ""
+            return f"{part} {text!r} cannot be {rules.what} {part}: use {rules.allowed} ({rules.source}){hint}"
+        if rules.reserved_prefix and text.lower().startswith(rules.reserved_prefix):
+            return (f"{part} {text!r} starts with {rules.reserved_prefix!r}, reserved for the cloud's own tags"
+                    f" ({rules.source}); rename it")
+    return None
