@@ -29,10 +29,18 @@ def cmd_validate(args: argparse.Namespace) -> int:
                                               "gcloud": "; did you mean 'gcp'?"}.get(cloud, "")
         return _fail(f"--cloud {args.cloud!r} is not a cloud omnicloud deploys to; use aws, azure or gcp{hint}")
     try:
-        _, warnings = load_app_with_warnings(Path(args.app), cloud=cloud)
+        app, warnings = load_app_with_warnings(Path(args.app), cloud=cloud)
     except SpecError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
+        return EXIT_USAGE
+    from omnicloud.bundle.deps import dependency_problems
+
+    app_dir = Path(args.app).parent
+    dependencies = dependency_problems(app, app_dir, shown_dir=app_dir)
+    for problem in dependencies:
+        print(problem, file=sys.stderr)
+    if dependencies:
         return EXIT_USAGE
     for warning in warnings:
         print(warning, file=sys.stderr)
