@@ -90,8 +90,9 @@ def _install_fakes() -> None:
 
         def get_secret(self, name, version=None, **kwargs):  # FAKE: answers from the test's values
             RECORDED["secrets"].append({"vault_url": self.vault_url, "name": name})
-            value = fakes["keyvault"][f"{self.vault_url}|{name}"]
-            return KeyVaultSecret(properties=SecretProperties(vault_id=f"{self.vault_url}secrets/{name}"), value=value)
+            value = fakes["keyvault"][f"{self.vault_url.rstrip('/')}|{name}"]
+            return KeyVaultSecret(properties=SecretProperties(vault_id=f"{self.vault_url.rstrip('/')}/secrets/{name}"),
+                                  value=value)
 
         SecretClient.get_secret = get_secret
     if fakes.get("secretmanager") is not None:

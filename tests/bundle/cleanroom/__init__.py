@@ -267,7 +267,7 @@ class AzureWorld(World):
     def secret(self, logical: str, value: str) -> None:
         name = unique("s-")
         self.links[logical] = {"vault_url": self.vault_url, "name": name}
-        self.fakes["keyvault"][f"{self.vault_url}|{name}"] = value
+        self.fakes["keyvault"][f"{self.vault_url.rstrip('/')}|{name}"] = value
         self.secrets[logical] = value
 
     def drain(self) -> None:
@@ -413,6 +413,12 @@ def function_env(world: World, app, name: str, fn) -> dict[str, str]:
     return env
 
 
+def _fakes_for(world: World, kinds: set[str]) -> dict[str, Any]:
+    """Only the fakes of services the function links: a function without them has no such SDK."""
+    needs = {"servicebus": {"queue", "topic"}, "keyvault": {"secret"}, "secretmanager": {"secret"}}
+    return {name: value for name, value in world.fakes.items() if needs[name] & kinds}
+
+
 def run_function(provided: Provided, code: Path, world: World, app, name: str, scenario: str,
                  inbox_items: list[dict[str, Any]], home: Path) -> dict[str, Any]:
     """Run one function's scenario in the clean room; the driver's JSON report."""
@@ -422,7 +428,7 @@ def run_function(provided: Provided, code: Path, world: World, app, name: str, s
         "cloud": world.cloud, "code": str(code), "paths": paths, "site_dirs": site_dirs, "events": str(EVENTS),
         "function": name, "scenario": scenario, "inbox": inbox_items, "secrets": world.secrets,
         "probe": [[logical, app.kind_of(logical), list(verbs)] for logical, verbs in sorted(fn.links.items())],
-        "fakes": {**world.fakes, "smtp": True},
+        "fakes": {**_fakes_for(world, {app.kind_of(logical) for logical in fn.links}), "smtp": True},
     }
     env = function_env(world, app, name, fn)
     env["HOME"] = str(home)
