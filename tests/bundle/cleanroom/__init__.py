@@ -33,6 +33,7 @@ import shutil
 import subprocess
 import tempfile
 import uuid
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -334,8 +335,10 @@ class GcpWorld(World):
         deadline = emulators.time.monotonic() + READ_DEADLINE
         while True:
             for logical, subscription in self.readers.items():
-                response = self.subscriber.pull(subscription=subscription, max_messages=100, timeout=10,
-                                                return_immediately=True)
+                with warnings.catch_warnings():  # deprecated, yet what lets an empty pull answer at once
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    response = self.subscriber.pull(subscription=subscription, max_messages=100, timeout=10,
+                                                    return_immediately=True)
                 if response.received_messages:
                     self.subscriber.acknowledge(subscription=subscription,
                                                 ack_ids=[m.ack_id for m in response.received_messages])
