@@ -73,7 +73,7 @@ def interpreter(version: str) -> Path:
     raise AssertionError("unreachable")
 
 
-def _pip_target(python: Path, cache: Path, name: str, args: list[str], fingerprint: str = "") -> Path:
+def pip_target(python: Path, cache: Path, name: str, args: list[str], fingerprint: str = "") -> Path:
     """`pip install --target` into a cached directory keyed by what it installs."""
     key = hashlib.sha256(json.dumps([str(python), fingerprint or args]).encode()).hexdigest()[:16]
     final = cache / f"{name}-{key}"
@@ -110,15 +110,15 @@ class Provided:
     def paths_for(self, code: Path) -> tuple[list[str], list[str]]:
         """(sys.path entries, site directories) beyond the unpacked zip itself."""
         if self.cloud == "aws":
-            boto3 = _pip_target(self.python, self.cache, "lambda-runtime",
+            boto3 = pip_target(self.python, self.cache, "lambda-runtime",
                                 ["--no-deps", "-r", str(HERE / "lambda-runtime.txt")])
             return [str(boto3)], []
         if self.cloud == "azure":
             pin = next(ln for ln in CONSTRAINTS.read_text().splitlines() if ln.startswith("azure-functions=="))
-            host = _pip_target(self.python, self.cache, "azure-functions-host", [pin, "-c", str(CONSTRAINTS)])
+            host = pip_target(self.python, self.cache, "azure-functions-host", [pin, "-c", str(CONSTRAINTS)])
             return [str(code / ".python_packages" / "lib" / "site-packages"), str(host)], []
         requirements = code / "requirements.txt"
-        installed = _pip_target(self.python, self.cache, "gcp-build", ["-r", str(requirements)],
+        installed = pip_target(self.python, self.cache, "gcp-build", ["-r", str(requirements)],
                                 fingerprint=requirements.read_text())
         return [], [str(installed)]
 
