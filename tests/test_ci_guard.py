@@ -41,9 +41,25 @@ def _run(tmp_path, ci: str | None) -> str:
     if ci is not None:
         env["CI"] = ci
     env["PYTHONPATH"] = str(ROOT)
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "tests.ci_guard", "-p", "no:cacheprovider", "-q",
-                           "-c", str(tmp_path / "pytest.ini"), str(tmp_path / "test_sample.py")],
-                          capture_output=True, text=True, env=env, cwd=tmp_path)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "tests.ci_guard",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "-c",
+            str(tmp_path / "pytest.ini"),
+            str(tmp_path / "test_sample.py"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     return proc.stdout
 
 

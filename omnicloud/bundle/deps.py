@@ -96,7 +96,9 @@ def _is_app_module(files: AppFiles, top: str) -> bool:
     return files.module_file(top) is not None or (files.root / top).is_dir()
 
 
-def dependency_problems(app: AppSpec, app_dir: Path, shown_dir: Path | None = None) -> list[ImportProblem]:
+def dependency_problems(
+    app: AppSpec, app_dir: Path, shown_dir: Path | None = None
+) -> list[ImportProblem]:
     """One problem per import of a third-party module that the function's requirements do not provide.
 
     File names in the messages are relative to `shown_dir` (the app.yaml's directory as the user
@@ -115,7 +117,9 @@ def dependency_problems(app: AppSpec, app_dir: Path, shown_dir: Path | None = No
             except ValueError:
                 closures[module] = []  # a syntax error is reported by the handler check
         requirements = requirements_file(app_dir, fn.handler)
-        declared = requirement_names(requirements.read_text(encoding="utf-8")) if requirements else set()
+        declared = (
+            requirement_names(requirements.read_text(encoding="utf-8")) if requirements else set()
+        )
         provided = set().union(*(_provided_by(name) for name in declared)) if declared else set()
         target = _suggested_file(app_dir, fn.handler)
         for rel in closures[module]:
@@ -123,17 +127,28 @@ def dependency_problems(app: AppSpec, app_dir: Path, shown_dir: Path | None = No
                 continue
             for site in _third_party_sites(files, rel):
                 top = site.module.split(".")[0]
-                if top in stdlib or top in ALWAYS_AVAILABLE or top in provided or _is_app_module(files, top):
+                if (
+                    top in stdlib
+                    or top in ALWAYS_AVAILABLE
+                    or top in provided
+                    or _is_app_module(files, top)
+                ):
                     continue
                 if canonical(top) in declared:
                     continue
                 shown = (shown_dir / rel) if shown_dir is not None else Path(rel)
                 distribution = _distribution_for(top)
                 what = distribution or f"the distribution that provides {top!r}"
-                where = (shown_dir / target.relative_to(app_dir)) if shown_dir is not None else target.relative_to(app_dir)
+                where = (
+                    (shown_dir / target.relative_to(app_dir))
+                    if shown_dir is not None
+                    else target.relative_to(app_dir)
+                )
                 problem = ImportProblem(
-                    shown.as_posix(), site.line,
-                    f"imports {top!r}, which no requirements file of this app provides; add {what} to {where.as_posix()}")
+                    shown.as_posix(),
+                    site.line,
+                    f"imports {top!r}, which no requirements file of this app provides; add {what} to {where.as_posix()}",
+                )
                 problems.setdefault(str(problem), problem)
     return sorted(problems.values(), key=lambda p: (p.file, p.line, p.message))
 
@@ -146,4 +161,8 @@ def _third_party_sites(files: AppFiles, rel: str):
         tree = ast.parse(source)
     except SyntaxError:
         return []
-    return [s for s in import_sites(tree, module, rel.endswith("__init__.py")) if not s.relative and not s.guarded]
+    return [
+        s
+        for s in import_sites(tree, module, rel.endswith("__init__.py"))
+        if not s.relative and not s.guarded
+    ]

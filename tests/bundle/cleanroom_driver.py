@@ -27,8 +27,19 @@ if SPEC["site_dirs"]:
     for directory in SPEC["site_dirs"]:
         site.addsitedir(directory)
 
-SDK_ROOTS = ("boto3", "botocore", "azure.data", "azure.identity", "azure.servicebus", "azure.keyvault",
-             "azure.core", "google.cloud", "google.api_core", "google.auth", "grpc")
+SDK_ROOTS = (
+    "boto3",
+    "botocore",
+    "azure.data",
+    "azure.identity",
+    "azure.servicebus",
+    "azure.keyvault",
+    "azure.core",
+    "google.cloud",
+    "google.api_core",
+    "google.auth",
+    "grpc",
+)
 RECORDED: dict[str, list] = {"sent": [], "secrets": [], "smtp": []}
 EVENTS = SPEC["events"]
 
@@ -71,8 +82,11 @@ else:
     CLIENT = create_app("handle", f"{SPEC['code']}/main.py", "http").test_client()
 
 NAMESPACES = {"google", "google.cloud", "azure"}  # empty namespace packages, not SDKs
-IMPORTED_AT_START = sorted(m for m in set(sys.modules) - LOADED_BY_PLATFORM
-                           if m.startswith(SDK_ROOTS) and m not in NAMESPACES)
+IMPORTED_AT_START = sorted(
+    m
+    for m in set(sys.modules) - LOADED_BY_PLATFORM
+    if m.startswith(SDK_ROOTS) and m not in NAMESPACES
+)
 
 
 # -- fakes for the services no emulator covers (FAKES: the SDK's client is real, its network call is not) --
@@ -83,17 +97,26 @@ def _install_fakes() -> None:
     if fakes.get("servicebus"):
         from azure.servicebus import ServiceBusMessageBatch, ServiceBusSender
 
-        def create_message_batch(self, max_size_in_bytes=None, **kwargs):  # FAKE: no AMQP link is opened
+        def create_message_batch(
+            self, max_size_in_bytes=None, **kwargs
+        ):  # FAKE: no AMQP link is opened
             return ServiceBusMessageBatch(max_size_in_bytes=max_size_in_bytes or 262144)
 
         def send_messages(self, message, **kwargs):  # FAKE: records what the real sender was given
             batch = list(getattr(message, "_messages", None) or [message])
             for m in batch:
-                RECORDED["sent"].append({
-                    "namespace": self.fully_qualified_namespace, "entity": self.entity_name,
-                    "body": base64.b64encode(b"".join(m.body)).decode(), "id": m.message_id,
-                    "attributes": {str(k): str(v) for k, v in (m.application_properties or {}).items()},
-                    "credential": type(getattr(self, "_credential", None)).__name__})
+                RECORDED["sent"].append(
+                    {
+                        "namespace": self.fully_qualified_namespace,
+                        "entity": self.entity_name,
+                        "body": base64.b64encode(b"".join(m.body)).decode(),
+                        "id": m.message_id,
+                        "attributes": {
+                            str(k): str(v) for k, v in (m.application_properties or {}).items()
+                        },
+                        "credential": type(getattr(self, "_credential", None)).__name__,
+                    }
+                )
 
         ServiceBusSender.create_message_batch = create_message_batch
         ServiceBusSender.send_messages = send_messages
@@ -103,14 +126,20 @@ def _install_fakes() -> None:
         def get_secret(self, name, version=None, **kwargs):  # FAKE: answers from the test's values
             RECORDED["secrets"].append({"vault_url": self.vault_url, "name": name})
             value = fakes["keyvault"][f"{self.vault_url.rstrip('/')}|{name}"]
-            return KeyVaultSecret(properties=SecretProperties(vault_id=f"{self.vault_url.rstrip('/')}/secrets/{name}"),
-                                  value=value)
+            return KeyVaultSecret(
+                properties=SecretProperties(
+                    vault_id=f"{self.vault_url.rstrip('/')}/secrets/{name}"
+                ),
+                value=value,
+            )
 
         SecretClient.get_secret = get_secret
     if fakes.get("secretmanager") is not None:
         from google.cloud import secretmanager
 
-        def access_secret_version(self, name=None, **kwargs):  # FAKE: answers from the test's values
+        def access_secret_version(
+            self, name=None, **kwargs
+        ):  # FAKE: answers from the test's values
             RECORDED["secrets"].append({"name": name, "transport": type(self._transport).__name__})
             secret = name.rpartition("/versions/")[0]
             payload = secretmanager.SecretPayload(data=fakes["secretmanager"][secret].encode())
@@ -168,17 +197,31 @@ def http(method: str, path: str, headers: dict | None = None, body=b"") -> tuple
     data = _bytes(body)
     if SPEC["cloud"] == "aws":
         event = _event("aws", "apigw_v2_get")
-        event.update(rawPath=path, rawQueryString="", headers=headers, cookies=[],
-                     body=base64.b64encode(data).decode(), isBase64Encoded=True)
+        event.update(
+            rawPath=path,
+            rawQueryString="",
+            headers=headers,
+            cookies=[],
+            body=base64.b64encode(data).decode(),
+            isBase64Encoded=True,
+        )
         event["requestContext"]["http"].update(method=method, path=path)
         result = ENTRY(event, LambdaContext())
         out = result.get("body", "")
-        return result["statusCode"], base64.b64decode(out) if result.get("isBase64Encoded") else out.encode()
+        return result["statusCode"], base64.b64decode(out) if result.get(
+            "isBase64Encoded"
+        ) else out.encode()
     if SPEC["cloud"] == "azure":
         import azure.functions as func
 
-        req = func.HttpRequest(method=method, url=f"https://cleanroom.azurewebsites.net{path}", headers=headers,
-                               params={}, route_params={"path": path.lstrip("/")}, body=data)
+        req = func.HttpRequest(
+            method=method,
+            url=f"https://cleanroom.azurewebsites.net{path}",
+            headers=headers,
+            params={},
+            route_params={"path": path.lstrip("/")},
+            body=data,
+        )
         response = ENTRY(req, AzureContext())
         return response.status_code, response.get_body()
     response = CLIENT.open(path, method=method, headers=headers, data=data)
@@ -192,9 +235,19 @@ def message(item: dict) -> None:
     attributes = item.get("attributes", {})
     if SPEC["cloud"] == "aws":
         record = _event("aws", "sqs")["Records"][0]
-        record.update(messageId=item["id"], body=body.decode(), messageAttributes={
-            k: {"stringValue": v, "dataType": "String", "stringListValues": [], "binaryListValues": []}
-            for k, v in attributes.items()})
+        record.update(
+            messageId=item["id"],
+            body=body.decode(),
+            messageAttributes={
+                k: {
+                    "stringValue": v,
+                    "dataType": "String",
+                    "stringListValues": [],
+                    "binaryListValues": [],
+                }
+                for k, v in attributes.items()
+            },
+        )
         result = ENTRY({"Records": [record]}, LambdaContext())
         if result.get("batchItemFailures"):
             raise AssertionError(f"the function reported {result['batchItemFailures']}")
@@ -207,17 +260,28 @@ def message(item: dict) -> None:
         metadata = dict(raw["trigger_metadata"])
         metadata["MessageId"] = {"type": "string", "value": item["id"]}
         metadata["ContentType"] = {"type": "string", "value": "application/json"}
-        metadata["ApplicationProperties"] = metadata["UserProperties"] = {"type": "json", "value": json.dumps(attributes)}
+        metadata["ApplicationProperties"] = metadata["UserProperties"] = {
+            "type": "json",
+            "value": json.dumps(attributes),
+        }
         msg = ServiceBusMessageInConverter.decode(
-            meta.Datum(body, "bytes"), trigger_metadata={k: meta.Datum(v["value"], v["type"]) for k, v in metadata.items()})
+            meta.Datum(body, "bytes"),
+            trigger_metadata={k: meta.Datum(v["value"], v["type"]) for k, v in metadata.items()},
+        )
         ENTRY(msg, AzureContext())
         return
     push = _event("gcp", "pubsub_push")
-    push["body"]["message"].update(data=base64.b64encode(body).decode(), attributes=attributes,
-                                   messageId=item["id"], message_id=item["id"])
+    push["body"]["message"].update(
+        data=base64.b64encode(body).decode(),
+        attributes=attributes,
+        messageId=item["id"],
+        message_id=item["id"],
+    )
     response = CLIENT.post("/", headers=push["headers"], data=json.dumps(push["body"]))
     if response.status_code >= 300:
-        raise AssertionError(f"the push answered {response.status_code}: {response.get_data()[:300]!r}")
+        raise AssertionError(
+            f"the push answered {response.status_code}: {response.get_data()[:300]!r}"
+        )
 
 
 def schedule() -> None:
@@ -229,13 +293,17 @@ def schedule() -> None:
         from azure.functions import meta
         from azure.functions.timer import TimerRequestConverter
 
-        timer = TimerRequestConverter.decode(meta.Datum(json.dumps(_event("azure", "timer")), "json"), trigger_metadata={})
+        timer = TimerRequestConverter.decode(
+            meta.Datum(json.dumps(_event("azure", "timer")), "json"), trigger_metadata={}
+        )
         ENTRY(timer, AzureContext())
         return
     event = _event("gcp", "cloud_scheduler")
     response = CLIENT.post("/", headers=event["headers"], data=event["body"])
     if response.status_code >= 300:
-        raise AssertionError(f"the scheduler call answered {response.status_code}: {response.get_data()[:300]!r}")
+        raise AssertionError(
+            f"the scheduler call answered {response.status_code}: {response.get_data()[:300]!r}"
+        )
 
 
 # -- the function's links, through the artifact's own runtime clients -----------------------------
@@ -270,11 +338,21 @@ def probe() -> dict:
 
 try:
     _install_fakes()
-    scope = {"http": http, "message": message, "schedule": schedule, "json": json, "INBOX": SPEC["inbox"],
-             "SECRETS": SPEC["secrets"], "FUNCTION": SPEC["function"], "RECORDED": RECORDED}
+    scope = {
+        "http": http,
+        "message": message,
+        "schedule": schedule,
+        "json": json,
+        "INBOX": SPEC["inbox"],
+        "SECRETS": SPEC["secrets"],
+        "FUNCTION": SPEC["function"],
+        "RECORDED": RECORDED,
+    }
     exec(compile(SPEC["scenario"], f"<scenario {SPEC['function']}>", "exec"), scope)
     probed = probe()
 except BaseException:
     traceback.print_exc()
     sys.exit(3)
-print(json.dumps({"imported_at_start": IMPORTED_AT_START, "probe": probed, **RECORDED}, default=str))
+print(
+    json.dumps({"imported_at_start": IMPORTED_AT_START, "probe": probed, **RECORDED}, default=str)
+)

@@ -12,11 +12,10 @@ function's x86_64 build (the same zip but for the wheels' platform).
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 
-from tests.bundle.cleanroom import AwsWorld, Provided, build, interpreter, run_app
+from tests.bundle.cleanroom import AwsWorld, Provided, build, run_app
 from tests.bundle.cleanroom.scenarios import AGENTS, APPS
 
 pytestmark = [pytest.mark.cleanroom, pytest.mark.emulator]
@@ -24,19 +23,29 @@ pytestmark = [pytest.mark.cleanroom, pytest.mark.emulator]
 
 @pytest.fixture(scope="module")
 def lambda_runtime(pytestconfig: pytest.Config) -> Provided:
-    return Provided("aws", interpreter("3.12"), Path(pytestconfig.cache.mkdir("cleanroom")))
+    return Provided.of("aws", pytestconfig)
 
 
 @pytest.mark.parametrize("scenario", APPS, ids=[s.name for s in APPS])
-def test_every_function_runs_from_its_artifact_on_lambda(scenario, lambda_runtime, moto_endpoint, tmp_path,
-                                                         monkeypatch):
+def test_every_function_runs_from_its_artifact_on_lambda(
+    scenario, lambda_runtime, moto_endpoint, tmp_path, monkeypatch
+):
     reports = run_app(lambda_runtime, AwsWorld(moto_endpoint), scenario, tmp_path, monkeypatch)
     assert list(reports) == list(scenario.steps)
 
 
-def test_lambda_clean_room_fails_when_the_artifact_lacks_a_dependency(lambda_runtime, moto_endpoint, tmp_path,
-                                                                      monkeypatch):
+def test_lambda_clean_room_fails_when_the_artifact_lacks_a_dependency(
+    lambda_runtime, moto_endpoint, tmp_path, monkeypatch
+):
     unpacked = build(AGENTS.app_dir, "aws", tmp_path)
     shutil.rmtree(unpacked["api"] / "jwt")  # the vendored PyJWT the api verifies bearer tokens with
     with pytest.raises(AssertionError, match="No module named 'jwt'"):
-        run_app(lambda_runtime, AwsWorld(moto_endpoint), AGENTS, tmp_path, monkeypatch, unpacked, only=["api"])
+        run_app(
+            lambda_runtime,
+            AwsWorld(moto_endpoint),
+            AGENTS,
+            tmp_path,
+            monkeypatch,
+            unpacked,
+            only=["api"],
+        )

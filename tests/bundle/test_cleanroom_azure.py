@@ -12,11 +12,10 @@ link environment and only their network calls are answered by fakes (see cleanro
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 
-from tests.bundle.cleanroom import AzureWorld, Provided, build, interpreter, run_app
+from tests.bundle.cleanroom import AzureWorld, Provided, build, run_app
 from tests.bundle.cleanroom.scenarios import AGENTS, APPS
 
 pytestmark = [pytest.mark.cleanroom, pytest.mark.emulator]
@@ -24,12 +23,13 @@ pytestmark = [pytest.mark.cleanroom, pytest.mark.emulator]
 
 @pytest.fixture(scope="module")
 def functions_host(pytestconfig: pytest.Config) -> Provided:
-    return Provided("azure", interpreter("3.11"), Path(pytestconfig.cache.mkdir("cleanroom")))
+    return Provided.of("azure", pytestconfig)
 
 
 @pytest.mark.parametrize("scenario", APPS, ids=[s.name for s in APPS])
-def test_every_function_runs_from_its_artifact_on_azure_functions(scenario, functions_host, azurite_tables,
-                                                                  tmp_path, monkeypatch):
+def test_every_function_runs_from_its_artifact_on_azure_functions(
+    scenario, functions_host, azurite_tables, tmp_path, monkeypatch
+):
     reports = run_app(functions_host, AzureWorld(azurite_tables), scenario, tmp_path, monkeypatch)
     assert list(reports) == list(scenario.steps)
     for name, report in reports.items():
@@ -37,9 +37,18 @@ def test_every_function_runs_from_its_artifact_on_azure_functions(scenario, func
             assert read["vault_url"].rstrip("/") == AzureWorld.vault_url.rstrip("/"), (name, read)
 
 
-def test_azure_clean_room_fails_when_the_artifact_lacks_a_dependency(functions_host, azurite_tables, tmp_path,
-                                                                     monkeypatch):
+def test_azure_clean_room_fails_when_the_artifact_lacks_a_dependency(
+    functions_host, azurite_tables, tmp_path, monkeypatch
+):
     unpacked = build(AGENTS.app_dir, "azure", tmp_path)
     shutil.rmtree(unpacked["api"] / ".python_packages" / "lib" / "site-packages" / "azure" / "data")
     with pytest.raises(AssertionError, match="No module named 'azure.data'"):
-        run_app(functions_host, AzureWorld(azurite_tables), AGENTS, tmp_path, monkeypatch, unpacked, only=["api"])
+        run_app(
+            functions_host,
+            AzureWorld(azurite_tables),
+            AGENTS,
+            tmp_path,
+            monkeypatch,
+            unpacked,
+            only=["api"],
+        )

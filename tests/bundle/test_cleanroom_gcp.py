@@ -11,11 +11,9 @@ is answered by a fake (see cleanroom_driver.py).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from tests.bundle.cleanroom import GcpWorld, Provided, build, interpreter, run_app
+from tests.bundle.cleanroom import GcpWorld, Provided, build, run_app
 from tests.bundle.cleanroom.scenarios import AGENTS, APPS
 
 pytestmark = [pytest.mark.cleanroom, pytest.mark.emulator]
@@ -23,23 +21,41 @@ pytestmark = [pytest.mark.cleanroom, pytest.mark.emulator]
 
 @pytest.fixture(scope="module")
 def cloud_functions(pytestconfig: pytest.Config) -> Provided:
-    return Provided("gcp", interpreter("3.12"), Path(pytestconfig.cache.mkdir("cleanroom")))
+    return Provided.of("gcp", pytestconfig)
 
 
 @pytest.mark.parametrize("scenario", APPS, ids=[s.name for s in APPS])
-def test_every_function_runs_from_its_artifact_on_cloud_functions(scenario, cloud_functions, google_emulators,
-                                                                  tmp_path, monkeypatch):
-    reports = run_app(cloud_functions, GcpWorld(google_emulators, tmp_path), scenario, tmp_path, monkeypatch)
+def test_every_function_runs_from_its_artifact_on_cloud_functions(
+    scenario, cloud_functions, google_emulators, tmp_path, monkeypatch
+):
+    reports = run_app(
+        cloud_functions, GcpWorld(google_emulators, tmp_path), scenario, tmp_path, monkeypatch
+    )
     assert list(reports) == list(scenario.steps)
 
 
-def test_gcp_clean_room_fails_when_the_artifact_lacks_a_dependency(cloud_functions, google_emulators, tmp_path,
-                                                                   monkeypatch):
+def test_gcp_clean_room_fails_when_the_artifact_lacks_a_dependency(
+    cloud_functions, google_emulators, tmp_path, monkeypatch
+):
     unpacked = build(AGENTS.app_dir, "gcp", tmp_path)
     requirements = unpacked["api"] / "requirements.txt"
-    kept = [ln for ln in requirements.read_text().splitlines() if not ln.startswith("google-cloud-firestore==")]
+    kept = [
+        ln
+        for ln in requirements.read_text().splitlines()
+        if not ln.startswith("google-cloud-firestore==")
+    ]
     assert len(kept) == len(requirements.read_text().splitlines()) - 1
     requirements.write_text("\n".join(kept) + "\n")
-    with pytest.raises(AssertionError, match="cannot import name 'firestore'|No module named 'google.cloud.firestore'"):
-        run_app(cloud_functions, GcpWorld(google_emulators, tmp_path), AGENTS, tmp_path, monkeypatch, unpacked,
-                only=["api"])
+    with pytest.raises(
+        AssertionError,
+        match="cannot import name 'firestore'|No module named 'google.cloud.firestore'",
+    ):
+        run_app(
+            cloud_functions,
+            GcpWorld(google_emulators, tmp_path),
+            AGENTS,
+            tmp_path,
+            monkeypatch,
+            unpacked,
+            only=["api"],
+        )

@@ -62,18 +62,33 @@ def interpreter(version: str) -> Path:
     """A CPython `version` of this machine (PATH, then pyenv's versions), never a virtualenv."""
     candidates = [shutil.which(f"python{version}")]
     pyenv = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
-    candidates += sorted(glob.glob(str(pyenv / "versions" / f"{version}.*" / "bin" / f"python{version}")), reverse=True)
+    candidates += sorted(
+        glob.glob(str(pyenv / "versions" / f"{version}.*" / "bin" / f"python{version}")),
+        reverse=True,
+    )
     for candidate in filter(None, candidates):
-        probe = subprocess.run([candidate, "-I", "-c", "import sys; print(sys.prefix == sys.base_prefix,"
-                                " '%d.%d' % sys.version_info[:2])"], capture_output=True, text=True)
+        probe = subprocess.run(
+            [
+                candidate,
+                "-I",
+                "-c",
+                "import sys; print(sys.prefix == sys.base_prefix, '%d.%d' % sys.version_info[:2])",
+            ],
+            capture_output=True,
+            text=True,
+        )
         if probe.returncode == 0 and probe.stdout.split() == ["True", version]:
             return Path(candidate)
-    emulators.unavailable(f"no Python {version} on this machine (the clean room runs artifacts on the cloud's"
-                          f" Python); install it, e.g. `pyenv install {version}`")
+    emulators.unavailable(
+        f"no Python {version} on this machine (the clean room runs artifacts on the cloud's"
+        f" Python); install it, e.g. `pyenv install {version}`"
+    )
     raise AssertionError("unreachable")
 
 
-def pip_target(python: Path, cache: Path, name: str, args: list[str], fingerprint: str = "") -> Path:
+def pip_target(
+    python: Path, cache: Path, name: str, args: list[str], fingerprint: str = ""
+) -> Path:
     """`pip install --target` into a cached directory keyed by what it installs."""
     key = hashlib.sha256(json.dumps([str(python), fingerprint or args]).encode()).hexdigest()[:16]
     final = cache / f"{name}-{key}"
@@ -82,13 +97,29 @@ def pip_target(python: Path, cache: Path, name: str, args: list[str], fingerprin
     cache.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=cache))
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_FIND_LINKS")}
-    proc = subprocess.run([str(python), "-m", "pip", "install", "--disable-pip-version-check", "--quiet",
-                           "--no-compile", "--target", str(work / "site"), *args],
-                          capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--quiet",
+            "--no-compile",
+            "--target",
+            str(work / "site"),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     if proc.returncode != 0:
         shutil.rmtree(work, ignore_errors=True)
         errors = [ln for ln in proc.stderr.splitlines() if not ln.startswith("WARNING: Location")]
-        raise AssertionError(f"pip install {' '.join(args)} for the clean room failed:\n" + "\n".join(errors[-15:]))
+        raise AssertionError(
+            f"pip install {' '.join(args)} for the clean room failed:\n" + "\n".join(errors[-15:])
+        )
     (work / "site" / ".complete").write_text("")
     try:
         os.replace(work / "site", final)
@@ -107,19 +138,39 @@ class Provided:
     python: Path
     cache: Path
 
+    @classmethod
+    def of(cls, cloud: str, config: pytest.Config) -> Provided:
+        """The cloud's runtime on its Python, its installs cached in the pytest cache."""
+        return cls(cloud, interpreter(PYTHONS[cloud]), Path(config.cache.mkdir("cleanroom")))
+
     def paths_for(self, code: Path) -> tuple[list[str], list[str]]:
         """(sys.path entries, site directories) beyond the unpacked zip itself."""
         if self.cloud == "aws":
-            boto3 = pip_target(self.python, self.cache, "lambda-runtime",
-                                ["--no-deps", "-r", str(HERE / "lambda-runtime.txt")])
+            boto3 = pip_target(
+                self.python,
+                self.cache,
+                "lambda-runtime",
+                ["--no-deps", "-r", str(HERE / "lambda-runtime.txt")],
+            )
             return [str(boto3)], []
         if self.cloud == "azure":
-            pin = next(ln for ln in CONSTRAINTS.read_text().splitlines() if ln.startswith("azure-functions=="))
-            host = pip_target(self.python, self.cache, "azure-functions-host", [pin, "-c", str(CONSTRAINTS)])
+            pin = next(
+                ln
+                for ln in CONSTRAINTS.read_text().splitlines()
+                if ln.startswith("azure-functions==")
+            )
+            host = pip_target(
+                self.python, self.cache, "azure-functions-host", [pin, "-c", str(CONSTRAINTS)]
+            )
             return [str(code / ".python_packages" / "lib" / "site-packages"), str(host)], []
         requirements = code / "requirements.txt"
-        installed = pip_target(self.python, self.cache, "gcp-build", ["-r", str(requirements)],
-                                fingerprint=requirements.read_text())
+        installed = pip_target(
+            self.python,
+            self.cache,
+            "gcp-build",
+            ["-r", str(requirements)],
+            fingerprint=requirements.read_text(),
+        )
         return [], [str(installed)]
 
 
@@ -134,7 +185,11 @@ class Message:
     id: str
 
     def as_json(self) -> dict[str, Any]:
-        return {"body": base64.b64encode(self.body).decode(), "attributes": self.attributes, "id": self.id}
+        return {
+            "body": base64.b64encode(self.body).decode(),
+            "attributes": self.attributes,
+            "id": self.id,
+        }
 
     @property
     def is_probe(self) -> bool:
@@ -146,16 +201,25 @@ class World:
     """The app's resources on one cloud: link properties per resource, secret values, messages seen."""
 
     cloud: str
-    env: dict[str, str] = field(default_factory=dict)  # the cloud's service settings (endpoints, credentials)
+    env: dict[str, str] = field(
+        default_factory=dict
+    )  # the cloud's service settings (endpoints, credentials)
     links: dict[str, dict[str, Any]] = field(default_factory=dict)  # logical -> backend properties
     secrets: dict[str, str] = field(default_factory=dict)
-    messages: dict[str, list[Message]] = field(default_factory=dict)  # queue/topic logical -> all seen
+    messages: dict[str, list[Message]] = field(
+        default_factory=dict
+    )  # queue/topic logical -> all seen
     fakes: dict[str, Any] = field(default_factory=dict)
 
     def link_env(self, app, links: dict[str, list[str]]) -> dict[str, str]:
         out = {}
         for logical, verbs in links.items():
-            body = {"kind": app.kind_of(logical), "verbs": list(verbs), "logical": logical, **self.links[logical]}
+            body = {
+                "kind": app.kind_of(logical),
+                "verbs": list(verbs),
+                "logical": logical,
+                **self.links[logical],
+            }
             out[env_name(logical)] = json.dumps(body, sort_keys=True, separators=(",", ":"))
         return out
 
@@ -175,13 +239,25 @@ class AwsWorld(World):
     region = "us-east-1"
 
     def __init__(self, endpoint: str):
-        super().__init__("aws", env={"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",
-                                     "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": self.region,
-                                     "AWS_EC2_METADATA_DISABLED": "true"})
+        super().__init__(
+            "aws",
+            env={
+                "AWS_ENDPOINT_URL": endpoint,
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": self.region,
+                "AWS_EC2_METADATA_DISABLED": "true",
+            },
+        )
         import boto3
 
-        self.sdk = lambda service: boto3.client(service, region_name=self.region, endpoint_url=endpoint,
-                                                aws_access_key_id="testing", aws_secret_access_key="testing")
+        self.sdk = lambda service: boto3.client(
+            service,
+            region_name=self.region,
+            endpoint_url=endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
         self.readers: dict[str, str] = {}
 
     def table(self, logical: str, spec) -> None:
@@ -191,15 +267,26 @@ class AwsWorld(World):
         if spec.sort_key:
             keys.append({"AttributeName": spec.sort_key, "KeyType": "RANGE"})
             attributes.append({"AttributeName": spec.sort_key, "AttributeType": "S"})
-        arn = self.sdk("dynamodb").create_table(TableName=name, KeySchema=keys, AttributeDefinitions=attributes,
-                                                BillingMode="PAY_PER_REQUEST")["TableDescription"]["TableArn"]
-        self.links[logical] = {"name": name, "arn": arn, "partition_key": spec.partition_key,
-                               "sort_key": spec.sort_key, "ttl": spec.ttl}
+        arn = self.sdk("dynamodb").create_table(
+            TableName=name,
+            KeySchema=keys,
+            AttributeDefinitions=attributes,
+            BillingMode="PAY_PER_REQUEST",
+        )["TableDescription"]["TableArn"]
+        self.links[logical] = {
+            "name": name,
+            "arn": arn,
+            "partition_key": spec.partition_key,
+            "sort_key": spec.sort_key,
+            "ttl": spec.ttl,
+        }
 
     def _sqs(self) -> tuple[str, str]:
         sqs = self.sdk("sqs")
         url = sqs.create_queue(QueueName=unique("q-"))["QueueUrl"]
-        return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
 
     def queue(self, logical: str) -> None:
         url, arn = self._sqs()
@@ -211,7 +298,12 @@ class AwsWorld(World):
         arn = sns.create_topic(Name=unique("topic-"))["TopicArn"]
         url, queue_arn = self._sqs()
         # As the AWS provider subscribes each subscriber's queue: raw delivery, attributes kept.
-        sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+        sns.subscribe(
+            TopicArn=arn,
+            Protocol="sqs",
+            Endpoint=queue_arn,
+            Attributes={"RawMessageDelivery": "true"},
+        )
         self.links[logical] = {"arn": arn}
         self.readers[logical] = url
 
@@ -224,16 +316,24 @@ class AwsWorld(World):
         sqs = self.sdk("sqs")
         for logical, url in self.readers.items():
             while True:
-                got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"],
-                                          WaitTimeSeconds=0).get("Messages", [])
+                got = sqs.receive_message(
+                    QueueUrl=url,
+                    MaxNumberOfMessages=10,
+                    MessageAttributeNames=["All"],
+                    WaitTimeSeconds=0,
+                ).get("Messages", [])
                 if not got:
                     break
                 for m in got:
-                    attributes = {k: v["StringValue"] for k, v in m.get("MessageAttributes", {}).items()}
+                    attributes = {
+                        k: v["StringValue"] for k, v in m.get("MessageAttributes", {}).items()
+                    }
                     body = m["Body"].encode()
                     if attributes.get("body-encoding") == "base64":
                         body = base64.b64decode(body)
-                    self.messages.setdefault(logical, []).append(Message(body, attributes, m["MessageId"]))
+                    self.messages.setdefault(logical, []).append(
+                        Message(body, attributes, m["MessageId"])
+                    )
                     sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
 
 
@@ -242,11 +342,16 @@ class AzureWorld(World):
     vault_url = "https://cleanroom.vault.azure.net/"
 
     def __init__(self, connection_string: str):
-        super().__init__("azure", env={"AZURE_TABLES_CONNECTION_STRING": connection_string,
-                                       # Where managed identity would ask for a token: nothing on
-                                       # this machine answers there, and nothing here asks.
-                                       "AZURE_POD_IDENTITY_AUTHORITY_HOST": "http://127.0.0.1:9"},
-                         fakes={"servicebus": True, "keyvault": {}})
+        super().__init__(
+            "azure",
+            env={
+                "AZURE_TABLES_CONNECTION_STRING": connection_string,
+                # Where managed identity would ask for a token: nothing on
+                # this machine answers there, and nothing here asks.
+                "AZURE_POD_IDENTITY_AUTHORITY_HOST": "http://127.0.0.1:9",
+            },
+            fakes={"servicebus": True, "keyvault": {}},
+        )
         self.connection_string = connection_string
         self.entities: dict[str, str] = {}
 
@@ -255,8 +360,13 @@ class AzureWorld(World):
 
         name = unique("t")
         TableServiceClient.from_connection_string(self.connection_string).create_table(name)
-        self.links[logical] = {"endpoint": "https://cleanroom.table.core.windows.net", "name": name,
-                               "partition_key": spec.partition_key, "sort_key": spec.sort_key, "ttl": spec.ttl}
+        self.links[logical] = {
+            "endpoint": "https://cleanroom.table.core.windows.net",
+            "name": name,
+            "partition_key": spec.partition_key,
+            "sort_key": spec.sort_key,
+            "ttl": spec.ttl,
+        }
 
     def queue(self, logical: str) -> None:
         name = unique("q-")
@@ -276,9 +386,13 @@ class AzureWorld(World):
 
     def record_sent(self, sent: list[dict[str, Any]]) -> None:
         for item in sent:
-            assert item["namespace"] == self.namespace and item["credential"] == "DefaultAzureCredential", item
+            assert (
+                item["namespace"] == self.namespace
+                and item["credential"] == "DefaultAzureCredential"
+            ), item
             self.messages.setdefault(self.entities[item["entity"]], []).append(
-                Message(base64.b64decode(item["body"]), item["attributes"], item["id"]))
+                Message(base64.b64decode(item["body"]), item["attributes"], item["id"])
+            )
 
 
 class GcpWorld(World):
@@ -289,19 +403,37 @@ class GcpWorld(World):
         # file answers that offline (a function on Cloud Functions gets them from its metadata server,
         # which GCE_METADATA_HOST/IP point at a closed loopback port here, so nothing probes for it).
         adc = workdir / "adc.json"
-        adc.write_text(json.dumps({"type": "authorized_user", "client_id": "cleanroom", "client_secret": "cleanroom",
-                                   "refresh_token": "cleanroom"}))
-        super().__init__("gcp", env={"FIRESTORE_EMULATOR_HOST": hosts["firestore"],
-                                     "PUBSUB_EMULATOR_HOST": hosts["pubsub"], "GOOGLE_CLOUD_PROJECT": self.project,
-                                     "GOOGLE_APPLICATION_CREDENTIALS": str(adc),
-                                     "GCE_METADATA_HOST": "127.0.0.1:9", "GCE_METADATA_IP": "127.0.0.1:9"},
-                         fakes={"secretmanager": {}})
+        adc.write_text(
+            json.dumps(
+                {
+                    "type": "authorized_user",
+                    "client_id": "cleanroom",
+                    "client_secret": "cleanroom",
+                    "refresh_token": "cleanroom",
+                }
+            )
+        )
+        super().__init__(
+            "gcp",
+            env={
+                "FIRESTORE_EMULATOR_HOST": hosts["firestore"],
+                "PUBSUB_EMULATOR_HOST": hosts["pubsub"],
+                "GOOGLE_CLOUD_PROJECT": self.project,
+                "GOOGLE_APPLICATION_CREDENTIALS": str(adc),
+                "GCE_METADATA_HOST": "127.0.0.1:9",
+                "GCE_METADATA_IP": "127.0.0.1:9",
+            },
+            fakes={"secretmanager": {}},
+        )
         from google.cloud import pubsub_v1
 
         saved = os.environ.get("PUBSUB_EMULATOR_HOST")
         os.environ["PUBSUB_EMULATOR_HOST"] = hosts["pubsub"]  # read when the clients are built
         try:
-            self.publisher, self.subscriber = pubsub_v1.PublisherClient(), pubsub_v1.SubscriberClient()
+            self.publisher, self.subscriber = (
+                pubsub_v1.PublisherClient(),
+                pubsub_v1.SubscriberClient(),
+            )
         finally:
             if saved is None:
                 os.environ.pop("PUBSUB_EMULATOR_HOST")
@@ -310,8 +442,14 @@ class GcpWorld(World):
         self.readers: dict[str, str] = {}
 
     def table(self, logical: str, spec) -> None:
-        self.links[logical] = {"project": self.project, "database": "(default)", "collection": unique("c"),
-                               "partition_key": spec.partition_key, "sort_key": spec.sort_key, "ttl": spec.ttl}
+        self.links[logical] = {
+            "project": self.project,
+            "database": "(default)",
+            "collection": unique("c"),
+            "partition_key": spec.partition_key,
+            "sort_key": spec.sort_key,
+            "ttl": spec.ttl,
+        }
 
     def queue(self, logical: str) -> None:
         topic = self.publisher.topic_path(self.project, unique("topic-"))
@@ -335,15 +473,25 @@ class GcpWorld(World):
         deadline = emulators.time.monotonic() + READ_DEADLINE
         while True:
             for logical, subscription in self.readers.items():
-                with warnings.catch_warnings():  # deprecated, yet what lets an empty pull answer at once
+                with (
+                    warnings.catch_warnings()
+                ):  # deprecated, yet what lets an empty pull answer at once
                     warnings.simplefilter("ignore", DeprecationWarning)
-                    response = self.subscriber.pull(subscription=subscription, max_messages=100, timeout=10,
-                                                    return_immediately=True)
+                    response = self.subscriber.pull(
+                        subscription=subscription,
+                        max_messages=100,
+                        timeout=10,
+                        return_immediately=True,
+                    )
                 if response.received_messages:
-                    self.subscriber.acknowledge(subscription=subscription,
-                                                ack_ids=[m.ack_id for m in response.received_messages])
+                    self.subscriber.acknowledge(
+                        subscription=subscription,
+                        ack_ids=[m.ack_id for m in response.received_messages],
+                    )
                 for m in response.received_messages:
-                    message = Message(m.message.data, dict(m.message.attributes), m.message.message_id)
+                    message = Message(
+                        m.message.data, dict(m.message.attributes), m.message.message_id
+                    )
                     self.messages.setdefault(logical, []).append(message)
                     if message.is_probe:
                         waiting.discard(logical)
@@ -363,7 +511,9 @@ def build(app_dir: Path, cloud: str, out: Path) -> dict[str, Path]:
     # the clean room runs the x86_64 build of the same function (same sources, requirements and
     # SDK set; only the wheels' platform differs). Azure and Google Cloud run x86_64 anyway.
     architecture = "x86_64" if cloud == "aws" and platform.machine() == "x86_64" else None
-    artifacts = build_artifacts(app, app_dir, cloud, out / "zips", architecture=architecture, progress=None)
+    artifacts = build_artifacts(
+        app, app_dir, cloud, out / "zips", architecture=architecture, progress=None
+    )
     unpacked = {}
     for name, artifact in artifacts.items():
         target = out / "unpacked" / name
@@ -403,14 +553,23 @@ def inbox(world: World, app, fn, delivered: dict[str, int]) -> list[dict[str, An
         return []
     seen = world.messages.get(source, [])
     key = f"{source}->{id(fn)}"
-    fresh, delivered[key] = seen[delivered.get(key, 0):], len(seen)
+    fresh, delivered[key] = seen[delivered.get(key, 0) :], len(seen)
     return [m.as_json() for m in fresh if not m.is_probe and matches(filter_, m.attributes)]
 
 
 def function_env(world: World, app, name: str, fn) -> dict[str, str]:
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(Path(tempfile.gettempdir())), "LANG": "C.UTF-8",
-           "OMNICLOUD_CLOUD": world.cloud, "OMNICLOUD_FUNCTION": name, "OMNICLOUD_HANDLER": fn.handler,
-           "OMNICLOUD_TRIGGER": fn.trigger, **world.env, **fn.env, **world.link_env(app, fn.links)}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(Path(tempfile.gettempdir())),
+        "LANG": "C.UTF-8",
+        "OMNICLOUD_CLOUD": world.cloud,
+        "OMNICLOUD_FUNCTION": name,
+        "OMNICLOUD_HANDLER": fn.handler,
+        "OMNICLOUD_TRIGGER": fn.trigger,
+        **world.env,
+        **fn.env,
+        **world.link_env(app, fn.links),
+    }
     if fn.http is not None:
         env["OMNICLOUD_HTTP_PREFIX"] = fn.http
     return env
@@ -422,31 +581,65 @@ def _fakes_for(world: World, kinds: set[str]) -> dict[str, Any]:
     return {name: value for name, value in world.fakes.items() if needs[name] & kinds}
 
 
-def run_function(provided: Provided, code: Path, world: World, app, name: str, scenario: str,
-                 inbox_items: list[dict[str, Any]], home: Path) -> dict[str, Any]:
+def run_function(
+    provided: Provided,
+    code: Path,
+    world: World,
+    app,
+    name: str,
+    scenario: str,
+    inbox_items: list[dict[str, Any]],
+    home: Path,
+) -> dict[str, Any]:
     """Run one function's scenario in the clean room; the driver's JSON report."""
     fn = app.functions[name]
     paths, site_dirs = provided.paths_for(code)
     spec = {
-        "cloud": world.cloud, "code": str(code), "paths": paths, "site_dirs": site_dirs, "events": str(EVENTS),
-        "function": name, "scenario": scenario, "inbox": inbox_items, "secrets": world.secrets,
-        "probe": [[logical, app.kind_of(logical), list(verbs)] for logical, verbs in sorted(fn.links.items())],
-        "fakes": {**_fakes_for(world, {app.kind_of(logical) for logical in fn.links}), "smtp": True},
+        "cloud": world.cloud,
+        "code": str(code),
+        "paths": paths,
+        "site_dirs": site_dirs,
+        "events": str(EVENTS),
+        "function": name,
+        "scenario": scenario,
+        "inbox": inbox_items,
+        "secrets": world.secrets,
+        "probe": [
+            [logical, app.kind_of(logical), list(verbs)]
+            for logical, verbs in sorted(fn.links.items())
+        ],
+        "fakes": {
+            **_fakes_for(world, {app.kind_of(logical) for logical in fn.links}),
+            "smtp": True,
+        },
     }
     env = function_env(world, app, name, fn)
     env["HOME"] = str(home)
-    proc = subprocess.run([str(provided.python), "-I", "-S", str(DRIVER)], input=json.dumps(spec), text=True,
-                          capture_output=True, env=env, cwd=str(code), timeout=300)
+    proc = subprocess.run(
+        [str(provided.python), "-I", "-S", str(DRIVER)],
+        input=json.dumps(spec),
+        text=True,
+        capture_output=True,
+        env=env,
+        cwd=str(code),
+        timeout=300,
+    )
     if proc.returncode != 0:
-        raise AssertionError(f"{world.cloud} function {name!r} failed in the clean room"
-                             f" (exit {proc.returncode}):\n{proc.stderr[-6000:]}")
+        raise AssertionError(
+            f"{world.cloud} function {name!r} failed in the clean room"
+            f" (exit {proc.returncode}):\n{proc.stderr[-6000:]}"
+        )
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-SDK_FREE = re.compile(r"^(boto3|botocore|azure\.(data|identity|servicebus|keyvault|core)|google\.(cloud|api_core|auth)|grpc)")
+SDK_FREE = re.compile(
+    r"^(boto3|botocore|azure\.(data|identity|servicebus|keyvault|core)|google\.(cloud|api_core|auth)|grpc)"
+)
 
 
-def seed(world: World, app, rows: dict[str, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch) -> None:
+def seed(
+    world: World, app, rows: dict[str, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Items the scenario expects to exist, written through the runtime's own clients (in this process)."""
     if not rows:
         return
@@ -456,8 +649,12 @@ def seed(world: World, app, rows: dict[str, list[dict[str, Any]]], monkeypatch: 
     for key, value in world.env.items():
         monkeypatch.setenv(key, value)
     for table, items in rows.items():
-        environ = {**os.environ, "OMNICLOUD_CLOUD": world.cloud, "OMNICLOUD_FUNCTION": "cleanroom-seed",
-                   **world.link_env(app, {table: ["write"]})}
+        environ = {
+            **os.environ,
+            "OMNICLOUD_CLOUD": world.cloud,
+            "OMNICLOUD_FUNCTION": "cleanroom-seed",
+            **world.link_env(app, {table: ["write"]}),
+        }
         with use_environ(environ):
             client = Table(table)
             for item in items:
@@ -473,18 +670,33 @@ def check_probe(world: World, app, name: str, report: dict[str, Any]) -> None:
         if kind == "table":
             got = report["probe"].get(logical, "missing")
             if "write" in verbs and "read" in verbs:
-                assert isinstance(got, dict) and got.get("written_by") == name, f"{where}: read back {got!r}"
+                assert isinstance(got, dict) and got.get("written_by") == name, (
+                    f"{where}: read back {got!r}"
+                )
             elif "read" in verbs:
                 assert got is None or isinstance(got, dict), f"{where}: read {got!r}"
         elif kind in ("queue", "topic"):
-            probes = [m for m in world.messages.get(logical, []) if m.is_probe and json.loads(m.body) == {"probe": name}]
+            probes = [
+                m
+                for m in world.messages.get(logical, [])
+                if m.is_probe and json.loads(m.body) == {"probe": name}
+            ]
             assert probes, f"{where}: the probe message never arrived"
         else:
-            assert report["probe"].get(logical) == world.secrets[logical], f"{where}: read {report['probe'].get(logical)!r}"
+            assert report["probe"].get(logical) == world.secrets[logical], (
+                f"{where}: read {report['probe'].get(logical)!r}"
+            )
 
 
-def run_app(provided: Provided, world: World, scenario, tmp: Path, monkeypatch: pytest.MonkeyPatch,
-            unpacked: dict[str, Path] | None = None, only: list[str] | None = None) -> dict[str, dict[str, Any]]:
+def run_app(
+    provided: Provided,
+    world: World,
+    scenario,
+    tmp: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    unpacked: dict[str, Path] | None = None,
+    only: list[str] | None = None,
+) -> dict[str, dict[str, Any]]:
     """Package the app, provision its resources, then run each function's scenario in the clean room."""
     app = load_app(scenario.app_dir / "app.yaml")
     assert list(scenario.steps) == [n for n in scenario.steps if n in app.functions]

@@ -27,11 +27,16 @@ class AppScenario:
     app_dir: Path
     steps: dict[str, str]  # function -> scenario source, in running order
     secrets: dict[str, str] = field(default_factory=dict)
-    seed: dict[str, list[dict]] = field(default_factory=dict)  # table -> items written before anything runs
+    seed: dict[str, list[dict]] = field(
+        default_factory=dict
+    )  # table -> items written before anything runs
 
 
-AGENTS = AppScenario("agents", ROOT, {
-    "api": """
+AGENTS = AppScenario(
+    "agents",
+    ROOT,
+    {
+        "api": """
 status, body = http("GET", "/health")
 assert status == 200, body
 status, body = http("POST", "/admin/bootstrap", {"authorization": "Bearer " + SECRETS["bootstrap-token"]})
@@ -51,23 +56,36 @@ token = jwt.encode({"sub": "cleanroom", "aud": "agents-api", "iss": "agents", "e
 status, body = http("GET", "/me", {"authorization": "Bearer " + token})
 assert status == 200 and json.loads(body)["kind"] == "jwt", body
 """,
-    "worker": CONSUME,
-    "notifier": CONSUME,
-    "sweeper": "schedule()\n",
-}, secrets={"bootstrap-token": "cleanroom-bootstrap-token-0123456789",
-            "jwt-secret": "cleanroom-jwt-secret-0123456789abcdef0123456789abcdef"})
+        "worker": CONSUME,
+        "notifier": CONSUME,
+        "sweeper": "schedule()\n",
+    },
+    secrets={
+        "bootstrap-token": "cleanroom-bootstrap-token-0123456789",
+        "jwt-secret": "cleanroom-jwt-secret-0123456789abcdef0123456789abcdef",
+    },
+)
 
-REPORTS = AppScenario("reports", ROOT / "examples" / "reports", {
-    "refresh-totals": "schedule()\n",
-    "weekly-report": "schedule()\n",
-    "mailer": CONSUME + """
+REPORTS = AppScenario(
+    "reports",
+    ROOT / "examples" / "reports",
+    {
+        "refresh-totals": "schedule()\n",
+        "weekly-report": "schedule()\n",
+        "mailer": CONSUME
+        + """
 login = [r["login"] for r in RECORDED["smtp"]]
 assert login and all(pair == ["reports", SECRETS["smtp-password"]] for pair in login), RECORDED["smtp"]
 """,
-}, seed={"subscribers": [{"pk": "all", "email": "ops@example.com"}]})
+    },
+    seed={"subscribers": [{"pk": "all", "email": "ops@example.com"}]},
+)
 
-STOREFRONT = AppScenario("storefront", ROOT / "examples" / "storefront", {
-    "admin": """
+STOREFRONT = AppScenario(
+    "storefront",
+    ROOT / "examples" / "storefront",
+    {
+        "admin": """
 auth = {"authorization": "Bearer " + SECRETS["admin-token"], "content-type": "application/json"}
 status, body = http("PUT", "/admin/products/mug", auth, {"title": "Mug"})
 assert status == 200, body
@@ -76,38 +94,46 @@ assert status == 200, body
 status, body = http("GET", "/admin/orders/ada", {"authorization": "Bearer wrong"})
 assert status == 401, body
 """,
-    "site": """
+        "site": """
 status, body = http("GET", "/")
 assert status == 200 and b"<h1>Store</h1>" in body, body
 """,
-    "api-v1": """
+        "api-v1": """
 status, body = http("GET", "/api/v1/products/mug")
 assert status == 200 and json.loads(body)["title"] == "Mug", body
 status, body = http("POST", "/api/v1/orders", {"content-type": "application/json"},
                     {"customer": "ada", "lines": [{"sku": "mug", "qty": 1}]})
 assert status == 201, body
 """,
-    "health": """
+        "health": """
 status, body = http("GET", "/healthz")
 assert status == 200 and json.loads(body) == {"ok": True}, body
 """,
-    "fulfil": CONSUME,
-})
+        "fulfil": CONSUME,
+    },
+)
 
-THUMBNAILS = AppScenario("thumbnails", ROOT / "examples" / "thumbnails", {
-    "api": """
+THUMBNAILS = AppScenario(
+    "thumbnails",
+    ROOT / "examples" / "thumbnails",
+    {
+        "api": """
 status, body = http("POST", "/images", {"content-type": "application/json"}, {"url": "https://example.com/cat.png"})
 assert status == 200, body
 image = json.loads(body)["id"]
 status, body = http("GET", f"/images/{image}")
 assert status == 200 and json.loads(body)["status"] == "queued", body
 """,
-    "resizer": CONSUME,
-    "indexer": CONSUME,
-})
+        "resizer": CONSUME,
+        "indexer": CONSUME,
+    },
+)
 
-WEBHOOKS = AppScenario("webhooks", ROOT / "examples" / "webhooks", {
-    "receiver": """
+WEBHOOKS = AppScenario(
+    "webhooks",
+    ROOT / "examples" / "webhooks",
+    {
+        "receiver": """
 import hashlib, hmac
 for event in ({"type": "customer.created", "data": {"id": "cus_1", "email": "ada@example.com"}},
               {"type": "invoice.paid", "data": {"customer": "cus_1"}}):
@@ -118,9 +144,10 @@ for event in ({"type": "customer.created", "data": {"id": "cus_1", "email": "ada
 status, body = http("POST", "/webhooks/stripe", {"x-signature": "forged"}, b"{}")
 assert status == 401, body
 """,
-    "crm-sync": CONSUME,
-    "billing-sync": CONSUME,
-    "audit": CONSUME,
-})
+        "crm-sync": CONSUME,
+        "billing-sync": CONSUME,
+        "audit": CONSUME,
+    },
+)
 
 APPS = [AGENTS, REPORTS, STOREFRONT, THUMBNAILS, WEBHOOKS]
