@@ -57,8 +57,9 @@ CLOUDS = ("aws", "azure", "gcp")
 PYTHON_VERSIONS = {"aws": "3.12", "azure": "3.11", "gcp": "3.12"}
 # What each cloud's Python runtime already has: never vendored, never listed. Lambda ships boto3
 # (docs.aws.amazon.com/lambda/latest/dg/lambda-python.html); the Azure Functions host brings
-# azure-functions; Cloud Functions installs functions-framework from requirements.txt, so it is
-# listed there (cloud.google.com/functions/docs/writing/specifying-dependencies-python).
+# azure-functions. Cloud Functions pip-installs the zip's requirements.txt at deploy time, and
+# recommends pinning versions and listing functions-framework explicitly (docs.cloud.google.com/
+# functions/docs/writing/specifying-dependencies-python): so everything, pinned, is listed there.
 RUNTIME_PROVIDED = {"aws": LAMBDA_PROVIDED, "azure": frozenset({"azure-functions"}), "gcp": frozenset()}
 FUNCTIONS_FRAMEWORK = "functions-framework"
 AZURE_FUNCTIONS = "azure-functions"
