@@ -11,7 +11,9 @@ table, a queue, a topic and a secret (so its artifact carries those SDKs) is pac
 `omnicloud package`, unpacked, and run in the clean room of tests/bundle/cleanroom (`python -I -S`
 on the cloud's Python, sys.path = the zip plus what the cloud provides). The events they handle
 touch no client: this is the SDK-free path, which must not pay for the SDKs in the artifact.
-Their hosts (`*_artifact_host`, `bare_py312`) are the same clean room without our entry.
+Their hosts (`*_artifact_host`, `bare_py312`) are the same clean room without our entry. They run
+with -B from sources only, as on Lambda and Azure (read-only code, no bytecode shipped; on Google
+Cloud, Cloud Build's pip compiles site-packages, so there the host part is overstated alike).
 """
 
 from __future__ import annotations
@@ -341,7 +343,9 @@ def candidates(workdir: Path, nopyc: Path, artifacts: dict | None = None) -> lis
     def clean(cloud: str, *parts: str) -> dict:
         python, paths, sites = artifacts[cloud]
         text = CLEAN_PRELUDE.format(paths=paths, sites=sites) + "".join(p.format(**fmt) for p in parts) + EPILOGUE
-        return {"code": text, "flags": ("-S",), "python": python}
+        # -B: Lambda's /var/task and Azure's mounted package are read-only, so no bytecode is ever
+        # cached next to the code; every cold start compiles what it imports (as aws_nopyc).
+        return {"code": text, "flags": ("-S", "-B"), "python": python}
 
     root, both = [ROOT], [ROOT, workdir]
     return [
