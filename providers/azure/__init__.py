@@ -269,13 +269,13 @@ class AzureProvider(CloudProvider):
         role: str,
         principal_id: pulumi.Input[str],
     ) -> pulumi.Resource:
-        """Data-plane role `role` (a key of ROLES) for `principal_id` on exactly `scope`, as node
-        `key` of `component`."""
+        """Data-plane role `role` (a key of ROLES, or a built-in role's id) for `principal_id` on
+        exactly `scope`, as node `key` of `component`."""
         role_definition_id = pulumi.Output.concat(
             "/subscriptions/",
             self.subscription_id,
             "/providers/Microsoft.Authorization/roleDefinitions/",
-            ROLES[role],
+            ROLES.get(role, role),
         )
         return component.node(
             key,
