@@ -303,7 +303,8 @@ LIMITS: dict[str, CloudLimits] = {
 # as one compact JSON object: its refusal quotes the "String measured: {"NAME":"value",...}"
 # (github.com/github-aws-runners/terraform-aws-github-runner/issues/3594).
 AWS_ENV_BYTES_MAX = 4096
-# The backend properties of an AWS link, per kind (providers/aws.py sends exactly these).
+# The backend properties of an AWS link, per built-in kind (providers/aws/<kind>.py sends exactly
+# these; tests/providers/test_aws.py checks the estimate covers what they send).
 AWS_LINK_KEYS: dict[str, tuple[str, ...]] = {
     # The ARN too: the backend takes the region from it when AWS_REGION is not set.
     "table": ("name", "partition_key", "sort_key", "ttl", "arn"),

@@ -479,16 +479,27 @@ def table_problems(spec: AppSpec, source: SourceMap, cloud: str) -> list[Problem
     return report.problems
 
 
+# The stand-in size of a package kind's link properties on AWS (see aws_env_bytes).
+OTHER_KIND_LINK_BYTES = 200
+
+
 def aws_env_bytes(spec: AppSpec, fname: str) -> int:
     """What Lambda will measure of function `fname`'s environment: the compact JSON of every
     variable, links encoded exactly as the provider encodes them (deploy-time parts stood in for
     by the longest values they can take)."""
     fn = spec.functions[fname]
     env = fn.runtime_env(fname, "aws")
+    kinds = _registry()
     for target, verbs in fn.links.items():
         kind = spec.kind_of(target)
-        if kind not in AWS_LINK_KEYS:
+        if kind is None or kind == "function":
             continue  # reported by _references
+        if kind not in AWS_LINK_KEYS:
+            # A package's kind: its mapping's properties are not known here; stand in an ARN-sized
+            # value per property it could send (a bucket's is one name, so this over-counts).
+            props = {"arn": "x" * OTHER_KIND_LINK_BYTES} if kinds.kinds.get(kind) else {}
+            env[env_name(target)] = link_value(kind, verbs, props)
+            continue
         table = spec.section("table").get(target) if kind == "table" else None
         keys = {"partition_key": table.partition_key, "sort_key": table.sort_key, "ttl": table.ttl} if table else {}
         env[env_name(target)] = link_value(kind, verbs, aws_link_estimate(spec.name, kind, target, keys))
