@@ -21,7 +21,7 @@ import pulumi
 import pulumi_azure_native as azure
 import pulumi_random as random
 
-from providers.base import CloudProvider, DeployContext
+from providers.base import CloudProvider, DeployContext, LinkTarget, Mapping
 
 if TYPE_CHECKING:
     from components.base import Component
@@ -301,3 +301,23 @@ def _takes_tag_map(resource_class: type) -> bool:
     init = getattr(resource_class, "_internal_init", None)
     param = inspect.signature(init).parameters.get("tags") if init else None
     return param is not None and "Mapping" in str(param.annotation)
+
+
+class ServiceBusEntity(Mapping):
+    """What a Service Bus queue and topic share: a link names the namespace and the entity, and
+    `send`/`publish` is Azure Service Bus Data Sender on exactly that entity."""
+
+    def entity(self, target: LinkTarget) -> pulumi.Resource:
+        raise NotImplementedError
+
+    def link_properties(self, target: LinkTarget) -> dict[str, pulumi.Input[str]]:
+        return {"namespace": self.provider.bus_host, "name": target.built.name}
+
+    def grant(self, function: Component, target: LinkTarget) -> list[pulumi.Resource]:
+        name = f"{function.logical}-{target.logical}-sender"
+        principal = function.nodes.identity.principal_id
+        return [
+            self.provider.assign(
+                function, "grants", name, self.entity(target).id, "bus-sender", principal
+            )
+        ]

@@ -4,16 +4,16 @@ queue) in the app's namespace. Its consumer's trigger is in function.py."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_azure_native as azure
 
-from providers.base import Built, LinkTarget, Mapping
+from providers.base import Built, LinkTarget
 from spec.capabilities import deliveries
 from spec.model import QueueSpec
 
-from . import iso_duration
+from . import ServiceBusEntity, iso_duration
 
 if TYPE_CHECKING:
     from components.base import Component
@@ -24,7 +24,7 @@ class QueueNodes:
     queue: azure.servicebus.Queue
 
 
-class QueueOnAzure(Mapping):
+class QueueOnAzure(ServiceBusEntity):
     kind = "queue"
     Nodes = QueueNodes
 
@@ -46,17 +46,5 @@ class QueueOnAzure(Mapping):
         )
         return Built(name=queue.name, nodes=QueueNodes(queue=queue), native=queue, spec=spec)
 
-    def link_properties(self, target: LinkTarget) -> dict[str, pulumi.Input[Any]]:
-        return {"namespace": self.provider.bus_host, "name": target.built.name}
-
-    def grant(self, function: Component, target: LinkTarget) -> list[pulumi.Resource]:
-        return [
-            self.provider.assign(
-                function,
-                "grants",
-                f"{function.logical}-{target.logical}-sender",
-                target.built.nodes.queue.id,
-                "bus-sender",
-                function.nodes.identity.principal_id,
-            )
-        ]
+    def entity(self, target: LinkTarget) -> pulumi.Resource:
+        return target.built.nodes.queue

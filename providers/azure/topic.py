@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 import pulumi_azure_native as azure
 
-from providers.base import Built, LinkTarget, Mapping
+from providers.base import Built, LinkTarget
 from spec.model import TopicSpec
+
+from . import ServiceBusEntity
 
 if TYPE_CHECKING:
     from components.base import Component
@@ -21,7 +23,7 @@ class TopicNodes:
     topic: azure.servicebus.Topic
 
 
-class TopicOnAzure(Mapping):
+class TopicOnAzure(ServiceBusEntity):
     kind = "topic"
     Nodes = TopicNodes
 
@@ -42,17 +44,5 @@ class TopicOnAzure(Mapping):
         )
         return Built(name=topic.name, nodes=TopicNodes(topic=topic), native=topic, spec=spec)
 
-    def link_properties(self, target: LinkTarget) -> dict[str, pulumi.Input[Any]]:
-        return {"namespace": self.provider.bus_host, "name": target.built.name}
-
-    def grant(self, function: Component, target: LinkTarget) -> list[pulumi.Resource]:
-        return [
-            self.provider.assign(
-                function,
-                "grants",
-                f"{function.logical}-{target.logical}-sender",
-                target.built.nodes.topic.id,
-                "bus-sender",
-                function.nodes.identity.principal_id,
-            )
-        ]
+    def entity(self, target: LinkTarget) -> pulumi.Resource:
+        return target.built.nodes.topic
