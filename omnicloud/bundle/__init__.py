@@ -42,8 +42,9 @@ __all__ = ["Artifact", "PackageError", "build_artifacts", "build_dir", "check_de
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 RUNTIME_DIR = ROOT / "runtime"
-# Every SDK version an artifact gets comes from here (the versions the tests run).
-CONSTRAINTS = ROOT / "constraints.txt"
+# Every SDK version an artifact gets comes from here (the versions the tests run): the
+# repository's constraints.txt, shipped in the package (a symlink in the checkout).
+CONSTRAINTS = (Path(__file__).parent / "constraints.txt").resolve()
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 CLOUDS = ("aws", "azure", "gcp")
 
