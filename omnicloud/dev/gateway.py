@@ -212,7 +212,7 @@ class GatewayApp:
         has_body, smuggling = _framing(headers)
         local = path == INTERNAL_PREFIX or path.startswith(INTERNAL_PREFIX + "/")
         if local:
-            refusal = self.local_routes.refuse(headers)
+            refusal = self.local_routes.refuse(headers, path)
             if refusal is not None:
                 return refusal, has_body, None
         if smuggling:
@@ -240,8 +240,20 @@ class GatewayApp:
         if has_body:
             body = await self._read_body(headers, receive, started + self.settings.request_timeout)
         query = scope["query_string"].decode("utf-8", "replace")
-        if local:
-            return self.local_routes.dispatch(method, path, query), False, None
+        client = scope.get("client")
+        if local:  # on a pool thread: the console's reads and actions must not hold up the loop
+            request = adapter.to_request(
+                method,
+                path,
+                [(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers],
+                query_string=query,
+                body=body,
+                source_ip=client[0] if client else None,
+            )
+            response = await asyncio.get_running_loop().run_in_executor(
+                self.pool, self.local_routes.dispatch, request
+            )
+            return response, False, None
         function = self.route(path)
         if function is None:
             return (
@@ -253,7 +265,6 @@ class GatewayApp:
                 False,
                 None,
             )
-        client = scope.get("client")
         request = adapter.to_request(
             method,
             path,
