@@ -107,7 +107,7 @@ async function webhooksTab() {
   return h("div", {},
     h("div", { class: "panel" }, h("h3", {}, "Webhooks"), hooks.items.length ? table(["id", "url", "events", "created"], hooks.items.map((w) => h("tr", {},
       h("td", { class: "mono" }, w.webhook_id), h("td", { class: "mono" }, w.url), h("td", {}, (w.events || ["*"]).join(", ")), h("td", {}, time(w.created_at))))) : h("p", { class: "muted" }, "No webhooks.")),
-    h("div", { class: "panel", id: "deliveries" }, h("h3", {}, "Deliveries"), deliveries.items.length ? table(["at", "event", "webhook", "attempt", "result", "took"], deliveries.items.map((d) => h("tr", { "data-ok": d.ok },
+    h("div", { class: "panel", id: "deliveries" }, h("h3", {}, "Deliveries"), deliveries.items.length ? table(["at", "event", "webhook", "attempt", "result", "took"], deliveries.items.map((d) => h("tr", { "data-ok": String(d.ok) },
       h("td", {}, time(d.at)), h("td", {}, d.event_type, h("div", { class: "muted mono" }, d.event_id)), h("td", { class: "mono" }, d.webhook_id), h("td", {}, d.attempt),
       h("td", { class: d.ok ? "ok" : "error" }, d.ok ? `${d.status}` : d.error || `${d.status}`), h("td", {}, ms(d.duration_ms))))) : h("p", { class: "muted" }, "No deliveries yet."),
     pager("deliveries", deliveries.next_cursor, tick)));
@@ -125,9 +125,9 @@ async function metricsTab() {
     h("div", { class: "grid" },
       h("div", { class: "panel" }, h("h3", {}, "Tasks per minute"), bars("tasks per minute", m.series, ["succeeded", "failed", "unfinished"], failed),
         h("div", { class: "legend" }, h("span", { class: "k-succeeded" }, "succeeded"), h("span", { class: "k-failed" }, "failed or timed out"), h("span", { class: "k-unfinished" }, "unfinished"))),
-      h("div", { class: "panel" }, h("h3", {}, "Run time p50 / p95"), lines("run time", m.series, ["p50_ms", "p95_ms"].map((k) => k), (v) => ms(v)),
+      h("div", { class: "panel" }, h("h3", {}, "Run time p50 / p95"), lines("run time", m.series, ["p50_ms", "p95_ms"], ms),
         h("div", { class: "legend" }, h("span", { class: "k-p50" }, "p50"), h("span", { class: "k-p95" }, "p95"))),
-      h("div", { class: "panel" }, h("h3", {}, "Failure rate"), lines("failure rate", m.series.map((p) => ({ ...p, failure: p.failure_rate })), ["failure"], pct),
+      h("div", { class: "panel" }, h("h3", {}, "Failure rate"), lines("failure rate", m.series.map((p) => ({ ...p, failure: p.failure_rate })), ["failure"], pct, 1),
         h("div", { class: "legend" }, h("span", { class: "k-failure" }, "failed or timed out, of finished")))));
 }
 
@@ -148,7 +148,11 @@ function route() {
 async function tick() {
   if (busy || !credential || !refresh) return;
   busy = true;
-  try { await refresh(); } catch (err) { if (credential) document.getElementById("who").textContent = `not refreshing: ${err.message}`; } finally { busy = false; }
+  try {
+    await refresh();
+  } catch (err) { // the API's own answer, e.g. a permission this credential lacks
+    if (credential) mount(h("h2", {}, "Cannot show this"), h("p", { class: "error", id: "view-error" }, err.message), h("p", {}, h("a", { href: "#agents" }, "Back to agents")));
+  } finally { busy = false; }
 }
 
 function signOut(message) {

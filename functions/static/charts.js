@@ -2,7 +2,7 @@
 // Built with DOM calls only (no markup strings), so they work under the page's Trusted Types policy.
 
 const SVG = "http://www.w3.org/2000/svg";
-const W = 560, H = 170, LEFT = 40, BOTTOM = 20, TOP = 8;
+const W = 560, H = 170, LEFT = 52, BOTTOM = 20, TOP = 8;
 
 function el(tag, attrs = {}, text) {
   const node = document.createElementNS(SVG, tag);
@@ -51,9 +51,9 @@ export function bars(label, series, keys, value) {
 }
 
 // Lines: one per key; points without a value (null) break the line.
-export function lines(label, series, keys, format) {
+export function lines(label, series, keys, format, fixedMax) {
   const values = series.flatMap((p) => keys.map((k) => p[k]).filter((v) => v !== null && v !== undefined));
-  const max = Math.max(1e-9, ...values);
+  const max = fixedMax || Math.max(1e-9, ...values);
   const { svg, plotH } = frame(label, max, series, format);
   const width = (W - LEFT) / series.length;
   for (const key of keys) {

@@ -69,7 +69,7 @@ def test_the_console_follows_a_task_and_redrives_its_dead_lettered_webhook(brows
         expect(row.locator("[data-dead-letters]")).to_have_text("1")
         row.click()
         message = page.locator("#queue-panel tr[data-message]").first
-        expect(message).to_contain_text("500")
+        expect(message).to_contain_text("1 webhook(s) failed")
         message.click()
         body = page.locator("#message-body")
         expect(body).to_contain_text('"type": "task.succeeded"')

@@ -170,8 +170,8 @@ def test_overview_is_the_app_graph_with_live_counts(server, browser):
 
 def test_a_dead_lettered_message_is_found_read_and_redriven_and_then_succeeds(server, browser):
     server.request("POST", "/jobs", {"id": "dlq-1", "fail_first": 3})  # 3 deliveries (max_retries 2), then DLQ
-    jobs = wait_until(lambda: next(q for q in call(server, browser, "GET", "queues")[1]["queues"]
-                                   if q["name"] == "jobs" and q["dead_letters"] >= 1), what="a dead letter")
+    jobs = wait_until(lambda: next((q for q in call(server, browser, "GET", "queues")[1]["queues"]
+                                    if q["name"] == "jobs" and q["dead_letters"] >= 1), None), what="a dead letter")
     assert jobs["consumer"] == "worker" and jobs["kind"] == "queue"
     status, page = call(server, browser, "GET", "queues/jobs/messages?dlq=1")
     assert status == 200 and page["queue"] == "jobs-dlq"

@@ -96,9 +96,9 @@ async function overview() {
   const resources = data.resources;
   const rowH = 54, boxH = 40;
   const height = Math.max(triggers.length, resources.length) * rowH + 30;
-  const cols = [20, 300, 620], widths = [230, 240, 250];
+  const cols = [20, 280, 600], widths = [210, 250, 240];
   const pos = {};
-  const svg = s("svg", { class: "graph", width: 900, height, viewBox: `0 0 900 ${height}`, role: "img", "aria-label": "app graph" });
+  const svg = s("svg", { class: "graph", width: 1300, height, viewBox: `0 0 1300 ${height}`, role: "img", "aria-label": "app graph" });
   const place = (id, col, i, count) => {
     const y = 15 + i * rowH + (Math.max(triggers.length, resources.length) - count) * rowH / 2;
     pos[id] = { x: cols[col], y, w: widths[col] };
@@ -107,22 +107,26 @@ async function overview() {
   triggers.forEach((t, i) => place(t.id, 0, i, triggers.length));
   data.functions.forEach((f, i) => place(`f:${f.name}`, 1, i, data.functions.length));
   resources.forEach((r, i) => place(`r:${r.kind}:${r.name}`, 2, i, resources.length));
-  const edges = s("g");
+  const edges = s("g"), linksOf = {}; // resource -> "function: verbs" of each link to it
   const edge = (a, b, cls, label) => {
     const p = pos[a], r = pos[b];
     if (!p || !r) return;
     const x1 = p.x + p.w, y1 = p.y + boxH / 2, x2 = r.x, y2 = r.y + boxH / 2, mx = (x1 + x2) / 2;
     edges.append(s("path", { class: `edge ${cls}`, d: `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}` }));
-    if (label) edges.append(s("text", { class: "verbs", x: x2 - 8, y: y2 - 5, "text-anchor": "end" }, label));
+    if (label) (linksOf[b] = linksOf[b] || []).push(label);
   };
   for (const f of data.functions) {
     edge(`t:${f.name}`, `f:${f.name}`, "trigger");
     for (const [res, verbs] of Object.entries(f.links)) {
       const target = resources.find((r) => r.name === res);
-      if (target) edge(`f:${f.name}`, `r:${target.kind}:${target.name}`, "", verbs.join(", "));
+      if (target) edge(`f:${f.name}`, `r:${target.kind}:${target.name}`, "", `${f.name}: ${verbs.join(", ")}`);
     }
   }
   svg.append(edges);
+  for (const [id, links] of Object.entries(linksOf)) {
+    const p = pos[id];
+    svg.append(s("text", { class: "verbs", x: p.x + p.w + 10, y: p.y + boxH / 2 + 4 }, links.join(" · ")));
+  }
   const node = (id, cls, title, sub, bad) => {
     const p = pos[id];
     return s("g", { class: `node ${cls}`, "data-node": id },
