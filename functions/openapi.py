@@ -113,9 +113,17 @@ def _schemas() -> dict[str, Any]:
     count = {"type": "integer", "minimum": 0}
     nullable_ms = {"type": ["number", "null"], "description": "milliseconds"}
     summary_props = {
-        "tasks": count, "succeeded": count, "failed": count, "timed_out": count, "unfinished": count,
-        "failure_rate": {"type": ["number", "null"], "description": "failed or timed out, of the finished"},
-        "p50_ms": nullable_ms, "p95_ms": nullable_ms,
+        "tasks": count,
+        "succeeded": count,
+        "failed": count,
+        "timed_out": count,
+        "unfinished": count,
+        "failure_rate": {
+            "type": ["number", "null"],
+            "description": "failed or timed out, of the finished",
+        },
+        "p50_ms": nullable_ms,
+        "p95_ms": nullable_ms,
     }
     delivery_props = {
         "webhook_id": string,
@@ -206,9 +214,7 @@ def _schemas() -> dict[str, Any]:
             secret={"type": "string", "description": "the signing secret: shown once"},
         ),
         "WebhookList": _list_of("Webhook"),
-        "Delivery": _obj(
-            list(delivery_props), **delivery_props
-        ),
+        "Delivery": _obj(list(delivery_props), **delivery_props),
         "DeliveryList": _list_of("Delivery"),
         "Metrics": _obj(
             ["agent_id", "minutes", "since", "until", "truncated", "totals", "series"],
@@ -217,9 +223,15 @@ def _schemas() -> dict[str, Any]:
             since=_TIME,
             until=_TIME,
             truncated={"type": "boolean", "description": "more tasks than one answer reads"},
-            totals=_obj([*summary_props, "tasks_per_minute"], **summary_props,
-                        tasks_per_minute={"type": "number"}),
-            series={"type": "array", "items": _obj(["minute", *summary_props], minute=_TIME, **summary_props)},
+            totals=_obj(
+                [*summary_props, "tasks_per_minute"],
+                **summary_props,
+                tasks_per_minute={"type": "number"},
+            ),
+            series={
+                "type": "array",
+                "items": _obj(["minute", *summary_props], minute=_TIME, **summary_props),
+            },
         ),
         "Note": _obj(["key", "text", "updated_at"], key=string, text=string, updated_at=_TIME),
         "NoteList": _list_of("Note"),

@@ -23,9 +23,11 @@ FILES = {
 # No inline script or style and nothing from another origin; Trusted Types make string-to-HTML
 # sinks throw, so a value from the API (an agent's name, a task's output) never becomes markup;
 # the page cannot be framed (clickjacking) and sends no Referer.
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
-       "base-uri 'none'; form-action 'none'; frame-ancestors 'none'; "
-       "require-trusted-types-for 'script'; trusted-types 'none'")
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'; "
+    "require-trusted-types-for 'script'; trusted-types 'none'"
+)
 HEADERS = {
     "content-security-policy": CSP,
     "x-frame-options": "DENY",

@@ -75,7 +75,9 @@ class ConsoleAuth:
         if len(parts) != 3 or not parts[0].isdigit():
             return "this is not a sign-in link of this server"
         expires, nonce, mac = parts
-        if not hmac.compare_digest(mac.encode(), _mac(self._token, "console ticket", self.boot, expires, nonce).encode()):
+        if not hmac.compare_digest(
+            mac.encode(), _mac(self._token, "console ticket", self.boot, expires, nonce).encode()
+        ):
             return "this sign-in link is not for this server run (it restarted since, or the link is damaged)"
         now = time.time()
         if int(expires) < now:
@@ -96,11 +98,15 @@ class ConsoleAuth:
     def has_session(self, cookie_header: str | None) -> bool:
         for part in (cookie_header or "").split(";"):
             name, _, value = part.strip().partition("=")
-            if name == self.cookie_name and hmac.compare_digest(value.encode(), self._session.encode()):
+            if name == self.cookie_name and hmac.compare_digest(
+                value.encode(), self._session.encode()
+            ):
                 return True
         return False
 
-    def cross_site(self, host: str | None, origin: str | None, fetch_site: str | None, csrf: str | None) -> str | None:
+    def cross_site(
+        self, host: str | None, origin: str | None, fetch_site: str | None, csrf: str | None
+    ) -> str | None:
         """Why a cookie-authenticated change must be refused (None: it may go ahead)."""
         if fetch_site is not None and fetch_site not in ("same-origin", "none"):
             return f"a request from another site ({fetch_site}) may not change anything here"
@@ -150,6 +156,8 @@ def sign_in_link(state_dir: Path) -> str:
     except (OSError, ValueError):
         info, token = None, ""
     if not info or not token or not _server_running(state_dir):
-        raise ConsoleAuthError(f"no omnicloud dev is running on state dir {state_dir}; start it "
-                               "(omnicloud dev), or pass --state DIR")
+        raise ConsoleAuthError(
+            f"no omnicloud dev is running on state dir {state_dir}; start it "
+            "(omnicloud dev), or pass --state DIR"
+        )
     return f"{info['url']}{PREFIX}/login?ticket={make_ticket(token, info['boot'])}"

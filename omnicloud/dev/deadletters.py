@@ -47,8 +47,15 @@ def queues_of(spec: AppSpec) -> list[QueueInfo]:
     found = [QueueInfo(name, "queue", consumers.get(name)) for name in spec.queues]
     for name, fn in spec.functions.items():
         if fn.topic is not None:
-            found.append(QueueInfo(subscription_queue(fn.topic.name, name), "subscription", name,
-                                   fn.topic.name, dict(fn.topic.filter or {})))
+            found.append(
+                QueueInfo(
+                    subscription_queue(fn.topic.name, name),
+                    "subscription",
+                    name,
+                    fn.topic.name,
+                    dict(fn.topic.filter or {}),
+                )
+            )
     return found
 
 
@@ -65,8 +72,10 @@ def resolve(spec: AppSpec, name: str) -> QueueInfo:
 def dead_letter(store: Store, info: QueueInfo, message_id: str) -> Received:
     found = store.message(info.dlq, message_id)
     if found is None:
-        raise UnknownMessage(f"no dead letter {message_id!r} in {info.dlq}; list them with "
-                             f"`omnicloud dlq list {info.name}`")
+        raise UnknownMessage(
+            f"no dead letter {message_id!r} in {info.dlq}; list them with "
+            f"`omnicloud dlq list {info.name}`"
+        )
     return found
 
 
@@ -106,7 +115,9 @@ def describe(received: Received, *, body_limit: int | None = None) -> dict[str, 
 
 
 def iso(ts: float | None) -> str | None:
-    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
+    return (
+        None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
+    )
 
 
 def is_dlq(queue: str) -> bool:

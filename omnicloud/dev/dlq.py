@@ -12,7 +12,15 @@ import sys
 import time
 from pathlib import Path
 
-from .deadletters import UnknownMessage, UnknownQueue, dead_letter, describe, queues_of, redrive, resolve
+from .deadletters import (
+    UnknownMessage,
+    UnknownQueue,
+    dead_letter,
+    describe,
+    queues_of,
+    redrive,
+    resolve,
+)
 
 EXIT_USAGE = 2
 EXIT_NOT_FOUND = 1
@@ -38,7 +46,9 @@ def _one_line(text: str | None, width: int = 70) -> str:
 
 def _table(rows: list[list[str]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows)
+    return "\n".join(
+        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,8 +63,10 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     state = Path(args.state)
     if not (state / "state.db").is_file():
-        return _fail(f"no local state in {state} (state.db is missing); run `omnicloud dev` first, "
-                     "or pass --state DIR")
+        return _fail(
+            f"no local state in {state} (state.db is missing); run `omnicloud dev` first, "
+            "or pass --state DIR"
+        )
     store = Store.at(state)
     try:
         return ACTIONS[args.action](args, spec, store)
@@ -66,7 +78,14 @@ def _list(args, spec, store) -> int:
     if args.queue is None:
         rows = [["QUEUE", "DEAD LETTERS", "WAITING", "CONSUMER"]]
         for info in queues_of(spec):
-            rows.append([info.name, str(store.count(info.dlq)), str(store.count(info.name)), info.consumer or "-"])
+            rows.append(
+                [
+                    info.name,
+                    str(store.count(info.dlq)),
+                    str(store.count(info.name)),
+                    info.consumer or "-",
+                ]
+            )
         print(_table(rows))
         return 0
     info = resolve(spec, args.queue)
@@ -78,7 +97,9 @@ def _list(args, spec, store) -> int:
     shown = f"the oldest {len(page)} of " if len(page) < total else ""
     print(f"{info.dlq}: {shown}{total} dead letter{'s' if total != 1 else ''}, oldest first")
     rows = [["ID", "ATTEMPTS", "ENQUEUED", "LAST ERROR"]]
-    rows += [[m.id, str(m.receive_count), _age(m.enqueued_at), _one_line(m.last_error)] for _, m in page]
+    rows += [
+        [m.id, str(m.receive_count), _age(m.enqueued_at), _one_line(m.last_error)] for _, m in page
+    ]
     print(_table(rows))
     return 0
 
@@ -123,20 +144,31 @@ ACTIONS = {"list": _list, "show": _show, "redrive": _redrive, "purge": _purge}
 
 def add_parser(sub, app_options) -> None:
     """`omnicloud dlq ...` on the CLI's subparsers (`app_options` adds --project/--app)."""
-    p = sub.add_parser("dlq", help="list, read, redrive or purge dead letters of the local state",
-                       description="Dead letters in the local state of `omnicloud dev`: every queue of app.yaml "
-                                   "and every topic subscription (<topic>~<function>) has one dead-letter queue.")
+    p = sub.add_parser(
+        "dlq",
+        help="list, read, redrive or purge dead letters of the local state",
+        description="Dead letters in the local state of `omnicloud dev`: every queue of app.yaml "
+        "and every topic subscription (<topic>~<function>) has one dead-letter queue.",
+    )
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     def action(name: str, help_text: str) -> argparse.ArgumentParser:
         a = actions.add_parser(name, help=help_text)
         app_options(a)
-        a.add_argument("--state", default=".omnicloud/state", help="directory of the local state (default: %(default)s)")
+        a.add_argument(
+            "--state",
+            default=".omnicloud/state",
+            help="directory of the local state (default: %(default)s)",
+        )
         return a
 
     a = action("list", "every queue's dead-letter count, or one queue's dead letters")
-    a.add_argument("queue", nargs="?", help="a queue (or <topic>~<function>); without it, every queue")
-    a.add_argument("--limit", type=int, default=50, help="dead letters to list (default: %(default)s)")
+    a.add_argument(
+        "queue", nargs="?", help="a queue (or <topic>~<function>); without it, every queue"
+    )
+    a.add_argument(
+        "--limit", type=int, default=50, help="dead letters to list (default: %(default)s)"
+    )
     a = action("show", "one dead letter: body, attributes, attempts, last error")
     a.add_argument("queue")
     a.add_argument("message_id", metavar="MESSAGE_ID")

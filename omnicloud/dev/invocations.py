@@ -20,8 +20,19 @@ from typing import Any
 from runtime import context
 
 OUTCOME_LOGGER = "omnicloud.invocation"
-_DETAILS = ("method", "path", "status", "message_id", "delivery_attempt", "schedule", "scheduled_time",
-            "consequence")
+RUNNING_MAX = (
+    10_000  # invocations with log lines and no outcome yet (their outcome line drops them)
+)
+_DETAILS = (
+    "method",
+    "path",
+    "status",
+    "message_id",
+    "delivery_attempt",
+    "schedule",
+    "scheduled_time",
+    "consequence",
+)
 
 
 def _clip(text: str, size: int) -> str:
@@ -35,12 +46,19 @@ class InvocationLog(logging.Handler):
         super().__init__(logging.INFO)
         self.limit, self.max_lines, self.max_text = limit, lines, text
         self.seq = 0
-        self._running: dict[int, tuple[Any, list[dict[str, Any]]]] = {}  # id(Invocation) -> (it, lines)
+        self._running: dict[
+            int, tuple[Any, list[dict[str, Any]]]
+        ] = {}  # id(Invocation) -> (it, lines)
         self._history: dict[str, deque[dict[str, Any]]] = {}
         self._totals: dict[str, dict[str, int]] = {}
         self._guard = threading.Lock()
 
-    # logging.Handler.handle takes the handler's own lock around emit; the history's lock is ours.
+    def handle(self, record: logging.LogRecord) -> bool:
+        """Emit without the handler-wide lock logging.Handler.handle takes (this runs for every log
+        record of every invocation; the history has its own, shorter-held lock)."""
+        self.emit(record)
+        return True
+
     def emit(self, record: logging.LogRecord) -> None:
         invocation = context.current()
         if invocation is None:
@@ -53,50 +71,50 @@ class InvocationLog(logging.Handler):
         except Exception:  # never let the console's bookkeeping break an invocation
             self.handleError(record)
 
+    # The write side runs on every invocation: it keeps references and tuples, and builds the
+    # dictionaries the console reads only when it reads them.
     def _line(self, invocation: Any, record: logging.LogRecord) -> None:
-        fields = getattr(record, "fields", None)
-        line = {"ts": record.created, "level": record.levelname.lower(), "logger": record.name,
-                "message": _clip(record.getMessage(), self.max_text)}
-        if isinstance(fields, dict) and fields:
-            line["fields"] = fields
+        message = record.getMessage()
+        if len(message) > self.max_text:
+            message = _clip(message, self.max_text)
+        exception = None
         if record.exc_info and record.exc_info[0] is not None:
-            line["exception"] = _clip("".join(traceback.format_exception(*record.exc_info)), self.max_text)
+            exception = _clip("".join(traceback.format_exception(*record.exc_info)), self.max_text)
+        line = (
+            record.created,
+            record.levelname,
+            record.name,
+            message,
+            getattr(record, "fields", None),
+            exception,
+        )
         with self._guard:
             running = self._running.get(id(invocation))
             if running is None or running[0] is not invocation:
+                if len(self._running) >= RUNNING_MAX:  # an invocation whose outcome line never came
+                    del self._running[next(iter(self._running))]
                 running = self._running[id(invocation)] = (invocation, [])
             if len(running[1]) < self.max_lines:
                 running[1].append(line)
 
     def _finish(self, invocation: Any, record: logging.LogRecord) -> None:
-        fields = getattr(record, "fields", None) or {}
-        entry: dict[str, Any] = {
-            "function": invocation.function,
-            "invocation_id": invocation.invocation_id,
-            "correlation_id": invocation.correlation_id,
-            "trigger": fields.get("trigger"),
-            "outcome": fields.get("outcome") or "ok",
-            "duration_ms": fields.get("duration_ms"),
-            "ended_at": record.created,
-            "error": fields.get("error"),
-            "details": {key: fields[key] for key in _DETAILS if key in fields},
-        }
+        fields = getattr(record, "fields", None) or {}  # the adapter's own dict, not changed after
+        trace = None
         if record.exc_info and record.exc_info[0] is not None:
-            entry["traceback"] = _clip("".join(traceback.format_exception(*record.exc_info)), self.max_text * 4)
+            trace = _clip("".join(traceback.format_exception(*record.exc_info)), self.max_text * 4)
+        failed = fields.get("outcome", "ok") != "ok"
         with self._guard:
-            running = self._running.pop(id(invocation), None)
-            entry["lines"] = running[1] if running is not None and running[0] is invocation else []
+            running = self._running.pop(id(invocation), None) if self._running else None
+            lines = running[1] if running is not None and running[0] is invocation else ()
             self.seq += 1
-            entry["seq"] = self.seq
             history = self._history.get(invocation.function)
             if history is None:
                 history = self._history[invocation.function] = deque(maxlen=self.limit)
-                self._totals[invocation.function] = {"invocations": 0, "errors": 0}
-            history.append(entry)
+                self._totals[invocation.function] = [0, 0]
+            history.append(_Entry(self.seq, invocation, fields, record.created, trace, lines))
             totals = self._totals[invocation.function]
-            totals["invocations"] += 1
-            if entry["outcome"] != "ok":
-                totals["errors"] += 1
+            totals[0] += 1
+            totals[1] += failed
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -107,42 +125,109 @@ class InvocationLog(logging.Handler):
             for invocation, _ in self._running.values():
                 running[invocation.function] = running.get(invocation.function, 0) + 1
             out = {}
-            for function, totals in self._totals.items():
-                last = self._history[function][-1]
-                out[function] = {**totals, "running": running.pop(function, 0),
-                                 "last": {k: last[k] for k in ("seq", "outcome", "ended_at", "duration_ms")}}
+            for function, (count, errors) in self._totals.items():
+                last = self._history[function][-1].summary()
+                out[function] = {
+                    "invocations": count,
+                    "errors": errors,
+                    "running": running.pop(function, 0),
+                    "last": {k: last[k] for k in ("seq", "outcome", "ended_at", "duration_ms")},
+                }
             for function, count in running.items():
                 out[function] = {"invocations": 0, "errors": 0, "running": count, "last": None}
             return out
 
-    def page(self, function: str | None = None, *, before: int | None = None, after: int | None = None,
-             limit: int = 50, outcome: str | None = None) -> list[dict[str, Any]]:
+    def page(
+        self,
+        function: str | None = None,
+        *,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int = 50,
+        outcome: str | None = None,
+    ) -> list[dict[str, Any]]:
         """Summaries (no log lines) newest first: older than `before`, or newer than `after`."""
         with self._guard:
-            sources = [self._history.get(function, ())] if function else list(self._history.values())
+            sources = (
+                [self._history.get(function, ())] if function else list(self._history.values())
+            )
             picked = []
             for history in sources:  # each in seq order: its newest `limit` matches are enough
                 taken = 0
                 for entry in reversed(history):
-                    if before is not None and entry["seq"] >= before:
+                    if before is not None and entry.seq >= before:
                         continue
-                    if after is not None and entry["seq"] <= after:
+                    if after is not None and entry.seq <= after:
                         break
-                    if outcome is not None and (entry["outcome"] == "ok") != (outcome == "ok"):
+                    if outcome is not None and entry.ok != (outcome == "ok"):
                         continue
                     picked.append(entry)
                     taken += 1
                     if taken >= limit:
                         break
-            picked.sort(key=lambda e: e["seq"], reverse=True)
-            return [{k: v for k, v in e.items() if k not in ("lines", "traceback")} | {"lines": len(e["lines"])}
-                    for e in picked[:limit]]
+            picked.sort(key=lambda e: e.seq, reverse=True)
+            return [entry.summary() for entry in picked[:limit]]
 
     def get(self, seq: int) -> dict[str, Any] | None:
         with self._guard:
             for history in self._history.values():
-                if history and history[0]["seq"] <= seq <= history[-1]["seq"]:
+                if history and history[0].seq <= seq <= history[-1].seq:
                     for entry in history:
-                        if entry["seq"] == seq:
-                            return dict(entry)
+                        if entry.seq == seq:
+                            return entry.full()
             return None
+
+
+class _Entry:
+    """One finished invocation, as kept (the dictionaries are built when the console reads it)."""
+
+    __slots__ = ("seq", "invocation", "fields", "ended_at", "traceback", "lines")
+
+    def __init__(
+        self,
+        seq: int,
+        invocation: Any,
+        fields: dict[str, Any],
+        ended_at: float,
+        trace: str | None,
+        lines: Any,
+    ):
+        self.seq, self.invocation, self.fields = seq, invocation, fields
+        self.ended_at, self.traceback, self.lines = ended_at, trace, lines
+
+    @property
+    def ok(self) -> bool:
+        return self.fields.get("outcome", "ok") == "ok"
+
+    def summary(self) -> dict[str, Any]:
+        fields, invocation = self.fields, self.invocation
+        return {
+            "seq": self.seq,
+            "function": invocation.function,
+            "invocation_id": invocation.invocation_id,
+            "correlation_id": invocation.correlation_id,
+            "trigger": fields.get("trigger"),
+            "outcome": fields.get("outcome") or "ok",
+            "duration_ms": fields.get("duration_ms"),
+            "ended_at": self.ended_at,
+            "error": fields.get("error"),
+            "details": {key: fields[key] for key in _DETAILS if key in fields},
+            "lines": len(self.lines),
+        }
+
+    def full(self) -> dict[str, Any]:
+        out = self.summary()
+        out["lines"] = [_line_view(line) for line in self.lines]
+        if self.traceback is not None:
+            out["traceback"] = self.traceback
+        return out
+
+
+def _line_view(line: tuple) -> dict[str, Any]:
+    created, level, logger, message, fields, exception = line
+    out = {"ts": created, "level": level.lower(), "logger": logger, "message": message}
+    if isinstance(fields, dict) and fields:
+        out["fields"] = fields
+    if exception is not None:
+        out["exception"] = exception
+    return out

@@ -44,9 +44,11 @@ CONSOLE_FILES = {
 # The console's pages run no inline script or style, load nothing from elsewhere, and cannot be
 # framed; Trusted Types make string-to-HTML sinks (innerHTML, ...) throw, so a value shown on a
 # page (a message body, a table item) can never become markup.
-CONSOLE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
-               "base-uri 'none'; form-action 'none'; frame-ancestors 'none'; "
-               "require-trusted-types-for 'script'; trusted-types 'none'")
+CONSOLE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'; "
+    "require-trusted-types-for 'script'; trusted-types 'none'"
+)
 
 
 def load_token(state_dir: Path) -> str:
@@ -101,7 +103,11 @@ class LocalRoutes:
             elif name == b"authorization":
                 authorization = value
             elif name == b"cookie":
-                cookie = value.decode("latin-1") if cookie is None else f"{cookie}; {value.decode('latin-1')}"
+                cookie = (
+                    value.decode("latin-1")
+                    if cookie is None
+                    else f"{cookie}; {value.decode('latin-1')}"
+                )
         if host is None or host_name(host) not in LOOPBACK_HOSTS:
             return Response.error(
                 403,
@@ -130,11 +136,18 @@ class LocalRoutes:
         if request.method not in ("GET", "HEAD") and self.auth is not None:
             authorization = request.headers.get("authorization") or ""
             scheme, _, token = authorization.partition(" ")
-            bearer = scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), self._token)
-            if not bearer:  # the session cookie: a browser, which must show it is the console's own page
-                problem = self.auth.cross_site(request.headers.get("host"), request.headers.get("origin"),
-                                               request.headers.get("sec-fetch-site"),
-                                               request.headers.get("x-omnicloud-csrf"))
+            bearer = scheme.lower() == "bearer" and hmac.compare_digest(
+                token.strip().encode(), self._token
+            )
+            if (
+                not bearer
+            ):  # the session cookie: a browser, which must show it is the console's own page
+                problem = self.auth.cross_site(
+                    request.headers.get("host"),
+                    request.headers.get("origin"),
+                    request.headers.get("sec-fetch-site"),
+                    request.headers.get("x-omnicloud-csrf"),
+                )
                 if problem is not None:
                     return _security_headers(request, Response.error(403, "forbidden", problem))
         return self.router(request)
@@ -169,8 +182,12 @@ class LocalRoutes:
             return Response.error(404, "not_found", "this server has no console")
         problem = self.auth.redeem(request.query.get("ticket") or "")
         if problem is not None:
-            return Response.error(401, "unauthorized", f"{problem}; run `omnicloud console` for a new link")
-        return Response(303, b"", {"location": f"{PREFIX}/console/"}, cookies=[self.auth.session_cookie()])
+            return Response.error(
+                401, "unauthorized", f"{problem}; run `omnicloud console` for a new link"
+            )
+        return Response(
+            303, b"", {"location": f"{PREFIX}/console/"}, cookies=[self.auth.session_cookie()]
+        )
 
     def _console_page(self, request: Request) -> Response:
         if not request.path.endswith("/"):  # so the page's relative URLs resolve below /console/

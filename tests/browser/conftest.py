@@ -22,8 +22,16 @@ from tests.dev.conftest import ROOT, DevProcess
 
 CHROMIUM = "/usr/bin/chromium"
 # Without the background-networking flags chromium waits on services it cannot reach here.
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 BOOTSTRAP_TOKEN = "browser-test-bootstrap-token"
 JWT_SECRET = "browser-test-jwt-secret-of-at-least-32-bytes"
 
@@ -42,15 +50,21 @@ def _unavailable(message: str) -> None:
 def browser(tmp_path_factory) -> Iterator[Any]:
     """A chromium context with a fresh user-data-dir."""
     if not os.access(CHROMIUM, os.X_OK):
-        _unavailable(f"{CHROMIUM} is missing; run scripts/setup.sh --with-emulators (it runs apt-get install chromium)")
+        _unavailable(
+            f"{CHROMIUM} is missing; run scripts/setup.sh --with-emulators (it runs apt-get install chromium)"
+        )
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         _unavailable("playwright is not installed; run scripts/setup.sh")
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM, args=ARGS, headless=True,
-            viewport={"width": 1440, "height": 900})
+            str(tmp_path_factory.mktemp("chromium-profile")),
+            executable_path=CHROMIUM,
+            args=ARGS,
+            headless=True,
+            viewport={"width": 1440, "height": 900},
+        )
         context.set_default_timeout(20_000)
         try:
             yield context
@@ -62,9 +76,16 @@ def browser(tmp_path_factory) -> Iterator[Any]:
 def platform(tmp_path_factory) -> Iterator[DevProcess]:
     """The agent platform (app.yaml) under `omnicloud dev`, with fast local clocks."""
     tmp = tmp_path_factory.mktemp("browser-platform")
-    process = DevProcess(ROOT / "app.yaml", tmp / "state",
-                         env={"BOOTSTRAP_TOKEN": BOOTSTRAP_TOKEN, "JWT_SECRET": JWT_SECRET,
-                              "MODEL_API_KEY": "unused", "OMNICLOUD_DEV_TICK": "6"}).start()
+    process = DevProcess(
+        ROOT / "app.yaml",
+        tmp / "state",
+        env={
+            "BOOTSTRAP_TOKEN": BOOTSTRAP_TOKEN,
+            "JWT_SECRET": JWT_SECRET,
+            "MODEL_API_KEY": "unused",
+            "OMNICLOUD_DEV_TICK": "6",
+        },
+    ).start()
     yield process
     process.stop()
 
@@ -76,7 +97,9 @@ def admin_key(platform: DevProcess) -> str:
     return answer["key"]
 
 
-def api(platform: DevProcess, method: str, path: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
+def api(
+    platform: DevProcess, method: str, path: str, body: Any = None, token: str | None = None
+) -> tuple[int, Any]:
     data = None if body is None else json.dumps(body).encode()
     headers = {"content-type": "application/json"} if data is not None else {}
     if token:

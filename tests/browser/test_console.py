@@ -16,16 +16,25 @@ from .conftest import BOOTSTRAP_TOKEN, api, screenshot
 
 
 def _sign_in_link(platform) -> str:
-    proc = subprocess.run([sys.executable, "-m", "omnicloud", "console", "--state", str(platform.state)],
-                          capture_output=True, text=True, cwd=ROOT, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "omnicloud", "console", "--state", str(platform.state)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.strip()
 
 
-def test_the_console_follows_a_task_and_redrives_its_dead_lettered_webhook(browser, platform, admin_key, tmp_path):
+def test_the_console_follows_a_task_and_redrives_its_dead_lettered_webhook(
+    browser, platform, admin_key, tmp_path
+):
     from playwright.sync_api import expect
 
-    receiver = Recorder(statuses=[500] * 4)  # the notifier's 4 deliveries fail, then it is dead-lettered
+    receiver = Recorder(
+        statuses=[500] * 4
+    )  # the notifier's 4 deliveries fail, then it is dead-lettered
     try:
         page = browser.new_page()
         page.on("dialog", lambda dialog: dialog.accept())
@@ -42,14 +51,29 @@ def test_the_console_follows_a_task_and_redrives_its_dead_lettered_webhook(brows
         assert page.evaluate("document.cookie") == ""  # page scripts cannot read it
 
         # A task runs to completion: the worker's invocation shows up live, with its log lines.
-        _, agent = api(platform, "POST", "/agents", {"name": "console-demo", "model": "echo", "tools": ["calculator"]},
-                       token=admin_key)
-        api(platform, "POST", f"/agents/{agent['agent_id']}/webhooks", {"url": receiver.url, "events": ["task.succeeded"]},
-            token=admin_key)
+        _, agent = api(
+            platform,
+            "POST",
+            "/agents",
+            {"name": "console-demo", "model": "echo", "tools": ["calculator"]},
+            token=admin_key,
+        )
+        api(
+            platform,
+            "POST",
+            f"/agents/{agent['agent_id']}/webhooks",
+            {"url": receiver.url, "events": ["task.succeeded"]},
+            token=admin_key,
+        )
         page.locator('nav a[data-view="functions"]').click()
         page.locator('tr[data-function="worker"]').click()
-        status, task = api(platform, "POST", f"/agents/{agent['agent_id']}/tasks", {"input": "calculate 6*7"},
-                           token=admin_key)
+        status, task = api(
+            platform,
+            "POST",
+            f"/agents/{agent['agent_id']}/tasks",
+            {"input": "calculate 6*7"},
+            token=admin_key,
+        )
         assert status == 202
         done = page.locator('tr[data-seq][data-outcome="ok"]', has_text="queue").first
         expect(done).to_be_visible()

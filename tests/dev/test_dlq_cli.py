@@ -26,15 +26,28 @@ def state(app: Path) -> Path:
 
 
 def dlq(app: Path, state: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "omnicloud", "dlq", *args, "--app", str(app), "--state", str(state)],
-                          capture_output=True, text=True, cwd=ROOT, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "omnicloud", "dlq", *args, "--app", str(app), "--state", str(state)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
 
 
-def dead_letter(state: Path, queue: str, body: dict, error: str, attributes: dict | None = None,
-                deliveries: int = 3) -> str:
+def dead_letter(
+    state: Path,
+    queue: str,
+    body: dict,
+    error: str,
+    attributes: dict | None = None,
+    deliveries: int = 3,
+) -> str:
     """A message that failed `deliveries` times and was dead-lettered, as the dev server leaves it."""
     db = Store.at(state)
-    [message_id] = db.send(queue, [OutgoingMessage(body=json.dumps(body).encode(), attributes=attributes or {})])
+    [message_id] = db.send(
+        queue, [OutgoingMessage(body=json.dumps(body).encode(), attributes=attributes or {})]
+    )
     for n in range(deliveries):
         [msg] = db.receive(queue, owner="test")
         if n < deliveries - 1:
@@ -44,28 +57,53 @@ def dead_letter(state: Path, queue: str, body: dict, error: str, attributes: dic
 
 
 def test_a_dead_letter_is_found_read_and_redriven_from_the_command_line(app, state):
-    message_id = dead_letter(state, "jobs", {"id": "j1", "fail": True}, "RuntimeError: job j1 asked to fail",
-                             {"type": "job"})
+    message_id = dead_letter(
+        state,
+        "jobs",
+        {"id": "j1", "fail": True},
+        "RuntimeError: job j1 asked to fail",
+        {"type": "job"},
+    )
     listed = dlq(app, state, "list")
     assert listed.returncode == 0, listed.stderr
     rows = {line.split()[0]: line.split()[1:] for line in listed.stdout.splitlines()[1:]}
-    assert listed.stdout.splitlines()[0].split() == ["QUEUE", "DEAD", "LETTERS", "WAITING", "CONSUMER"]
+    assert listed.stdout.splitlines()[0].split() == [
+        "QUEUE",
+        "DEAD",
+        "LETTERS",
+        "WAITING",
+        "CONSUMER",
+    ]
     assert rows["jobs"] == ["1", "0", "worker"]
-    assert rows["events~audit"] == ["0", "0", "audit"] and rows["events~firehose"] == ["0", "0", "firehose"]
+    assert rows["events~audit"] == ["0", "0", "audit"] and rows["events~firehose"] == [
+        "0",
+        "0",
+        "firehose",
+    ]
 
     one = dlq(app, state, "list", "jobs")
-    assert one.returncode == 0 and one.stdout.splitlines()[0] == "jobs-dlq: 1 dead letter, oldest first"
+    assert (
+        one.returncode == 0
+        and one.stdout.splitlines()[0] == "jobs-dlq: 1 dead letter, oldest first"
+    )
     assert message_id in one.stdout and "RuntimeError: job j1 asked to fail" in one.stdout
 
     shown = dlq(app, state, "show", "jobs", message_id)
     assert shown.returncode == 0, shown.stderr
     assert f"dead letter {message_id} in jobs-dlq (from jobs)" in shown.stdout
-    assert "attempts:   3" in shown.stdout and "type: job" in shown.stdout and '"fail": true' in shown.stdout
+    assert (
+        "attempts:   3" in shown.stdout
+        and "type: job" in shown.stdout
+        and '"fail": true' in shown.stdout
+    )
     as_json = json.loads(dlq(app, state, "show", "jobs", message_id, "--json").stdout)
     assert as_json["json"] == {"id": "j1", "fail": True} and as_json["attempts"] == 3
 
     redriven = dlq(app, state, "redrive", "jobs", message_id)
-    assert redriven.returncode == 0 and redriven.stdout.strip() == "redrove 1 message from jobs-dlq to jobs"
+    assert (
+        redriven.returncode == 0
+        and redriven.stdout.strip() == "redrove 1 message from jobs-dlq to jobs"
+    )
     [back] = Store.at(state).peek("jobs")
     assert back.id == message_id and back.receive_count == 0
     assert dlq(app, state, "list", "jobs").stdout.strip() == "jobs-dlq: no dead letters"
@@ -75,20 +113,46 @@ def test_redrive_all_and_purge(app, state):
     for n in range(3):
         dead_letter(state, "events~audit", {"n": n}, "boom")
     assert dlq(app, state, "redrive", "events~audit", "--all").stdout.strip() == (
-        "redrove 3 messages from events~audit-dlq to events~audit")
+        "redrove 3 messages from events~audit-dlq to events~audit"
+    )
     for n in range(2):
         dead_letter(state, "jobs", {"n": n}, "boom")
-    assert dlq(app, state, "purge", "jobs-dlq").stdout.strip() == "purged 2 dead letters from jobs-dlq"
+    assert (
+        dlq(app, state, "purge", "jobs-dlq").stdout.strip() == "purged 2 dead letters from jobs-dlq"
+    )
     assert Store.at(state).count("jobs-dlq") == 0 and Store.at(state).count("events~audit") == 3
 
 
-@pytest.mark.parametrize("args, code, expected", [
-    (("list", "nope"), 1, "omnicloud dlq: no queue 'nope' in app 'devtest'; its queues are: jobs, events~audit, events~firehose"),
-    (("show", "jobs", "missing-id"), 1, "omnicloud dlq: no dead letter 'missing-id' in jobs-dlq; list them with `omnicloud dlq list jobs`"),
-    (("redrive", "jobs", "missing-id"), 1, "omnicloud dlq: no dead letter 'missing-id' in jobs-dlq; list them with `omnicloud dlq list jobs`"),
-    (("redrive", "jobs"), 2, "omnicloud dlq: name one MESSAGE_ID to redrive, or pass --all (not both)"),
-    (("purge", "nope"), 1, "omnicloud dlq: no queue 'nope' in app 'devtest'; its queues are: jobs, events~audit, events~firehose"),
-])
+@pytest.mark.parametrize(
+    "args, code, expected",
+    [
+        (
+            ("list", "nope"),
+            1,
+            "omnicloud dlq: no queue 'nope' in app 'devtest'; its queues are: jobs, events~audit, events~firehose",
+        ),
+        (
+            ("show", "jobs", "missing-id"),
+            1,
+            "omnicloud dlq: no dead letter 'missing-id' in jobs-dlq; list them with `omnicloud dlq list jobs`",
+        ),
+        (
+            ("redrive", "jobs", "missing-id"),
+            1,
+            "omnicloud dlq: no dead letter 'missing-id' in jobs-dlq; list them with `omnicloud dlq list jobs`",
+        ),
+        (
+            ("redrive", "jobs"),
+            2,
+            "omnicloud dlq: name one MESSAGE_ID to redrive, or pass --all (not both)",
+        ),
+        (
+            ("purge", "nope"),
+            1,
+            "omnicloud dlq: no queue 'nope' in app 'devtest'; its queues are: jobs, events~audit, events~firehose",
+        ),
+    ],
+)
 def test_a_missing_queue_or_message_is_one_line(app, state, args, code, expected):
     dead_letter(state, "jobs", {"n": 1}, "boom")
     result = dlq(app, state, *args)

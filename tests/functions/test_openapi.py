@@ -155,7 +155,9 @@ SPECIAL: dict[tuple[str, str, int], Callable] = {
     ("DELETE", "/agents/{agent_id}/notes/{key}", 204): lambda w, mp: w.call(
         "DELETE", f"{w.base}/notes/n1"
     ),
-    ("GET", "/agents/{agent_id}/metrics", 400): lambda w, mp: w.call("GET", f"{w.base}/metrics?minutes=0"),
+    ("GET", "/agents/{agent_id}/metrics", 400): lambda w, mp: w.call(
+        "GET", f"{w.base}/metrics?minutes=0"
+    ),
     ("GET", "/ui", 200): lambda w, mp: w.call("GET", "/ui/"),
     ("GET", "/ui", 308): lambda w, mp: w.call("GET", "/ui"),
     ("GET", "/ui/{name}", 200): lambda w, mp: w.call("GET", "/ui/app.js"),
