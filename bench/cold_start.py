@@ -5,6 +5,15 @@ libraries) runs in a fresh `python -I` process, N rounds interleaved in a shuffl
 machine's noise spreads over all of them. Figures per candidate: median and p90 wall time, the
 ratio to `python -I -c pass`, and the overhead above it (median of the per-round differences).
 `python -X importtime` of each adapter entry then names the modules that cost the most.
+
+The `*_artifact` candidates start from the function as shipped: a small app whose function links a
+table, a queue, a topic and a secret (so its artifact carries those SDKs) is packaged with
+`omnicloud package`, unpacked, and run in the clean room of tests/bundle/cleanroom (`python -I -S`
+on the cloud's Python, sys.path = the zip plus what the cloud provides). The events they handle
+touch no client: this is the SDK-free path, which must not pay for the SDKs in the artifact.
+Their hosts (`*_artifact_host`, `bare_py312`) are the same clean room without our entry. They run
+with -B from sources only, as on Lambda and Azure (read-only code, no bytecode shipped; on Google
+Cloud, Cloud Build's pip compiles site-packages, so there the host part is overstated alike).
 """
 
 from __future__ import annotations
@@ -45,6 +54,7 @@ class Candidate:
     host: str | None = None  # the candidate whose host part this one shares (Azure, GCP)
     code: str = "pass"
     flags: tuple[str, ...] = ()
+    python: str | None = None  # another interpreter than this one (the clean-room candidates)
 
 
 # Each snippet sets _t1 where the cloud host's own work ends (building its request objects)
@@ -225,6 +235,73 @@ assert r1.status == 200 and b"hello world" in r1.body_bytes(), r1
 """
 
 
+ARTIFACT_APP = """name: bench
+functions:
+  api:
+    handler: benchapp.handlers:app
+    http: /
+    links: {items: [read, write], jobs: [send], events: [publish], token: [read]}
+queues: {jobs: {}}
+topics: {events: {}}
+tables: {items: {partition_key: pk}}
+secrets: {token: {}}
+"""
+
+# Each artifact candidate: the clean room's sys.path (and site directories), then the host's part.
+CLEAN_PRELUDE = ("import sys, time\nsys.path[0:0] = {paths!r}\n"
+                 "import site\nfor _d in {sites!r}:\n    site.addsitedir(_d)\n_t0 = time.perf_counter()\n")
+
+AWS_ARTIFACT = """
+_t1 = _t0
+import omnicloud_entry
+r1 = omnicloud_entry.handler({http_event!r}, Ctx())
+assert r1["statusCode"] == 200 and "hello world" in r1["body"], r1
+"""
+
+AZURE_ARTIFACT = """
+import function_app
+(http,) = function_app.app.get_functions()
+r1 = http.get_user_function()(req, Ctx())
+assert r1.status_code == 200 and b"hello world" in r1.get_body(), r1.get_body()
+"""
+
+GCP_ARTIFACT_HOST = """
+from functions_framework import create_app
+import flask
+from werkzeug.test import EnvironBuilder
+http_req = EnvironBuilder(path="/my/path", method="POST", headers={{"content-type": "application/json"}},
+                          data={body!r}).get_request(flask.Request)
+_t1 = time.perf_counter()
+"""
+
+GCP_ARTIFACT = """
+import main
+b1, s1, _ = main.handle(http_req)
+assert s1 == 200 and b"hello world" in b1, (s1, b1)
+"""
+
+
+def _artifacts(workdir: Path) -> dict[str, tuple[str, list[str], list[str]]]:
+    """Package the artifact app for each cloud and unpack it: {cloud: (python, paths, site dirs)}."""
+    from spec import load_app
+    from tests.bundle.cleanroom import PYTHONS, Provided, interpreter
+    from tests.bundle.cleanroom import build as unpack
+
+    app = workdir / "artifact-app"
+    (app / "benchapp").mkdir(parents=True)
+    (app / "app.yaml").write_text(ARTIFACT_APP)
+    (app / "benchapp" / "__init__.py").write_text("")
+    shutil.copy(ROOT / "bench" / "handlers.py", app / "benchapp" / "handlers.py")
+    load_app(app / "app.yaml")
+    out = {}
+    for cloud in ("aws", "azure", "gcp"):
+        code = unpack(app, cloud, workdir / f"artifact-{cloud}")["api"]
+        provided = Provided(cloud, interpreter(PYTHONS[cloud]), ROOT / ".pytest_cache" / "d" / "cleanroom")
+        paths, sites = provided.paths_for(code)
+        out[cloud] = (str(provided.python), [str(code), *paths], sites)
+    return out
+
+
 def _events() -> dict:
     http_event = load("aws", "apigw_v2_http_api")
     assert json.loads(http_event["body"])["message"] == "hello world"
@@ -256,12 +333,19 @@ def _copy_without_bytecode(dest: Path) -> None:
         shutil.copy(ROOT / "bench" / name, dest / "bench" / name)
 
 
-def candidates(workdir: Path, nopyc: Path) -> list[Candidate]:
+def candidates(workdir: Path, nopyc: Path, artifacts: dict | None = None) -> list[Candidate]:
     ev = _events()
     fmt = {**ev, "ff_main": str(workdir / "ff_main.py")}
 
     def code(paths: list[Path], *parts: str) -> str:
         return PRELUDE.format(paths=[str(p) for p in paths]) + "".join(p.format(**fmt) for p in parts) + EPILOGUE
+
+    def clean(cloud: str, *parts: str) -> dict:
+        python, paths, sites = artifacts[cloud]
+        text = CLEAN_PRELUDE.format(paths=paths, sites=sites) + "".join(p.format(**fmt) for p in parts) + EPILOGUE
+        # -B: Lambda's /var/task and Azure's mounted package are read-only, so no bytecode is ever
+        # cached next to the code; every cold start compiles what it imports (as aws_nopyc).
+        return {"code": text, "flags": ("-S", "-B"), "python": python}
 
     root, both = [ROOT], [ROOT, workdir]
     return [
@@ -286,7 +370,20 @@ def candidates(workdir: Path, nopyc: Path) -> list[Candidate]:
                   code=code(both, FUNCTIONS_FRAMEWORK)),
         Candidate("azure_functionapp", "azure-functions 1.26 FunctionApp (HTTP + Service Bus)", "peer",
                   host="azure_host", code=code(both, AZURE_HOST, AZURE_NATIVE)),
-    ]
+    ] + ([] if artifacts is None else [
+        Candidate("bare_py312", "python3.12 -I -S, the clean room of Lambda and Cloud Functions", "host",
+                  **clean("aws", "_t1 = _t0\n")),
+        Candidate("aws_artifact", "omnicloud AWS from the unpacked artifact (HTTP; boto3 1.34.0 beside it)", "ours",
+                  host="bare_py312", **clean("aws", LAMBDA_CONTEXT, AWS_ARTIFACT)),
+        Candidate("azure_artifact_host", "Azure host in the clean room: azure.functions + HttpRequest", "host",
+                  **clean("azure", AZURE_HOST)),
+        Candidate("azure_artifact", "omnicloud Azure from the unpacked artifact (HTTP; SDKs in .python_packages)",
+                  "ours", host="azure_artifact_host", **clean("azure", AZURE_HOST, AZURE_ARTIFACT)),
+        Candidate("gcp_artifact_host", "GCP host in the clean room: functions-framework + flask request", "host",
+                  **clean("gcp", GCP_ARTIFACT_HOST)),
+        Candidate("gcp_artifact", "omnicloud GCP from the unpacked artifact (HTTP; SDKs installed beside it)",
+                  "ours", host="gcp_artifact_host", **clean("gcp", GCP_ARTIFACT_HOST, GCP_ARTIFACT)),
+    ])
 
 
 def _env() -> dict[str, str]:
@@ -297,7 +394,7 @@ def _env() -> dict[str, str]:
 
 def run_once(c: Candidate, env: dict[str, str], extra: tuple[str, ...] = ()) -> tuple[float, float, float, str]:
     """(wall ms, host ms, entry ms, stderr) of one fresh interpreter."""
-    argv = [sys.executable, "-I", *c.flags, *extra, "-c", c.code]
+    argv = [c.python or sys.executable, "-I", *c.flags, *extra, "-c", c.code]
     start = time.perf_counter()
     proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=tempfile.gettempdir())
     wall = (time.perf_counter() - start) * 1000
@@ -380,6 +477,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--importtime-runs", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="20 rounds, 1 importtime run")
     parser.add_argument("--only", default="", help="comma-separated candidate names (plus bare)")
+    parser.add_argument("--no-artifacts", action="store_true", help="skip the candidates run from packaged artifacts")
     args = parser.parse_args(argv)
     if args.quick:
         args.runs, args.importtime_runs = 20, 1
@@ -387,7 +485,8 @@ def main(argv: list[str] | None = None) -> int:
         workdir, nopyc = Path(tmp) / "entries", Path(tmp) / "nopyc"
         _write_entries(workdir)
         _copy_without_bytecode(nopyc)
-        cands = candidates(workdir, nopyc)
+        artifacts = None if args.no_artifacts else _artifacts(Path(tmp))
+        cands = candidates(workdir, nopyc, artifacts)
         if args.only:
             wanted = {"bare", *args.only.split(",")}
             wanted |= {c.host for c in cands if c.name in wanted and c.host}

@@ -50,7 +50,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from spec.capabilities import CLOUDS
     from spec.loader import did_you_mean
 
-    app = project_app(args)
+    app_path = project_app(args)
     cloud = (args.cloud or "").strip().lower() or None
     if cloud == "all":
         cloud = None
@@ -59,16 +59,24 @@ def cmd_validate(args: argparse.Namespace) -> int:
                                               "gcloud": "; did you mean 'gcp'?"}.get(cloud, "")
         return _fail(f"--cloud {args.cloud!r} is not a cloud omnicloud deploys to; use aws, azure or gcp{hint}")
     try:
-        _, warnings = load_app_with_warnings(Path(app), cloud=cloud)
+        app, warnings = load_app_with_warnings(Path(app_path), cloud=cloud)
     except SpecError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
+        return EXIT_USAGE
+    from omnicloud.bundle.deps import dependency_problems
+
+    app_dir = Path(app_path).parent
+    dependencies = dependency_problems(app, app_dir, shown_dir=app_dir)
+    for problem in dependencies:
+        print(problem, file=sys.stderr)
+    if dependencies:
         return EXIT_USAGE
     for warning in warnings:
         print(warning, file=sys.stderr)
     clouds = cloud or "aws, azure and gcp"
     note = f" ({len(warnings)} warning{'s' if len(warnings) != 1 else ''})" if warnings else ""
-    print(f"{app}: valid for {clouds}{note}")
+    print(f"{app_path}: valid for {clouds}{note}")
     return 0
 
 

@@ -1,17 +1,23 @@
 """Deterministic per-cloud function artifacts (`omnicloud package`, and `pulumi up` / preview).
 
 Each function gets its own zip: the app modules its handler imports (static import closure),
-`runtime/` (core plus that cloud's adapter and backend), the cloud's entry shim, and the app's
-third-party dependencies where the cloud needs them vendored. Entries are sorted, timestamps
-fixed and permissions normalised, so the same inputs give byte-identical zips anywhere.
+`runtime/` (core plus that cloud's adapter and backend), the cloud's entry shim, and what that
+cloud's Python runtime lacks: the app's declared dependencies and the SDKs of the kinds the
+function links (AWS: vendored, boto3 comes with Lambda; Azure: vendored into
+`.python_packages/lib/site-packages`; Google Cloud: pinned in `requirements.txt`, installed by
+Cloud Build). Entries are sorted, timestamps fixed and permissions normalised, so the same inputs
+give byte-identical zips anywhere.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import os
+import re
 import sys
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,19 +25,44 @@ from pathlib import Path
 from providers.base import Artifact
 from spec.model import AppSpec
 
+from .deps import dependency_problems, requirements_file
 from .files import AppFiles, import_closure
-from .vendor import LAMBDA_PROVIDED, Target, VendorError, vendor
+from .vendor import (
+    LAMBDA_PROVIDED,
+    Target,
+    VendorError,
+    canonical,
+    requirement_names,
+    resolve,
+    vendor,
+)
 
-__all__ = ["Artifact", "PackageError", "build_artifacts", "write_manifest", "PYTHON_VERSIONS", "SIZE_LIMITS"]
+__all__ = ["Artifact", "PackageError", "build_artifacts", "build_dir", "check_dependencies", "cloud_sdks",
+           "write_manifest", "PYTHON_VERSIONS", "SIZE_LIMITS"]
 
-RUNTIME_DIR = Path(__file__).resolve().parent.parent.parent / "runtime"
+ROOT = Path(__file__).resolve().parent.parent.parent
+RUNTIME_DIR = ROOT / "runtime"
+# Every SDK version an artifact gets comes from here (the versions the tests run).
+CONSTRAINTS = ROOT / "constraints.txt"
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 CLOUDS = ("aws", "azure", "gcp")
 
-# The Python each cloud runs (the providers use the same versions).
+# The Python each cloud runs (the providers use the same versions). Azure: the Function App's
+# runtime is python 3.11 on Linux (providers/azure.py); its dependencies "must be built on an
+# ubuntu machine using the same python version as the production app" and installed in
+# ./.python_packages/lib/site-packages, and a Flex Consumption app runs the deployed package as
+# is, with no remote build (learn.microsoft.com/azure/azure-functions/python-build-options,
+# .../deployment-zip-push: "Flex Consumption plan: managed package deployment"). Hence manylinux
+# x86_64 wheels for cp311.
 PYTHON_VERSIONS = {"aws": "3.12", "azure": "3.11", "gcp": "3.12"}
-FUNCTIONS_FRAMEWORK = "functions-framework==3.10.2"
-AZURE_FUNCTIONS = "azure-functions==1.26.0"
+# What each cloud's Python runtime already has: never vendored, never listed. Lambda ships boto3
+# (docs.aws.amazon.com/lambda/latest/dg/lambda-python.html); the Azure Functions host brings
+# azure-functions. Cloud Functions pip-installs the zip's requirements.txt at deploy time, and
+# recommends pinning versions and listing functions-framework explicitly (docs.cloud.google.com/
+# functions/docs/writing/specifying-dependencies-python): so everything, pinned, is listed there.
+RUNTIME_PROVIDED = {"aws": LAMBDA_PROVIDED, "azure": frozenset({"azure-functions"}), "gcp": frozenset()}
+FUNCTIONS_FRAMEWORK = "functions-framework"
+AZURE_FUNCTIONS = "azure-functions"
 
 # (zipped, unzipped) bytes.
 SIZE_LIMITS = {
@@ -80,10 +111,44 @@ def _runtime_entries(cloud: str) -> list[Entry]:
     return entries
 
 
-def _requirements_file(app_dir: Path, handler: str) -> Path | None:
-    top = handler.split(":")[0].split(".")[0]
-    candidate = app_dir / top / "requirements.txt"
-    return candidate if candidate.is_file() else None
+def cloud_sdks(app: AppSpec, links: dict, cloud: str) -> list[str]:
+    """The SDK distributions a function with `links` needs on `cloud` and its runtime lacks.
+
+    Each backend declares what it imports per link kind (`SDKS` in runtime/backends/<cloud>.py).
+    """
+    declared = importlib.import_module(f"runtime.backends.{cloud}").SDKS
+    kinds = {app.kind_of(name) for name in links}
+    names = {dist for kind in kinds if kind for dist in declared.get(kind, ())}
+    return sorted(n for n in names if canonical(n) not in RUNTIME_PROVIDED[cloud])
+
+
+_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?\s*==\s*([^\s;#]+)", re.MULTILINE)
+
+
+def pinned(names: list[str]) -> list[str]:
+    """`name==version` for each name, from constraints.txt."""
+    pins = {canonical(m.group(1)): m.group(2) for m in _PIN.finditer(CONSTRAINTS.read_text(encoding="utf-8"))}
+    missing = [n for n in names if canonical(n) not in pins]
+    if missing:
+        raise PackageError(f"{CONSTRAINTS}: no pin for {', '.join(missing)}; add it with ==")
+    return [f"{n}=={pins[canonical(n)]}" for n in names]
+
+
+def _with_lock(app_requirements: str, source: str, lock: list[str], what: str) -> str:
+    """The app's requirements plus the locked SDK lines it does not already name; a pin of the app
+    that disagrees with the lock is an error (pip could not install both)."""
+    app_pins = {canonical(m.group(1)): m.group(2) for m in _PIN.finditer(app_requirements)}
+    named = requirement_names(app_requirements)
+    lines = [ln for ln in app_requirements.splitlines() if ln.strip()]
+    for line in lock:
+        name, _, version = line.partition("==")
+        key = canonical(name)
+        if key in app_pins and app_pins[key] != version:
+            raise PackageError(f"{source}: pins {name}=={app_pins[key]}, but {what} need {line}"
+                               f" ({CONSTRAINTS.name}); pin {line} or drop the line")
+        if key not in named:
+            lines.append(line)
+    return "\n".join(lines) + "\n" if lines else ""
 
 
 def _site_entries(site: Path, prefix: str) -> list[Entry]:
@@ -101,6 +166,7 @@ def _site_entries(site: Path, prefix: str) -> list[Entry]:
 
 def _entry_shims(cloud: str, function: str, handler: str, trigger: str, http_prefix: str | None,
                  requirements: str, timeout: int) -> list[Entry]:
+    """The cloud's entry file(s); `requirements` is the zip's requirements.txt (GCP, Azure)."""
     header = f'"""Entry point of function {function} on {cloud} (generated by `omnicloud package`)."""\n\n'
     if cloud == "aws":
         text = header + ("from runtime.adapters.aws import make_handler\n\n"
@@ -109,11 +175,12 @@ def _entry_shims(cloud: str, function: str, handler: str, trigger: str, http_pre
     if cloud == "gcp":
         text = header + ("from runtime.adapters.gcp import make_entry\n\n"
                          f"handle = make_entry({handler!r}, {trigger!r})\n")
-        reqs = _merge_requirements(requirements, [FUNCTIONS_FRAMEWORK])
-        return [Entry("main.py", data=text.encode()), Entry("requirements.txt", data=reqs.encode())]
+        return [Entry("main.py", data=text.encode()), Entry("requirements.txt", data=requirements.encode())]
     from runtime.adapters.azure_templates import render_function_app, render_host_json
 
-    reqs = _merge_requirements(requirements, [AZURE_FUNCTIONS])
+    # Not installed by the platform (the package runs as deployed): it records what
+    # .python_packages holds, and the azure-functions the host provides.
+    reqs = _merge_requirements(requirements, pinned([AZURE_FUNCTIONS]))
     return [
         Entry("function_app.py", data=render_function_app(function, handler, trigger, http_prefix).encode()),
         Entry("host.json", data=render_host_json(trigger, timeout).encode()),
@@ -122,8 +189,6 @@ def _entry_shims(cloud: str, function: str, handler: str, trigger: str, http_pre
 
 
 def _merge_requirements(app_requirements: str, extra: list[str]) -> str:
-    from .vendor import canonical, requirement_names
-
     present = requirement_names(app_requirements)
     lines = [ln for ln in app_requirements.splitlines() if ln.strip()]
     lines += [req for req in extra if canonical(req.split("==")[0]) not in present]
@@ -137,7 +202,20 @@ def write_zip(entries: list[Entry], target: Path) -> Artifact:
         dupes = sorted({n for n in names if names.count(n) > 1})
         raise PackageError(f"{target.name}: two sources for {', '.join(dupes[:3])}; rename the app module that clashes")
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
+    # A temporary name of this build's own: two builds into one directory never write one file.
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        digest = _write_entries(entries, tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return Artifact(path=target, sha256=digest, bytes=target.stat().st_size)
+
+
+def _write_entries(entries: list[Entry], tmp: Path) -> str:
     with zipfile.ZipFile(tmp, "w") as zf:
         for entry in sorted(entries, key=lambda e: e.name):
             info = zipfile.ZipInfo(entry.name, FIXED_TIME)
@@ -145,9 +223,15 @@ def write_zip(entries: list[Entry], target: Path) -> Artifact:
             info.create_system = 3  # unix, whatever the building machine is
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, entry.read(), compresslevel=6)
-    os.replace(tmp, target)
-    digest = hashlib.sha256(target.read_bytes()).hexdigest()
-    return Artifact(path=target, sha256=digest, bytes=target.stat().st_size)
+    return hashlib.sha256(tmp.read_bytes()).hexdigest()
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace `path` in one step, through a temporary file of this process's own."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp_name, path)
 
 
 def _stat(source: Path, stats: dict[Path, tuple[int, int]]) -> tuple[int, int]:
@@ -188,7 +272,7 @@ def _reuse(key: str, target: Path) -> Artifact | None:
 
 def _remember(key: str, artifact: Artifact) -> None:
     marker = artifact.path.with_name(artifact.path.name + ".inputs")
-    marker.write_text(f"{key} {artifact.sha256} {artifact.bytes}\n")
+    write_atomically(marker, f"{key} {artifact.sha256} {artifact.bytes}\n")
 
 
 def _check_size(cloud: str, function: str, entries: list[Entry], artifact: Artifact,
@@ -215,6 +299,20 @@ def _progress(message: str) -> None:
     print(f"omnicloud package: {message}", file=sys.stderr, flush=True)
 
 
+def build_dir(app_dir: Path, cloud: str) -> Path:
+    """Where `pulumi up` and preview build: OMNICLOUD_BUILD_DIR/<cloud> when set (the tests point it
+    at a temporary directory), else .omnicloud/build/<cloud> next to app.yaml."""
+    root = os.environ.get("OMNICLOUD_BUILD_DIR")
+    return Path(root) / cloud if root else app_dir / ".omnicloud" / "build" / cloud
+
+
+def check_dependencies(app: AppSpec, app_dir: Path, shown_dir: Path | None = None) -> None:
+    """PackageError (one located line per import) when a handler imports what no requirement provides."""
+    problems = dependency_problems(app, app_dir, shown_dir)
+    if problems:
+        raise PackageError("\n".join(str(p) for p in problems))
+
+
 def build_artifacts(app: AppSpec, app_dir: Path, cloud: str, out_dir: Path | None = None, *,
                     architecture: str | None = None, python_version: str | None = None,
                     progress=_progress) -> dict[str, Artifact]:
@@ -224,13 +322,15 @@ def build_artifacts(app: AppSpec, app_dir: Path, cloud: str, out_dir: Path | Non
     artifact in this interpreter).
     """
     app_dir = app_dir.resolve()
-    out_dir = (out_dir or app_dir / ".omnicloud" / "build" / cloud).resolve()
+    out_dir = (out_dir or build_dir(app_dir, cloud)).resolve()
     # A shared wheel cache (OMNICLOUD_CACHE_DIR) makes rebuilds in other checkouts offline too.
     cache_dir = Path(os.environ.get("OMNICLOUD_CACHE_DIR") or app_dir / ".omnicloud" / "cache")
+    check_dependencies(app, app_dir)
     files = AppFiles.load(app_dir)
     runtime = _runtime_entries(cloud)
     artifacts: dict[str, Artifact] = {}
-    vendored: dict[tuple[Path, str], Path] = {}
+    vendored: dict[tuple[str, str], Path] = {}
+    locks: dict[tuple[tuple[str, ...], str], list[str]] = {}
     stats: dict[Path, tuple[int, int]] = {}
     closures: dict[str, list[str]] = {}  # functions sharing a handler module share its closure
     for name, fn in sorted(app.functions.items()):
@@ -243,17 +343,31 @@ def build_artifacts(app: AppSpec, app_dir: Path, cloud: str, out_dir: Path | Non
         app_files = closures[module]
         entries = [Entry(rel, source=app_dir / rel) for rel in app_files if not rel.startswith("runtime/")]
         entries += runtime
-        requirements_path = _requirements_file(app_dir, fn.handler)
+        requirements_path = requirements_file(app_dir, fn.handler)
+        source = requirements_path.relative_to(app_dir).as_posix() if requirements_path else "requirements.txt"
         requirements = requirements_path.read_text(encoding="utf-8") if requirements_path else ""
+        arch = architecture or (fn.architecture if cloud == "aws" else "x86_64")
+        target = Target(python_version or PYTHON_VERSIONS[cloud], "aarch64" if arch == "arm64" else "x86_64")
+        sdks = cloud_sdks(app, fn.links, cloud)
+        if cloud == "gcp":
+            sdks = [FUNCTIONS_FRAMEWORK, *sdks]
+        if sdks:
+            lock_key = (tuple(sdks), target.key)
+            if lock_key not in locks:
+                try:
+                    locks[lock_key] = resolve(pinned(sdks), target, cache_dir, CONSTRAINTS,
+                                              what=f"the {cloud} SDKs {', '.join(sdks)}", progress=progress)
+                except VendorError as exc:
+                    raise PackageError(str(exc)) from None
+            requirements = _with_lock(requirements, source, locks[lock_key], f"the {cloud} SDKs")
         site_prefix = {"aws": "", "azure": ".python_packages/lib/site-packages/"}.get(cloud)
-        if requirements_path is not None and site_prefix is not None:
-            arch = architecture or (fn.architecture if cloud == "aws" else "x86_64")
-            target = Target(python_version or PYTHON_VERSIONS[cloud], "aarch64" if arch == "arm64" else "x86_64")
-            key = (requirements_path, target.key)
+        if requirements.strip() and site_prefix is not None:
+            key = (requirements, target.key)
             if key not in vendored:
                 exclude = LAMBDA_PROVIDED if cloud == "aws" else frozenset()
                 try:
-                    vendored[key] = vendor(requirements_path, target, cache_dir, exclude=exclude, progress=progress)
+                    vendored[key] = vendor(requirements, source, target, cache_dir, exclude=exclude,
+                                           progress=progress)
                 except VendorError as exc:
                     raise PackageError(str(exc)) from None
             entries += _site_entries(vendored[key], site_prefix)
@@ -277,5 +391,5 @@ def write_manifest(cloud: str, artifacts: dict[str, Artifact], out_dir: Path) ->
         body["artifacts"][name] = {"path": artifact.path.name, "sha256": artifact.sha256, "bytes": artifact.bytes,
                                    "files": count}
     path = out_dir / "manifest.json"
-    path.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n")
+    write_atomically(path, json.dumps(body, indent=2, sort_keys=True) + "\n")
     return path

@@ -10,12 +10,18 @@ def run(args) -> int:
     from spec import SpecError, load_app
 
     from . import PackageError, build_artifacts, write_manifest
+    from .deps import dependency_problems
 
     app_path = Path(args.app)
     try:
         app = load_app(app_path, cloud=args.cloud)
     except SpecError as exc:
         for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    problems = dependency_problems(app, app_path.resolve().parent, shown_dir=app_path.parent)
+    if problems:
+        for problem in problems:
             print(problem, file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else app_path.resolve().parent / ".omnicloud" / "package" / args.cloud

@@ -60,15 +60,44 @@ class AppFiles:
         return None
 
 
-def _imported_modules(source: str, module: str, is_package: bool) -> set[str]:
-    """Absolute names of the modules `module` imports (statically; relative imports resolved)."""
-    tree = ast.parse(source)
+@dataclass(frozen=True)
+class ImportSite:
+    """One imported module name, where it is imported, and how."""
+
+    module: str  # absolute name (relative imports resolved)
+    line: int
+    relative: bool = False
+    guarded: bool = False  # inside `try: ... except ImportError` or `if TYPE_CHECKING:`
+
+
+_IMPORT_ERRORS = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})
+
+
+def _catches_import_error(node: ast.Try) -> bool:
+    for handler in node.handlers:
+        if handler.type is None:
+            return True
+        types = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+        if any(isinstance(t, ast.Name) and t.id in _IMPORT_ERRORS for t in types):
+            return True
+    return False
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+
+
+def import_sites(tree: ast.AST, module: str, is_package: bool) -> list[ImportSite]:
+    """Every import statement of a parsed module, with relative imports made absolute."""
     package = module if is_package else module.rpartition(".")[0]
-    found: set[str] = set()
-    for node in ast.walk(tree):
+    sites: list[ImportSite] = []
+
+    def visit(node: ast.AST, guarded: bool) -> None:
         if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
+            sites.extend(ImportSite(alias.name, node.lineno, guarded=guarded) for alias in node.names)
+            return
+        if isinstance(node, ast.ImportFrom):
             if node.level:
                 base_parts = package.split(".") if package else []
                 if node.level > 1:
@@ -78,10 +107,34 @@ def _imported_modules(source: str, module: str, is_package: bool) -> set[str]:
             else:
                 target = node.module or ""
             if target:
-                found.add(target)
+                sites.append(ImportSite(target, node.lineno, bool(node.level), guarded))
                 # `from pkg import mod` may import a submodule.
-                found.update(f"{target}.{alias.name}" for alias in node.names if alias.name != "*")
-    return found
+                sites.extend(ImportSite(f"{target}.{alias.name}", node.lineno, bool(node.level), guarded)
+                             for alias in node.names if alias.name != "*")
+            return
+        if isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
+            inner = guarded or _catches_import_error(node)  # type: ignore[arg-type]
+            for child in node.body:  # type: ignore[attr-defined]
+                visit(child, inner)
+            for part in (*node.handlers, *node.orelse, *node.finalbody):  # type: ignore[attr-defined]
+                visit(part, guarded)
+            return
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            for child in node.body:
+                visit(child, True)
+            for child in node.orelse:
+                visit(child, guarded)
+            return
+        for child in ast.iter_child_nodes(node):
+            visit(child, guarded)
+
+    visit(tree, False)
+    return sites
+
+
+def _imported_modules(source: str, module: str, is_package: bool) -> set[str]:
+    """Absolute names of the modules `module` imports (statically; relative imports resolved)."""
+    return {site.module for site in import_sites(ast.parse(source), module, is_package)}
 
 
 def import_closure(files: AppFiles, entry_module: str, skip_top: frozenset[str] = frozenset({"runtime"})) -> list[str]:

@@ -7,11 +7,13 @@ cache with `--no-index`, offline and fast; only a cache miss downloads.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,51 +126,118 @@ def _last_error(proc: subprocess.CompletedProcess) -> str:
     return (errors or lines or ["pip failed"])[-1]
 
 
-def vendor(requirements_file: Path, target: Target, cache_dir: Path, *, exclude: frozenset[str] = frozenset(),
-           progress=None) -> Path:
-    """Install `requirements_file` for `target` into a cached directory and return it.
+def _private_dir(near: Path) -> Path:
+    """A fresh directory beside `near`, unique to this process: concurrent builds never share one."""
+    near.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{near.name}.", dir=near.parent))
+
+
+def _publish(tmp: Path, final: Path) -> None:
+    """Move a finished directory into place atomically; if another build got there first, keep theirs."""
+    try:
+        os.replace(tmp, final)
+    except OSError:
+        if not final.is_dir():
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def vendor(requirements: str, source: str, target: Target, cache_dir: Path, *,
+           exclude: frozenset[str] = frozenset(), progress=None) -> Path:
+    """Install the requirements text `requirements` (read from `source`, named in messages) for
+    `target` into a cached directory and return it.
 
     The directory is keyed on the requirements' content and the target, so unchanged
-    requirements reuse it without running pip at all.
+    requirements reuse it without running pip at all. Every temporary file and directory is
+    private to this call, so concurrent builds sharing the cache never collide.
     """
-    text = requirements_file.read_text(encoding="utf-8")
-    pinned = requirement_names(text)
-    key = hashlib.sha256(f"{text}\n{target.key}\n{sorted(exclude)}".encode()).hexdigest()[:16]
+    pinned = requirement_names(requirements)
+    key = hashlib.sha256(f"{requirements}\n{target.key}\n{sorted(exclude)}".encode()).hexdigest()[:16]
     site = cache_dir / "site" / f"{target.key}-{key}"
     if (site / ".complete").exists():
         return site
     wheels = cache_dir / "wheels" / target.key
     wheels.mkdir(parents=True, exist_ok=True)
     if progress:
-        progress(f"vendoring {len(pinned)} requirement(s) from {requirements_file.name} for {target.key}")
-    install = ["install", "--no-compile", "--no-warn-script-location",
-               *target.platform_args(), "-r", str(requirements_file)]
-    tmp = site.with_name(site.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    proc = _pip([*install, "--no-index", "--find-links", str(wheels), "--target", str(tmp)])
-    if proc.returncode != 0:
-        if progress:
-            progress("wheel cache miss: downloading from the package index")
-        download = _pip_with_progress(["download", *target.platform_args(), "-r", str(requirements_file),
-                                       "-d", str(wheels)], progress)
-        if download.returncode != 0:
-            raise VendorError(
-                f"{requirements_file}: cannot download wheels for {target.key}: {_last_error(download)}"
-                " (every dependency needs a manylinux wheel; pin a version that ships one)")
-        shutil.rmtree(tmp, ignore_errors=True)
+        progress(f"vendoring {len(pinned)} requirement(s) from {source} for {target.key}")
+    work = _private_dir(site)
+    try:
+        listing = work / "requirements.txt"
+        listing.write_text(requirements, encoding="utf-8")
+        tmp = work / "site"
+        install = ["install", "--no-compile", "--no-warn-script-location",
+                   *target.platform_args(), "-r", str(listing)]
         proc = _pip([*install, "--no-index", "--find-links", str(wheels), "--target", str(tmp)])
         if proc.returncode != 0:
-            raise VendorError(f"{requirements_file}: pip install for {target.key} failed: {_last_error(proc)}")
-    _drop_excluded(tmp, exclude - pinned)
-    shutil.rmtree(tmp / "bin", ignore_errors=True)  # console scripts carry this machine's paths
-    for cache in tmp.rglob("__pycache__"):
-        shutil.rmtree(cache, ignore_errors=True)
-    (tmp / ".complete").write_text("")
-    shutil.rmtree(site, ignore_errors=True)
-    os.replace(tmp, site)
+            if progress:
+                progress("wheel cache miss: downloading from the package index")
+            fetched = work / "wheels"
+            download = _pip_with_progress(["download", *target.platform_args(), "-r", str(listing),
+                                           "--find-links", str(wheels), "-d", str(fetched)], progress)
+            if download.returncode != 0:
+                raise VendorError(
+                    f"{source}: cannot download wheels for {target.key}: {_last_error(download)}"
+                    " (every dependency needs a manylinux wheel; pin a version that ships one)")
+            for wheel in fetched.iterdir():
+                os.replace(wheel, wheels / wheel.name)  # atomic: another build never reads half a wheel
+            shutil.rmtree(tmp, ignore_errors=True)
+            proc = _pip([*install, "--no-index", "--find-links", str(wheels), "--target", str(tmp)])
+            if proc.returncode != 0:
+                raise VendorError(f"{source}: pip install for {target.key} failed: {_last_error(proc)}")
+        _drop_excluded(tmp, exclude - pinned)
+        shutil.rmtree(tmp / "bin", ignore_errors=True)  # console scripts carry this machine's paths
+        for cache in tmp.rglob("__pycache__"):
+            shutil.rmtree(cache, ignore_errors=True)
+        (tmp / ".complete").write_text("")
+        _publish(tmp, site)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     if progress:
         progress(f"vendored {sum(1 for _ in site.glob('*.dist-info'))} distribution(s)")
     return site
+
+
+def resolve(requirements: list[str], target: Target, cache_dir: Path, constraints: Path, *,
+            what: str, progress=None) -> list[str]:
+    """`requirements` with everything they depend on for `target`, as `name==version` lines, every
+    version taken from `constraints` (a dependency it does not pin is an error: add the pin).
+
+    pip resolves once (`install --dry-run --report`); the answer is cached per constraints,
+    requirements and target, so later builds run no pip at all.
+    """
+    text = constraints.read_text(encoding="utf-8")
+    key = hashlib.sha256(f"{text}\n{sorted(requirements)}\n{target.key}".encode()).hexdigest()[:16]
+    lock = cache_dir / "locks" / f"{target.key}-{key}.txt"
+    if lock.is_file():
+        return lock.read_text(encoding="utf-8").split()
+    if progress:
+        progress(f"resolving {what} for {target.key} from {constraints.name}")
+    work = _private_dir(lock)
+    try:
+        report = work / "report.json"
+        proc = _pip(["install", "--dry-run", "--ignore-installed", "--quiet", "--report", str(report),
+                     "--target", str(work / "unused"), *target.platform_args(), "-c", str(constraints),
+                     *requirements])
+        if proc.returncode != 0:
+            raise VendorError(f"cannot resolve {what} for {target.key}: {_last_error(proc)}"
+                              " (the first build needs the package index; later ones use the cache)")
+        installs = json.loads(report.read_text(encoding="utf-8"))["install"]
+        pins = {canonical(m.group(1)): m.group(2) for m in re.finditer(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)",
+                                                                       text, re.MULTILINE)}
+        lines = []
+        for item in installs:
+            name, version = item["metadata"]["name"], item["metadata"]["version"]
+            if pins.get(canonical(name)) != version:
+                raise VendorError(f"{constraints}: no pin for {name} (needed by {what} on {target.key});"
+                                  f" add {name}=={version}")
+            lines.append(f"{name}=={version}")
+        lines.sort(key=lambda line: canonical(line.split("==")[0]))
+        partial = work / "lock.txt"
+        partial.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        os.replace(partial, lock)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return lines
 
 
 def _drop_excluded(site: Path, names: frozenset[str] | set[str]) -> None:

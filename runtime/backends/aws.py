@@ -309,6 +309,13 @@ class SecretsManagerSecret:
         return bytes(response["SecretBinary"]).decode("utf-8")
 
 
+# The distributions this backend imports, per link kind. The Lambda runtime provides boto3, so
+# the bundler vendors none of them (omnicloud/bundle/vendor.py LAMBDA_PROVIDED); every call used
+# here (DynamoDB conditional writes and Query, SQS SendMessageBatch, SNS Publish, Secrets Manager
+# GetSecretValue) is older than the oldest boto3 the clean-room tests run these functions on
+# (tests/bundle/cleanroom/lambda-runtime.txt).
+SDKS = {"table": ("boto3",), "queue": ("boto3",), "topic": ("boto3",), "secret": ("boto3",)}
+
 # The factories runtime.clients calls with a resolved Link (runtime/backends/base.py).
 queue = SqsQueue
 topic = SnsTopic

@@ -423,6 +423,15 @@ class KeyVaultSecret:
         return value
 
 
+# The distributions this backend imports, per link kind: the bundler vendors those of the kinds a
+# function links (azure-identity signs every call; azure-core comes with each of them).
+SDKS = {
+    "table": ("azure-data-tables", "azure-identity"),
+    "queue": ("azure-servicebus", "azure-identity"),
+    "topic": ("azure-servicebus", "azure-identity"),
+    "secret": ("azure-keyvault-secrets", "azure-identity"),
+}
+
 # The factories runtime.clients calls with a resolved Link (runtime/backends/base.py).
 queue = ServiceBusQueue
 topic = ServiceBusTopic

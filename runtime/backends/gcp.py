@@ -283,6 +283,15 @@ class SecretManagerSecret:
         return response.payload.data.decode("utf-8")
 
 
+# The distributions this backend imports, per link kind: the bundler lists those of the kinds a
+# function links in its requirements.txt (google-api-core and google-auth come with each of them).
+SDKS = {
+    "table": ("google-cloud-firestore",),
+    "queue": ("google-cloud-pubsub",),
+    "topic": ("google-cloud-pubsub",),
+    "secret": ("google-cloud-secret-manager",),
+}
+
 # The factories runtime.clients calls with a resolved Link (runtime/backends/base.py).
 queue = PubSubTopic
 topic = PubSubTopic

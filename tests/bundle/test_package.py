@@ -38,7 +38,9 @@ def _checkout(tmp: Path, name: str) -> Path:
 
 
 def _build(app_dir: Path, cloud: str, **kwargs):
-    return build_artifacts(load_app(app_dir / "app.yaml"), app_dir, cloud, progress=None, **kwargs)
+    """Build into a directory of this checkout's own (tests never build into a shared place)."""
+    return build_artifacts(load_app(app_dir / "app.yaml"), app_dir, cloud, app_dir.parent / "build" / cloud,
+                           progress=None, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +64,7 @@ def test_two_checkouts_give_identical_artifacts(two_checkouts, cloud):
 def test_rebuild_of_unchanged_tree_reproduces_hashes_even_from_scratch(tmp_path, cloud):
     app = _checkout(tmp_path, "again")
     first = {n: a.sha256 for n, a in _build(app, cloud).items()}
-    shutil.rmtree(app / ".omnicloud" / "build")
+    shutil.rmtree(app.parent / "build")
     assert {n: a.sha256 for n, a in _build(app, cloud).items()} == first
 
 
