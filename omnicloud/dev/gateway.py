@@ -240,22 +240,8 @@ class GatewayApp:
         if has_body:
             body = await self._read_body(headers, receive, started + self.settings.request_timeout)
         query = scope["query_string"].decode("utf-8", "replace")
-        client = scope.get("client")
-        if local:  # on a pool thread: the console's reads and actions must not hold up the loop
-            request = adapter.to_request(
-                method,
-                path,
-                [(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers],
-                query_string=query,
-                body=body,
-                source_ip=client[0] if client else None,
-            )
-            response = await asyncio.get_running_loop().run_in_executor(
-                self.pool, self.local_routes.dispatch, request
-            )
-            return response, False, None
-        function = self.route(path)
-        if function is None:
+        function = None if local else self.route(path)
+        if function is None and not local:
             return (
                 Response.error(
                     404,
@@ -265,6 +251,7 @@ class GatewayApp:
                 False,
                 None,
             )
+        client = scope.get("client")
         request = adapter.to_request(
             method,
             path,
@@ -274,6 +261,11 @@ class GatewayApp:
             source_ip=client[0] if client else None,
             request_id=random_uuid(),
         )
+        if local:  # on a pool thread: the console's reads and actions must not hold up the loop
+            response = await asyncio.get_running_loop().run_in_executor(
+                self.pool, self.local_routes.dispatch, request
+            )
+            return response, False, None
         timeout = self.timeout_of(function)
         future = asyncio.get_running_loop().run_in_executor(
             self.pool, self.invoke, function, request, time.monotonic() + timeout

@@ -2,7 +2,8 @@
 
 scripts/setup.sh --with-emulators installs chromium (apt-get install chromium); Playwright's own
 browser download is not used (it is not reachable here). Without chromium these tests skip on a
-developer's machine and fail under CI=true, so a green CI run always includes them. Screenshots of
+developer's machine and fail under CI=true (tests.emulators.unavailable, and the `browser` marker
+of tests/ci_guard.py), so a green CI run always includes them. Screenshots of
 the main views go to $OMNICLOUD_SCREENSHOTS when set (docs/img: `scripts/screenshots.sh`).
 """
 
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 
 from tests.dev.conftest import ROOT, DevProcess
+from tests.emulators import unavailable
 
 CHROMIUM = "/usr/bin/chromium"
 # Without the background-networking flags chromium waits on services it cannot reach here.
@@ -36,27 +38,17 @@ BOOTSTRAP_TOKEN = "browser-test-bootstrap-token"
 JWT_SECRET = "browser-test-jwt-secret-of-at-least-32-bytes"
 
 
-def _ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
-
-
-def _unavailable(message: str) -> None:
-    if _ci():
-        pytest.fail(f"{message} (under CI=true a missing browser fails instead of skipping)")
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="session")
 def browser(tmp_path_factory) -> Iterator[Any]:
     """A chromium context with a fresh user-data-dir."""
     if not os.access(CHROMIUM, os.X_OK):
-        _unavailable(
+        unavailable(
             f"{CHROMIUM} is missing; run scripts/setup.sh --with-emulators (it runs apt-get install chromium)"
         )
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _unavailable("playwright is not installed; run scripts/setup.sh")
+        unavailable("playwright is not installed; run scripts/setup.sh")
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             str(tmp_path_factory.mktemp("chromium-profile")),
@@ -74,7 +66,8 @@ def browser(tmp_path_factory) -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def platform(tmp_path_factory) -> Iterator[DevProcess]:
-    """The agent platform (app.yaml) under `omnicloud dev`, with fast local clocks."""
+    """The agent platform (app.yaml) under `omnicloud dev`: fast retries, schedules in real time (the
+    sweeper's first run is 5 minutes away, so a run the tests see is one they asked for)."""
     tmp = tmp_path_factory.mktemp("browser-platform")
     process = DevProcess(
         ROOT / "app.yaml",
@@ -83,7 +76,7 @@ def platform(tmp_path_factory) -> Iterator[DevProcess]:
             "BOOTSTRAP_TOKEN": BOOTSTRAP_TOKEN,
             "JWT_SECRET": JWT_SECRET,
             "MODEL_API_KEY": "unused",
-            "OMNICLOUD_DEV_TICK": "6",
+            "OMNICLOUD_DEV_TICK": "60",
         },
     ).start()
     yield process

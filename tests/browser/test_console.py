@@ -6,25 +6,15 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 
-from tests.dev.conftest import ROOT, wait_until
+import pytest
+
+from tests.dev.conftest import sign_in_link, wait_until
 from tests.functions.conftest import Recorder
 
 from .conftest import BOOTSTRAP_TOKEN, api, screenshot
 
-
-def _sign_in_link(platform) -> str:
-    proc = subprocess.run(
-        [sys.executable, "-m", "omnicloud", "console", "--state", str(platform.state)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout.strip()
+pytestmark = pytest.mark.browser
 
 
 def test_the_console_follows_a_task_and_redrives_its_dead_lettered_webhook(
@@ -38,7 +28,7 @@ def test_the_console_follows_a_task_and_redrives_its_dead_lettered_webhook(
     try:
         page = browser.new_page()
         page.on("dialog", lambda dialog: dialog.accept())
-        page.goto(_sign_in_link(platform))
+        page.goto(sign_in_link(platform.state))
         expect(page).to_have_url(re.compile(r"/_omnicloud/console/#?$"))
         expect(page.locator("#app-name")).to_have_text("app agents")
         graph = page.get_by_role("img", name="app graph")
@@ -135,6 +125,7 @@ def test_the_console_follows_a_task_and_redrives_its_dead_lettered_webhook(
         # Run the sweeper now and see its result.
         page.locator('nav a[data-view="schedules"]').click()
         sweeper = page.locator('tr[data-schedule="sweeper"]')
+        expect(sweeper).to_contain_text("never")  # its first scheduled run is minutes away
         sweeper.get_by_role("button", name="Run now").click()
         expect(sweeper.locator(".ok")).to_have_text("ok")
         screenshot(page, "console-schedules", tmp_path)

@@ -6,10 +6,13 @@ from __future__ import annotations
 import time
 
 import jwt
+import pytest
 
 from tests.functions.conftest import Recorder
 
 from .conftest import JWT_SECRET, api, screenshot
+
+pytestmark = pytest.mark.browser
 
 
 def _sign_in(page, platform, credential: str) -> None:

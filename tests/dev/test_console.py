@@ -16,7 +16,7 @@ import pytest
 
 from runtime.backends.local import Store
 
-from .conftest import APPS, ROOT, DevProcess, wait_until
+from .conftest import APPS, ROOT, DevProcess, sign_in_link, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -26,19 +26,6 @@ def server(tmp_path_factory) -> DevProcess:
     process = DevProcess(tmp / "app" / "app.yaml", tmp / "state").start()
     yield process
     process.stop()
-
-
-def console_link(server: DevProcess) -> str:
-    """What `omnicloud console --state DIR` prints: the one-time sign-in link."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "omnicloud", "console", "--state", str(server.state)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout.strip()
 
 
 def raw(
@@ -65,7 +52,7 @@ def raw(
 @pytest.fixture(scope="module")
 def browser(server):
     """A signed-in browser session: the cookie the one-time link set, and the console's CSRF value."""
-    link = console_link(server)
+    link = sign_in_link(server.state)
     status, headers, _, cookies = raw(server, "GET", link.split(str(server.port), 1)[1])
     assert status == 303 and headers["location"] == "/_omnicloud/console/"
     cookie = cookies[0].split(";", 1)[0]
@@ -94,7 +81,7 @@ def call(
 
 
 def test_a_sign_in_link_sets_an_httponly_strict_cookie_and_works_once(server):
-    link = console_link(server)
+    link = sign_in_link(server.state)
     assert link.startswith(f"http://127.0.0.1:{server.port}/_omnicloud/login?ticket=")
     assert server.local_token() not in link  # a ticket, not the token
     path = link.split(str(server.port), 1)[1]
@@ -367,33 +354,16 @@ def test_invoke_a_function_with_an_event(server, browser):
 
 
 def test_publish_says_which_subscriptions_the_filter_lets_through(server, browser):
-    status, answer = call(
-        server,
-        browser,
-        "POST",
-        "topics/events/publish",
-        {"body": {"n": 1}, "attributes": {"type": "order.shipped"}},
-    )
-    assert status == 200
-    assert {s["subscriber"]: s["delivered"] for s in answer["subscriptions"]} == {
-        "audit": False,
-        "firehose": True,
-    }
-    status, answer = call(
-        server,
-        browser,
-        "POST",
-        "topics/events/publish",
-        {"body": {"n": 2}, "attributes": {"type": "order.paid"}},
-    )
-    assert {s["subscriber"]: s["delivered"] for s in answer["subscriptions"]} == {
-        "audit": True,
-        "firehose": True,
-    }
-    assert (
-        call(server, browser, "POST", "topics/events/publish", {"body": 1, "attributes": []})[0]
-        == 400
-    )
+    def delivered(event_type: str) -> dict[str, bool]:
+        body = {"body": {"n": 1}, "attributes": {"type": event_type}}
+        status, answer = call(server, browser, "POST", "topics/events/publish", body)
+        assert status == 200 and answer["attributes"] == {"type": event_type}
+        return {s["subscriber"]: s["delivered"] for s in answer["subscriptions"]}
+
+    assert delivered("order.shipped") == {"audit": False, "firehose": True}
+    assert delivered("order.paid") == {"audit": True, "firehose": True}
+    bad = {"body": 1, "attributes": []}
+    assert call(server, browser, "POST", "topics/events/publish", bad)[0] == 400
 
 
 def test_tables_are_browsed_by_partition_and_sort_key_prefix_in_pages(server, browser):
@@ -431,25 +401,24 @@ def test_tables_are_browsed_by_partition_and_sort_key_prefix_in_pages(server, br
     assert call(server, browser, "GET", "tables/nope/items?pk=x")[0] == 404
 
 
-def test_schedules_run_now_and_show_the_last_run(server, browser):
-    status, [tick] = call(server, browser, "GET", "schedules")
-    assert (
-        status == 200
-        and tick["function"] == "tick"
-        and tick["schedule"] == "every 1 minutes"
-        and tick["next_run"]
-    )
-    seen = tick["last_run"]["seq"] if tick["last_run"] else 0
-    status, answer = call(server, browser, "POST", "schedules/tick/run")
+def test_schedules_run_now_and_show_the_last_run(app_copy, dev_server):
+    # Real-time clock: `every 1 minutes` first fires a minute after start, so any run here is "run now".
+    slow = dev_server(app_copy("basic"), env={"OMNICLOUD_DEV_TICK": "60"})
+    token = {"Authorization": f"Bearer {slow.local_token()}"}
+    status, [tick] = slow.request("GET", "/_omnicloud/api/schedules", headers=token)
+    assert status == 200 and tick["function"] == "tick" and tick["schedule"] == "every 1 minutes"
+    assert tick["last_run"] is None and tick["next_run"]
+    status, answer = slow.request("POST", "/_omnicloud/api/schedules/tick/run", headers=token)
     assert status == 202 and answer["started"] is True
-    wait_until(
-        lambda: (
-            (call(server, browser, "GET", "schedules")[1][0]["last_run"] or {}).get("seq", 0) > seen
-        ),
-        what="a new run",
+    last = wait_until(
+        lambda: slow.request("GET", "/_omnicloud/api/schedules", headers=token)[1][0]["last_run"],
+        what="the run",
     )
-    assert call(server, browser, "GET", "schedules")[1][0]["last_run"]["outcome"] == "ok"
-    assert call(server, browser, "POST", "schedules/worker/run")[0] == 404
+    assert last["outcome"] == "ok" and last["error"] is None
+    assert len(slow.items("tick")) == 1  # it ran once, now
+    status, [again] = slow.request("GET", "/_omnicloud/api/schedules", headers=token)
+    assert again["next_run"] == tick["next_run"]  # running now does not move the schedule
+    assert slow.request("POST", "/_omnicloud/api/schedules/api/run", headers=token)[0] == 404
 
 
 def test_secrets_show_names_and_whether_set_never_values(server, browser):
