@@ -224,6 +224,17 @@ def http(method: str, path: str, headers: dict | None = None, body=b"") -> tuple
         )
         response = ENTRY(req, AzureContext())
         return response.status_code, response.get_body()
+    # Through API Gateway (ESPv2): the caller's Authorization arrives as X-Forwarded-Authorization,
+    # and Authorization holds the gateway's own ID token (see runtime/adapters/gcp.py).
+    caller = {k: v for k, v in headers.items() if k.lower() == "authorization"}
+    headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+    if caller:
+        headers.update(
+            {
+                "X-Forwarded-Authorization": next(iter(caller.values())),
+                "Authorization": "Bearer gateway-id-token",
+            }
+        )
     response = CLIENT.open(path, method=method, headers=headers, data=data)
     return response.status_code, response.get_data()
 
