@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import pty
+import re
+import select
 import shutil
+import signal
 import subprocess
 import sys
 from typing import Any
@@ -16,7 +21,7 @@ import pytest
 
 from runtime.backends.local import Store
 
-from .conftest import APPS, ROOT, DevProcess, sign_in_link, wait_until
+from .conftest import APPS, ROOT, DevProcess, clean_env, free_port, sign_in_link, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -429,3 +434,58 @@ def test_secrets_show_names_and_whether_set_never_values(server, browser):
     value = Store.at(server.state).generated_secret("greeting")
     for path in ("secrets", "overview"):
         assert value not in json.dumps(call(server, browser, "GET", path)[1])
+
+
+def test_on_a_terminal_the_banner_prints_a_sign_in_link_that_works_once(app_copy, tmp_path):
+    port = free_port()
+    controller, terminal = pty.openpty()
+    command = [
+        sys.executable,
+        "-m",
+        "omnicloud",
+        "dev",
+        "--no-reload",
+        "--app",
+        str(app_copy("basic")),
+        "--port",
+        str(port),
+        "--state",
+        str(tmp_path / "state"),
+    ]
+    proc = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=clean_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=terminal,
+        stderr=terminal,
+    )
+    os.close(terminal)
+    seen = b""
+
+    def console_line():
+        nonlocal seen
+        if select.select([controller], [], [], 0.1)[0]:
+            seen += os.read(controller, 65536)
+        return re.search(
+            rb"^console: (http://127\.0\.0\.1:\d+/_omnicloud/login\?ticket=\S+) \(a one-time link",
+            seen,
+            re.M,
+        )
+
+    try:
+        link = wait_until(console_line, 30, "the console line on the terminal").group(1).decode()
+        path = link.split(str(port), 1)[1]
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", path, headers={"Host": f"127.0.0.1:{port}"})
+        first = conn.getresponse()
+        first.read()
+        conn.request("GET", path, headers={"Host": f"127.0.0.1:{port}"})
+        second = conn.getresponse()
+        second.read()
+        conn.close()
+        assert (first.status, second.status) == (303, 401)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(15)
+        os.close(controller)
