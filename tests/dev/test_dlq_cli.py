@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from omnicloud.cli import main
 from runtime.backends.base import OutgoingMessage
 from runtime.backends.local import Store
-
-from .conftest import ROOT
 
 
 @pytest.fixture
@@ -25,14 +23,23 @@ def state(app: Path) -> Path:
     return app.parent / "state"
 
 
-def dlq(app: Path, state: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "omnicloud", "dlq", *args, "--app", str(app), "--state", str(state)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-    )
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def dlq(app: Path, state: Path, capsys):
+    """`omnicloud dlq ARGS --app APP --state STATE`, as the command line runs it (in this process)."""
+
+    def run(*args: str) -> Result:
+        code = main(["dlq", *args, "--app", str(app), "--state", str(state)])
+        out, err = capsys.readouterr()
+        return Result(code, out, err)
+
+    return run
 
 
 def dead_letter(
@@ -56,7 +63,7 @@ def dead_letter(
     return message_id
 
 
-def test_a_dead_letter_is_found_read_and_redriven_from_the_command_line(app, state):
+def test_a_dead_letter_is_found_read_and_redriven_from_the_command_line(dlq, state):
     message_id = dead_letter(
         state,
         "jobs",
@@ -64,7 +71,7 @@ def test_a_dead_letter_is_found_read_and_redriven_from_the_command_line(app, sta
         "RuntimeError: job j1 asked to fail",
         {"type": "job"},
     )
-    listed = dlq(app, state, "list")
+    listed = dlq("list")
     assert listed.returncode == 0, listed.stderr
     rows = {line.split()[0]: line.split()[1:] for line in listed.stdout.splitlines()[1:]}
     assert listed.stdout.splitlines()[0].split() == [
@@ -81,14 +88,14 @@ def test_a_dead_letter_is_found_read_and_redriven_from_the_command_line(app, sta
         "firehose",
     ]
 
-    one = dlq(app, state, "list", "jobs")
+    one = dlq("list", "jobs")
     assert (
         one.returncode == 0
         and one.stdout.splitlines()[0] == "jobs-dlq: 1 dead letter, oldest first"
     )
     assert message_id in one.stdout and "RuntimeError: job j1 asked to fail" in one.stdout
 
-    shown = dlq(app, state, "show", "jobs", message_id)
+    shown = dlq("show", "jobs", message_id)
     assert shown.returncode == 0, shown.stderr
     assert f"dead letter {message_id} in jobs-dlq (from jobs)" in shown.stdout
     assert (
@@ -96,30 +103,28 @@ def test_a_dead_letter_is_found_read_and_redriven_from_the_command_line(app, sta
         and "type: job" in shown.stdout
         and '"fail": true' in shown.stdout
     )
-    as_json = json.loads(dlq(app, state, "show", "jobs", message_id, "--json").stdout)
+    as_json = json.loads(dlq("show", "jobs", message_id, "--json").stdout)
     assert as_json["json"] == {"id": "j1", "fail": True} and as_json["attempts"] == 3
 
-    redriven = dlq(app, state, "redrive", "jobs", message_id)
+    redriven = dlq("redrive", "jobs", message_id)
     assert (
         redriven.returncode == 0
         and redriven.stdout.strip() == "redrove 1 message from jobs-dlq to jobs"
     )
     [back] = Store.at(state).peek("jobs")
     assert back.id == message_id and back.receive_count == 0
-    assert dlq(app, state, "list", "jobs").stdout.strip() == "jobs-dlq: no dead letters"
+    assert dlq("list", "jobs").stdout.strip() == "jobs-dlq: no dead letters"
 
 
-def test_redrive_all_and_purge(app, state):
+def test_redrive_all_and_purge(dlq, state):
     for n in range(3):
         dead_letter(state, "events~audit", {"n": n}, "boom")
-    assert dlq(app, state, "redrive", "events~audit", "--all").stdout.strip() == (
+    assert dlq("redrive", "events~audit", "--all").stdout.strip() == (
         "redrove 3 messages from events~audit-dlq to events~audit"
     )
     for n in range(2):
         dead_letter(state, "jobs", {"n": n}, "boom")
-    assert (
-        dlq(app, state, "purge", "jobs-dlq").stdout.strip() == "purged 2 dead letters from jobs-dlq"
-    )
+    assert dlq("purge", "jobs-dlq").stdout.strip() == "purged 2 dead letters from jobs-dlq"
     assert Store.at(state).count("jobs-dlq") == 0 and Store.at(state).count("events~audit") == 3
 
 
@@ -153,14 +158,15 @@ def test_redrive_all_and_purge(app, state):
         ),
     ],
 )
-def test_a_missing_queue_or_message_is_one_line(app, state, args, code, expected):
+def test_a_missing_queue_or_message_is_one_line(dlq, state, args, code, expected):
     dead_letter(state, "jobs", {"n": 1}, "boom")
-    result = dlq(app, state, *args)
+    result = dlq(*args)
     assert (result.returncode, result.stderr, result.stdout) == (code, expected + "\n", "")
 
 
-def test_no_state_yet_is_one_line(app, tmp_path):
-    result = dlq(app, tmp_path / "nothing-here", "list")
+def test_no_state_yet_is_one_line(app, tmp_path, capsys):
+    code = main(["dlq", "list", "--app", str(app), "--state", str(tmp_path / "nothing-here")])
+    result = Result(code, *capsys.readouterr())
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert "no local state in" in result.stderr and "run `omnicloud dev` first" in result.stderr
     assert not (tmp_path / "nothing-here").exists()  # looking does not create it
