@@ -1,4 +1,4 @@
-"""The `omnicloud` command: init, validate, schema, preview, package, dev, invoke.
+"""The `omnicloud` command: init, validate, schema, preview, package, dev, console, invoke, dlq.
 
 Every command that reads an app takes the same two options: `--project DIR` is the project
 directory (Pulumi.yaml, the Pulumi.<stack>.yaml files and, by default, app.yaml; default: the
@@ -152,6 +152,16 @@ def cmd_dev(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def cmd_console(args: argparse.Namespace) -> int:
+    from omnicloud.dev.console_auth import ConsoleAuthError, sign_in_link
+
+    try:
+        print(sign_in_link(Path(args.state)))
+    except ConsoleAuthError as exc:
+        return _fail(str(exc))
+    return 0
+
+
 def cmd_invoke(args: argparse.Namespace) -> int:
     from omnicloud.dev.invoke import run
 
@@ -218,6 +228,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-reload", action="store_true", help="do not restart on code changes")
     p.set_defaults(func=cmd_dev)
 
+    p = sub.add_parser("console", help="print a one-time link that signs a browser in to the running dev console",
+                       description="Print a one-time sign-in link to the console of the `omnicloud dev` that runs on "
+                                   "this state directory (valid for 10 minutes, once).")
+    p.add_argument("--state", default=".omnicloud/state", help="directory of the local state (default: %(default)s)")
+    p.set_defaults(func=cmd_console)
+
     from omnicloud.dev.invoke import EVENT_HELP
 
     p = sub.add_parser("invoke", help="run one function once with an event from a file",
@@ -229,13 +245,17 @@ def build_parser() -> argparse.ArgumentParser:
     _app_options(p)
     p.add_argument("--state", default=".omnicloud/state")
     p.set_defaults(func=cmd_invoke)
+
+    from omnicloud.dev.dlq import add_parser
+
+    add_parser(sub, _app_options)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "project", None) is not None and args.command != "preview":
-        args.app = project_app(args)  # package, dev and invoke read args.app
+        args.app = project_app(args)  # package, dev, invoke and dlq read args.app
     try:
         return args.func(args)
     except KeyboardInterrupt:

@@ -59,6 +59,12 @@ status, body = http("GET", "/me", {"authorization": "Bearer " + token})
 assert status == 200 and json.loads(body)["kind"] == "jwt" and json.loads(body)["tenant_id"] == tenant, body
 status, body = http("GET", f"/agents/{agent}", {"authorization": "Bearer " + token})
 assert status == 200 and json.loads(body)["agent_id"] == agent, body  # the token's tenant owns the agent
+# The dashboard's files ship inside the artifact (functions/static) and are served from it.
+status, body = http("GET", "/ui/")
+assert status == 200 and b'<script type="module" src="app.js">' in body, body
+for name in ("app.js", "charts.js", "style.css"):
+    status, body = http("GET", "/ui/" + name)
+    assert status == 200 and body, (name, status)
 """,
         "worker": CONSUME,
         "notifier": CONSUME,
