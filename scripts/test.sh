@@ -5,4 +5,5 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/setup.sh" --with-emulators
 cd "$root"
-exec .venv/bin/python -m pytest "$@"
+# One worker per core (pytest-xdist), each test file on one worker (module fixtures build once).
+exec .venv/bin/python -m pytest -n auto --dist loadfile "$@"

@@ -14,6 +14,26 @@ ROOT = Path(__file__).resolve().parent.parent
 pytest_plugins = ["tests.ci_guard"]
 
 
+# The longest tests start first: with `pytest -n` (scripts/test.sh runs the suite on every core,
+# one test file per worker at a time) a clean-room or wheel file that started last would leave the
+# other workers idle at the end.
+FIRST = ("wheel", "cleanroom", "browser", "e2e")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        marks = {mark.name for mark in item.iter_markers()}
+        return next((n for n, name in enumerate(FIRST) if name in marks), len(FIRST))
+
+    def file(item: pytest.Item) -> str:
+        return item.nodeid.split("::")[0]
+
+    by_file: dict[str, int] = {}
+    for item in items:
+        by_file[file(item)] = min(by_file.get(file(item), len(FIRST)), rank(item))
+    items.sort(key=lambda item: by_file[file(item)])  # stable: the order within a rank is kept
+
+
 @pytest.fixture(scope="session")
 def project_root() -> Path:
     return ROOT
