@@ -11,6 +11,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from runtime.links import nearest
+
 from .model import APP_NAME_MAX, NAME_MAX, NAME_PATTERN, AppSpec
 
 Loc = tuple[str | int, ...]
@@ -415,12 +417,8 @@ def _allowed_fields(loc: Loc) -> list[str]:
 
 
 def did_you_mean(name: str, choices: list[str] | tuple[str, ...]) -> str:
-    guess = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
-    if not guess:
-        lowered = {c.lower(): c for c in choices}
-        if name.lower() in lowered:
-            guess = [lowered[name.lower()]]
-    return f"; did you mean {guess[0]!r}?" if guess else ""
+    guess = nearest(name, choices)
+    return f"; did you mean {guess!r}?" if guess is not None else ""
 
 
 def _portable_name(value: str) -> str:
