@@ -242,6 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("function")
     p.add_argument("--event", required=True, help="JSON event file (- for stdin)")
+    p.add_argument("--no-filter", action="store_true",
+                   help="topic subscribers: deliver the event even if the subscription's filter would drop it")
     _app_options(p)
     p.add_argument("--state", default=".omnicloud/state")
     p.set_defaults(func=cmd_invoke)
