@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -179,9 +180,12 @@ def import_sites(tree: ast.AST, module: str, is_package: bool) -> list[ImportSit
     return sites
 
 
-def _imported_modules(source: str, module: str, is_package: bool) -> set[str]:
-    """Absolute names of the modules `module` imports (statically; relative imports resolved)."""
-    return {site.module for site in import_sites(ast.parse(source), module, is_package)}
+@lru_cache(maxsize=2048)
+def _imported_modules(source: str, module: str, is_package: bool) -> frozenset[str]:
+    """Absolute names of the modules `module` imports (statically; relative imports resolved).
+    Cached by source text: the closures of several handlers, and validate's two code checks,
+    share their modules."""
+    return frozenset(site.module for site in import_sites(ast.parse(source), module, is_package))
 
 
 def import_closure(files: AppFiles, entry_module: str, skip_top: frozenset[str] = frozenset({"runtime"})) -> list[str]:

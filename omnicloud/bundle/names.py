@@ -76,23 +76,37 @@ def client_paths(registry: Registry) -> dict[str, tuple[str, str]]:
 
 
 class _Resolver:
-    """Dotted paths of the names app modules bind by import, followed through app modules."""
+    """App modules parsed once each, and the dotted paths of the names they bind by import,
+    followed through app modules."""
 
     def __init__(self, files: AppFiles):
         self.files = files
+        self._parsed: dict[str, tuple[ast.Module, str] | None] = {}
         self._bindings: dict[str, dict[str, str]] = {}
+
+    def parsed(self, module: str) -> tuple[ast.Module, str] | None:
+        """(tree, source) of an app module; None for another module, or one that does not parse
+        (the handler check reports that)."""
+        if module not in self._parsed:
+            rel = self.files.module_file(module)
+            found = None
+            if rel is not None:
+                try:
+                    source = (self.files.root / rel).read_text(encoding="utf-8")
+                    found = (ast.parse(source), source)
+                except (SyntaxError, ValueError, UnicodeDecodeError):
+                    pass
+            self._parsed[module] = found
+        return self._parsed[module]
 
     def bindings(self, module: str) -> dict[str, str] | None:
         """Local name -> the dotted path it was imported as, for an app module (None otherwise)."""
         if module not in self._bindings:
-            rel = self.files.module_file(module)
-            if rel is None:
+            parsed = self.parsed(module)
+            if parsed is None:
                 return None
-            try:
-                tree = ast.parse((self.files.root / rel).read_text(encoding="utf-8"))
-            except (SyntaxError, ValueError, UnicodeDecodeError):
-                tree = ast.Module(body=[], type_ignores=[])
-            self._bindings[module] = import_bindings(tree, module, rel.endswith("__init__.py"))
+            is_package = (self.files.module_file(module) or "").endswith("__init__.py")
+            self._bindings[module] = import_bindings(parsed[0], module, is_package)
         return self._bindings[module]
 
     def resolve(self, path: str) -> str:
@@ -132,16 +146,13 @@ def _literal_name(call: ast.Call) -> ast.Constant | None:
 
 
 def client_uses(
-    source: str, module: str, rel: str, clients: dict[str, tuple[str, str]], resolver: _Resolver
+    module: str, clients: dict[str, tuple[str, str]], resolver: _Resolver
 ) -> list[ClientUse]:
-    """Every client of `clients` that module `module` (file `rel`) builds with a literal name."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return []  # reported by the handler check
-    bindings = resolver.bindings(module) or import_bindings(
-        tree, module, rel.endswith("__init__.py")
-    )
+    """Every client of `clients` that app module `module` builds with a literal name."""
+    parsed, bindings = resolver.parsed(module), resolver.bindings(module)
+    if parsed is None or bindings is None:
+        return []
+    tree, source = parsed
     lines = source.splitlines()
     uses = []
     for node in ast.walk(tree):
@@ -180,8 +191,7 @@ def uses_by_function(app: AppSpec, app_dir: Path) -> dict[str, list[tuple[str, C
                 continue
             if rel not in uses_in:
                 module = rel.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
-                source = (files.root / rel).read_text(encoding="utf-8")
-                uses_in[rel] = client_uses(source, module, rel, clients, resolver)
+                uses_in[rel] = client_uses(module, clients, resolver)
             found[fname] += [(rel, use) for use in uses_in[rel]]
     return found
 
