@@ -64,13 +64,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return EXIT_USAGE
-    from omnicloud.bundle.deps import dependency_problems
+    from omnicloud.bundle import code_problems
 
     app_dir = Path(app_path).parent
-    dependencies = dependency_problems(app, app_dir, shown_dir=app_dir)
-    for problem in dependencies:
+    in_code = code_problems(app, app_dir, shown_dir=app_dir)
+    for problem in in_code:
         print(problem, file=sys.stderr)
-    if dependencies:
+    if in_code:
         return EXIT_USAGE
     for warning in warnings:
         print(warning, file=sys.stderr)
@@ -242,6 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("function")
     p.add_argument("--event", required=True, help="JSON event file (- for stdin)")
+    p.add_argument("--no-filter", action="store_true",
+                   help="topic subscribers: deliver the event even if the subscription's filter would drop it")
     _app_options(p)
     p.add_argument("--state", default=".omnicloud/state")
     p.set_defaults(func=cmd_invoke)

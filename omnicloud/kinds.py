@@ -78,7 +78,7 @@ TOPIC = Kind(
     stateful=True,
     expected={
         (): "a mapping of topic name -> {}, e.g. `topics: {events: {}}`",
-        ("*",): "{} (topics take no settings; subscribers declare filters)",
+        ("*",): "{} (topics take no settings; subscribers declare filters and retries)",
     },
     verb_hints={"read": " (subscribers read it through `topic:`, no link needed)"},
 )

@@ -152,7 +152,7 @@ class LocalCloud:
         dev server does, until none is ready (messages the handlers send are delivered too).
 
         A handler that raises has its message retried on a later round and dead-lettered after
-        the queue's max_retries (topic subscriptions: 3). Delayed messages wait for their delay.
+        the queue's max_retries (topic subscribers: their trigger's max_retries, 3 by default). Delayed messages wait for their delay.
         Returns every delivery, failed ones with their error.
         """
         done: list[Delivery] = []

@@ -71,6 +71,38 @@ def env_name(logical: str) -> str:
     return ENV_PREFIX + logical.upper().replace("-", "_")
 
 
+def _logical(variable: str) -> str:
+    """env_name reversed: logical names are lowercase letters, digits and hyphens."""
+    return variable[len(ENV_PREFIX):].lower().replace("_", "-")
+
+
+def nearest(name: str, choices: list[str] | tuple[str, ...]) -> str | None:
+    """The choice `name` most likely misspells (difflib's ratio of at least 0.6, else the same
+    name in another case), or None. The one did-you-mean of omnicloud: validation uses it too."""
+    import difflib  # only when a name is wrong: never on the cold path
+
+    guess = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    if guess:
+        return guess[0]
+    lowered = {c.lower(): c for c in choices}
+    return lowered.get(name.lower())
+
+
+def _linked_names(env: Mapping[str, str], kind: str) -> list[str]:
+    """The logical names of `env`'s links of `kind` (all links when none is of that kind)."""
+    links = {_logical(k): v for k, v in env.items() if k.startswith(ENV_PREFIX)}
+    of_kind = [name for name, raw in links.items() if _kind_of(raw) == kind]
+    return sorted(of_kind or links)
+
+
+def _kind_of(raw: str) -> str | None:
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    return data.get("kind") if isinstance(data, dict) else None
+
+
 def link_value(kind: str, verbs: list[str] | tuple[str, ...], props: Mapping[str, Any]) -> str:
     """The JSON value of a link variable: kind, verbs and the backend properties, compact."""
     body = {**props, "kind": kind, "verbs": list(verbs)}
@@ -117,6 +149,10 @@ def resolve(logical: str, kind: str, verb: str | None = None, environ: Mapping[s
     function = env.get("OMNICLOUD_FUNCTION", "this function")
     raw = env.get(env_name(logical))
     if raw is None:
+        guess = nearest(logical, _linked_names(env, kind))
+        if guess is not None:
+            raise LinkError(f"{function} is not linked to {kind} {logical!r}; did you mean {guess!r}, which it is"
+                            f" linked to? (or add `{logical}: [...]` under its links in app.yaml)")
         raise LinkError(
             f"{function} is not linked to {kind} {logical!r}; add `{logical}: [...]` under its links in app.yaml"
         )

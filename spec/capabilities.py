@@ -119,9 +119,11 @@ LIMITS: dict[str, CloudLimits] = {
         # Each topic subscriber gets an SQS queue `<app>-<topic>-<function>` (+ -dlq).
         subscription_name_max=80 - AUTONAME_SUFFIX - 4,
         subscription_name_rule="SQS queue names (one per topic subscriber) are at most 80 characters",
-        # SQS redrive policy maxReceiveCount: 1 to 1,000.
+        # Queues and topic subscribers' queues dead-letter by the SQS redrive policy, whose
+        # maxReceiveCount ("Maximum receives") is 1 to 1,000 (docs.aws.amazon.com/AWSSimpleQueueService/
+        # latest/SQSDeveloperGuide/sqs-configure-dead-letter-queue.html; APIReference/API_SetQueueAttributes.html).
         max_retries_max=999,
-        max_retries_rule="SQS maxReceiveCount is at most 1,000",
+        max_retries_rule="SQS maxReceiveCount is 1 to 1,000",
         min_deliveries=1,
         # SQS VisibilityTimeout: 0 to 43,200 seconds (12 hours).
         visibility_timeout_max=43200,
@@ -195,9 +197,11 @@ LIMITS: dict[str, CloudLimits] = {
         # Service Bus subscription names: at most 50 characters (CreateSubscriptionOptions).
         subscription_name_max=50,
         subscription_name_rule="Service Bus subscription names (one per subscriber function) are at most 50 characters",
-        # maxDeliveryCount: minimum 1, default 10, no documented maximum; the spec caps retries at 100.
+        # Queue and subscription maxDeliveryCount: "Default value is 10. Minimum value is 1", no documented
+        # maximum (learn.microsoft.com/dotnet/api/azure.messaging.servicebus.administration.queueproperties.
+        # maxdeliverycount, and subscriptionproperties.maxdeliverycount); the spec caps retries at 100.
         max_retries_max=100,
-        max_retries_rule="the spec caps max_retries at 100",
+        max_retries_rule="Service Bus maxDeliveryCount has no documented maximum; omnicloud takes at most 100 retries",
         min_deliveries=1,
         # Service Bus LockDuration: at most 5 minutes; the Functions host renews the lock while a
         # handler runs (maxAutoLockRenewalDuration), so a longer visibility_timeout is capped.
@@ -265,9 +269,11 @@ LIMITS: dict[str, CloudLimits] = {
         table_name_rule="Firestore collection ids are at most 1,500 bytes",
         subscription_name_max=255 - AUTONAME_SUFFIX,
         subscription_name_rule="Pub/Sub subscription names are at most 255 characters",
-        # DeadLetterPolicy.max_delivery_attempts: "must be between 5 and 100".
+        # Queue and topic subscribers' push subscriptions: DeadLetterPolicy.max_delivery_attempts "must be
+        # between 5 and 100" (cloud.google.com/python/docs/reference/pubsub/latest/
+        # google.cloud.pubsub_v1.types.DeadLetterPolicy); fewer retries are raised to 4 (min_deliveries).
         max_retries_max=99,
-        max_retries_rule="Pub/Sub dead_letter_policy allows at most 100 delivery attempts",
+        max_retries_rule="Pub/Sub dead_letter_policy takes 5 to 100 delivery attempts",
         min_deliveries=5,
         # Subscription ackDeadlineSeconds: 10 to 600.
         visibility_timeout_max=600,

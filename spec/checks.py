@@ -19,7 +19,7 @@ from .capabilities import (
     timeout_limit,
 )
 from .loader import Problem, SourceMap, did_you_mean
-from .model import VISIBILITY_PER_TIMEOUT, VISIBILITY_TIMEOUT_MAX, AppSpec
+from .model import VISIBILITY_PER_TIMEOUT, VISIBILITY_TIMEOUT_MAX, AppSpec, QueueSpec, TopicTrigger
 from .schedule import ScheduleError, parse_schedule
 
 
@@ -430,12 +430,7 @@ def queue_problems(spec: AppSpec, source: SourceMap, cloud: str) -> list[Problem
         if len(physical) > lim.queue_name_max:
             err(base, f"queue name '{physical}' is {len(physical)} characters, over {lim.queue_name_max}"
                 f" ({lim.queue_name_rule}); shorten it", at_key=True)
-        if queue.max_retries > lim.max_retries_max:
-            err(where(*base, "max_retries"), f"max_retries {queue.max_retries} exceeds {lim.max_retries_max}"
-                f" ({lim.max_retries_rule}); use at most {lim.max_retries_max}")
-        elif queue.max_retries + 1 < lim.min_deliveries and "max_retries" in queue.model_fields_set:
-            warn(where(*base, "max_retries"), f"max_retries {queue.max_retries} becomes {lim.min_deliveries - 1}"
-                 f" (Pub/Sub dead-lettering needs at least {lim.min_deliveries} delivery attempts)")
+        _retries(report, where(*base, "max_retries"), queue)
         if "visibility_timeout" in queue.model_fields_set and queue.visibility_timeout > lim.visibility_timeout_max:
             warn(where(*base, "visibility_timeout"), f"visibility_timeout {queue.visibility_timeout}s is capped at"
                  f" {lim.visibility_timeout_max}s ({lim.visibility_rule})")
@@ -451,6 +446,19 @@ def queue_problems(spec: AppSpec, source: SourceMap, cloud: str) -> list[Problem
                      " can retry a throttled batch before the message reappears; raise it, or leave it unset"
                      f" (the default is {advised})")
     return report.problems
+
+
+def _retries(report: _Report, loc: tuple, settings: QueueSpec | TopicTrigger) -> None:
+    """A queue's or a topic subscriber's max_retries against the range its cloud takes: an error
+    above it; a warning when the cloud raises it (Pub/Sub dead-letters after 5 attempts at least)."""
+    lim = LIMITS[report.cloud]
+    retries = settings.max_retries
+    if retries > lim.max_retries_max:
+        report.err(loc, f"max_retries {retries} exceeds {lim.max_retries_max} ({lim.max_retries_rule});"
+                   f" use 0 to {lim.max_retries_max}")
+    elif retries + 1 < lim.min_deliveries and "max_retries" in settings.model_fields_set:
+        report.warn(loc, f"max_retries {retries} becomes {lim.min_deliveries - 1} (Pub/Sub dead-lettering"
+                    f" needs at least {lim.min_deliveries} delivery attempts)")
 
 
 def topic_problems(spec: AppSpec, source: SourceMap, cloud: str) -> list[Problem]:
@@ -523,6 +531,9 @@ def _subscription(spec: AppSpec, source: SourceMap, cloud: str, fname: str) -> l
     if len(physical) > lim.subscription_name_max:
         err(base, f"subscription name '{physical}' is {len(physical)} characters, over {lim.subscription_name_max}"
             f" ({lim.subscription_name_rule}); shorten the function name", at_key=True)
+    report = _Report(source, cloud)
+    _retries(report, report.where(*base, "topic", "max_retries"), topic)
+    problems += report.problems
     if not topic.filter:
         return problems
     loc = ("functions", fname, "topic", "filter")

@@ -11,6 +11,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from runtime.links import nearest
+
 from .model import APP_NAME_MAX, NAME_MAX, NAME_PATTERN, AppSpec
 
 Loc = tuple[str | int, ...]
@@ -341,6 +343,7 @@ _EXPECTED_APP: list[tuple[tuple[str, ...], str]] = [
     (("functions", "*", "queue", "batch_size"), "a whole number of messages, e.g. 10"),
     (("functions", "*", "topic", "name"), "a topic name"),
     (("functions", "*", "topic", "filter"), "a mapping of attribute -> value, e.g. {type: task.completed}"),
+    (("functions", "*", "topic", "max_retries"), "a whole number of retries, e.g. 5"),
     (("functions", "*", "links"), "a mapping of resource name -> verbs, e.g. {orders: [read, write]}"),
     (("functions", "*", "links", "*"), "a list of verbs, e.g. [read]"),
     (("functions", "*", "env"), "a mapping of variable name -> string, e.g. {LOG_LEVEL: info}"),
@@ -363,7 +366,8 @@ _MOVED: dict[str, str] = {
     "batch_size": "batch_size belongs to the trigger: `queue: {name: ..., batch_size: 10}`",
     "filter": "filter belongs to the trigger: `topic: {name: ..., filter: {type: ...}}`",
     "visibility_timeout": "visibility_timeout belongs to the queue, under `queues: {name: {visibility_timeout: ...}}`",
-    "max_retries": "max_retries belongs to the queue, under `queues: {name: {max_retries: ...}}`",
+    "max_retries": "max_retries belongs to the queue, under `queues: {name: {max_retries: ...}}`, or to a topic"
+                   " subscriber's trigger: `topic: {name: ..., max_retries: ...}`",
     "environment": "use `env:`", "variables": "use `env:`", "vars": "use `env:`",
     "permissions": "use `links:` (resource -> verbs)", "access": "use `links:` (resource -> verbs)",
     "policies": "use `links:` (resource -> verbs)", "grants": "use `links:` (resource -> verbs)",
@@ -415,12 +419,8 @@ def _allowed_fields(loc: Loc) -> list[str]:
 
 
 def did_you_mean(name: str, choices: list[str] | tuple[str, ...]) -> str:
-    guess = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
-    if not guess:
-        lowered = {c.lower(): c for c in choices}
-        if name.lower() in lowered:
-            guess = [lowered[name.lower()]]
-    return f"; did you mean {guess[0]!r}?" if guess else ""
+    guess = nearest(name, choices)
+    return f"; did you mean {guess!r}?" if guess is not None else ""
 
 
 def _portable_name(value: str) -> str:
@@ -481,7 +481,12 @@ def _problem_for(err: dict, source: SourceMap, data: dict) -> Problem:
         name = str(loc[-1])
         allowed = _allowed_fields(loc[:-1])
         hint = did_you_mean(name, allowed)
-        if not hint and name in _MOVED:
+        if not hint and loc[0] == "topics" and name in ("max_retries", "filter"):
+            hint = (f"; a topic has no {name} of its own: each subscriber sets it on its trigger,"
+                    f" `topic: {{name: {loc[1]}, {name}: ...}}`")
+        elif not hint and name == "max_retries" and loc[-2:-1] == ("queue",):
+            hint = "; max_retries belongs to the queue, under `queues: {name: {max_retries: ...}}`"
+        elif not hint and name in _MOVED:
             hint = f"; {_MOVED[name]}"
         elif not hint:
             hint = f"; allowed: {', '.join(allowed)}" if allowed else "; this mapping takes no settings, use {}"

@@ -135,15 +135,25 @@ class QueueTrigger(Strict):
     batch_size: StrictInt = Field(default=1, ge=1, le=10000, description="messages per invocation")
 
 
-class TopicTrigger(Strict):
-    """`topic: events` or `topic: {name: events, filter: {type: task.completed}}`.
+# Retries after the first delivery, then dead-lettered: a queue's (`queues.<name>.max_retries`) and a
+# topic subscriber's (`topic: {max_retries}`). Each cloud's own range is checked in spec.checks.
+DEFAULT_MAX_RETRIES = 3
+MAX_RETRIES_MAX = 100
 
-    A filter matches message attributes by equality; a list value matches any of its items.
+
+class TopicTrigger(Strict):
+    """`topic: events` or `topic: {name: events, filter: {type: task.completed}, max_retries: 5}`.
+
+    A filter matches message attributes by equality; a list value matches any of its items. Each
+    subscriber has its own subscription: its own retries and dead letters.
     """
 
     name: Name
     filter: dict[FilterKey, FilterValue] = Field(
         default_factory=dict, description="attribute -> value or [values]; all attributes must match")
+    max_retries: StrictInt = Field(
+        default=DEFAULT_MAX_RETRIES, ge=0, le=MAX_RETRIES_MAX,
+        description="deliveries after the first, then the subscription dead-letters the message")
 
 
 def _short_form(kind: str, example: str):
@@ -171,7 +181,7 @@ class FunctionSpec(Strict):
     architecture: Literal["arm64", "x86_64"] = "arm64"
     http: StrictStr | None = Field(default=None, description="path prefix served through the app's HTTP gateway")
     queue: QueueTrigger | None = Field(default=None, description="queue name, or {name, batch_size}")
-    topic: TopicTrigger | None = Field(default=None, description="topic name, or {name, filter}")
+    topic: TopicTrigger | None = Field(default=None, description="topic name, or {name, filter, max_retries}")
     schedule: StrictStr | None = Field(default=None, description="`every N minutes|hours|days` or a 5-field UTC cron")
     links: dict[Name, Verbs] = Field(default_factory=dict, description="resource name -> verbs it may use")
     env: dict[EnvName, EnvValue] = Field(default_factory=dict)
@@ -256,7 +266,8 @@ class QueueSpec(Strict):
         default=DEFAULT_VISIBILITY_TIMEOUT, ge=1, le=VISIBILITY_TIMEOUT_MAX,
         description="seconds a received message stays hidden; when unset, 6 x the consumer's timeout"
                     f" (at most {VISIBILITY_TIMEOUT_MAX}), or {DEFAULT_VISIBILITY_TIMEOUT} without a consumer")
-    max_retries: StrictInt = Field(default=3, ge=0, le=100, description="deliveries after the first, then dead-lettered")
+    max_retries: StrictInt = Field(default=DEFAULT_MAX_RETRIES, ge=0, le=MAX_RETRIES_MAX,
+                                   description="deliveries after the first, then dead-lettered")
     retention: StrictInt = Field(default=345600, ge=600, le=604800, description="seconds a message is kept")
 
 

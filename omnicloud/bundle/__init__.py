@@ -38,7 +38,7 @@ from .vendor import (
     vendor,
 )
 
-__all__ = ["Artifact", "PackageError", "build_artifacts", "build_dir", "check_dependencies", "cloud_sdks",
+__all__ = ["Artifact", "PackageError", "build_artifacts", "build_dir", "check_code", "code_problems", "cloud_sdks",
            "write_manifest", "PYTHON_VERSIONS", "SIZE_LIMITS"]
 
 # Where this omnicloud is installed: the checkout (editable) or site-packages (a wheel). Every
@@ -338,9 +338,17 @@ def build_dir(app_dir: Path, cloud: str) -> Path:
     return Path(root) / cloud if root else app_dir / ".omnicloud" / "build" / cloud
 
 
-def check_dependencies(app: AppSpec, app_dir: Path, shown_dir: Path | None = None) -> None:
-    """PackageError (one located line per import) when a handler imports what no requirement provides."""
-    problems = dependency_problems(app, app_dir, shown_dir)
+def code_problems(app: AppSpec, app_dir: Path, shown_dir: Path | None = None) -> list:
+    """What `validate` and `package` refuse in the handlers' code, one located line each: an import
+    no requirement provides (deps.py), a literal resource name the function is not linked to (names.py)."""
+    from .names import name_problems
+
+    return [*dependency_problems(app, app_dir, shown_dir), *name_problems(app, app_dir, shown_dir)]
+
+
+def check_code(app: AppSpec, app_dir: Path, shown_dir: Path | None = None) -> None:
+    """PackageError (one located line per problem) when code_problems finds any."""
+    problems = code_problems(app, app_dir, shown_dir)
     if problems:
         raise PackageError("\n".join(str(p) for p in problems))
 
@@ -357,7 +365,7 @@ def build_artifacts(app: AppSpec, app_dir: Path, cloud: str, out_dir: Path | Non
     out_dir = (out_dir or build_dir(app_dir, cloud)).resolve()
     # A shared wheel cache (OMNICLOUD_CACHE_DIR) makes rebuilds in other checkouts offline too.
     cache_dir = Path(os.environ.get("OMNICLOUD_CACHE_DIR") or app_dir / ".omnicloud" / "cache")
-    check_dependencies(app, app_dir)
+    check_code(app, app_dir)
     files = AppFiles.load(app_dir)
     runtime = _runtime_entries(cloud)
     artifacts: dict[str, Artifact] = {}

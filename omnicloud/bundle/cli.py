@@ -9,8 +9,7 @@ from pathlib import Path
 def run(args) -> int:
     from spec import SpecError, load_app
 
-    from . import PackageError, build_artifacts, write_manifest
-    from .deps import dependency_problems
+    from . import PackageError, build_artifacts, code_problems, write_manifest
 
     app_path = Path(args.app)
     try:
@@ -19,7 +18,7 @@ def run(args) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return 2
-    problems = dependency_problems(app, app_path.resolve().parent, shown_dir=app_path.parent)
+    problems = code_problems(app, app_path.resolve().parent, shown_dir=app_path.parent)
     if problems:
         for problem in problems:
             print(problem, file=sys.stderr)

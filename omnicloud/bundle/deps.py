@@ -21,7 +21,7 @@ from pathlib import Path
 
 from spec.model import AppSpec
 
-from .files import AppFiles, import_closure, import_sites
+from .files import AppFiles, function_closures, import_sites
 from .vendor import canonical, requirement_names
 
 REQUIREMENTS = "requirements.txt"
@@ -108,21 +108,15 @@ def dependency_problems(
     files = AppFiles.load(app_dir)
     stdlib = sys.stdlib_module_names | set(sys.builtin_module_names)
     problems: dict[str, ImportProblem] = {}
-    closures: dict[str, list[str]] = {}
-    for _, fn in sorted(app.functions.items()):
-        module = fn.handler.split(":")[0]
-        if module not in closures:
-            try:
-                closures[module] = import_closure(files, module)
-            except ValueError:
-                closures[module] = []  # a syntax error is reported by the handler check
+    closures = function_closures(app, files)
+    for fname, fn in sorted(app.functions.items()):
         requirements = requirements_file(app_dir, fn.handler)
         declared = (
             requirement_names(requirements.read_text(encoding="utf-8")) if requirements else set()
         )
         provided = set().union(*(_provided_by(name) for name in declared)) if declared else set()
         target = _suggested_file(app_dir, fn.handler)
-        for rel in closures[module]:
+        for rel in closures[fname]:
             if not rel.endswith(".py") or rel.startswith("runtime/"):
                 continue
             for site in _third_party_sites(files, rel):

@@ -5,9 +5,14 @@ from __future__ import annotations
 import ast
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pathspec
+
+if TYPE_CHECKING:
+    from spec.model import AppSpec
 
 # Never shipped, whatever .omnicloudignore says.
 ALWAYS_EXCLUDED_DIRS = frozenset({
@@ -88,6 +93,56 @@ def _is_type_checking(test: ast.expr) -> bool:
         isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
 
 
+def _absolute(node: ast.ImportFrom, package: str) -> str:
+    """The module a `from ... import` names, relative imports resolved against `package`."""
+    if not node.level:
+        return node.module or ""
+    base_parts = package.split(".") if package else []
+    if node.level > 1:
+        base_parts = base_parts[: len(base_parts) - (node.level - 1)]
+    base = ".".join(base_parts)
+    return f"{base}.{node.module}" if node.module else base
+
+
+def import_bindings(tree: ast.AST, module: str, is_package: bool) -> dict[str, str]:
+    """Local name -> the dotted path an import statement binds it to, anywhere in the module
+    (`from runtime import Table as T` binds T to runtime.Table; `import runtime.clients` binds
+    runtime); star imports bind nothing knowable."""
+    package = module if is_package else module.rpartition(".")[0]
+    bound: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    bound[alias.asname] = alias.name
+                else:
+                    top = alias.name.split(".")[0]
+                    bound[top] = top
+        elif isinstance(node, ast.ImportFrom):
+            target = _absolute(node, package)
+            for alias in node.names:
+                if alias.name != "*" and target:
+                    bound[alias.asname or alias.name] = f"{target}.{alias.name}"
+    return bound
+
+
+def function_closures(app: AppSpec, files: AppFiles) -> dict[str, list[str]]:
+    """Each function's handler import closure (see import_closure), by function name; functions
+    sharing a handler module share one. A module that does not parse gives [] (the handler check
+    reports it)."""
+    by_module: dict[str, list[str]] = {}
+    closures: dict[str, list[str]] = {}
+    for name, fn in sorted(app.functions.items()):
+        module = fn.handler.split(":")[0]
+        if module not in by_module:
+            try:
+                by_module[module] = import_closure(files, module)
+            except ValueError:
+                by_module[module] = []
+        closures[name] = by_module[module]
+    return closures
+
+
 def import_sites(tree: ast.AST, module: str, is_package: bool) -> list[ImportSite]:
     """Every import statement of a parsed module, with relative imports made absolute."""
     package = module if is_package else module.rpartition(".")[0]
@@ -98,14 +153,7 @@ def import_sites(tree: ast.AST, module: str, is_package: bool) -> list[ImportSit
             sites.extend(ImportSite(alias.name, node.lineno, guarded=guarded) for alias in node.names)
             return
         if isinstance(node, ast.ImportFrom):
-            if node.level:
-                base_parts = package.split(".") if package else []
-                if node.level > 1:
-                    base_parts = base_parts[: len(base_parts) - (node.level - 1)]
-                base = ".".join(base_parts)
-                target = f"{base}.{node.module}" if node.module else base
-            else:
-                target = node.module or ""
+            target = _absolute(node, package)
             if target:
                 sites.append(ImportSite(target, node.lineno, bool(node.level), guarded))
                 # `from pkg import mod` may import a submodule.
@@ -132,9 +180,12 @@ def import_sites(tree: ast.AST, module: str, is_package: bool) -> list[ImportSit
     return sites
 
 
-def _imported_modules(source: str, module: str, is_package: bool) -> set[str]:
-    """Absolute names of the modules `module` imports (statically; relative imports resolved)."""
-    return {site.module for site in import_sites(ast.parse(source), module, is_package)}
+@lru_cache(maxsize=2048)
+def _imported_modules(source: str, module: str, is_package: bool) -> frozenset[str]:
+    """Absolute names of the modules `module` imports (statically; relative imports resolved).
+    Cached by source text: the closures of several handlers, and validate's two code checks,
+    share their modules."""
+    return frozenset(site.module for site in import_sites(ast.parse(source), module, is_package))
 
 
 def import_closure(files: AppFiles, entry_module: str, skip_top: frozenset[str] = frozenset({"runtime"})) -> list[str]:

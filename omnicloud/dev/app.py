@@ -14,8 +14,8 @@ from runtime.backends import local
 from runtime.links import link_env, use_environ
 from spec import AppSpec, FunctionSpec, load_app
 
-# A topic subscription's internal queue gets these settings (topics declare none of their own).
-SUBSCRIPTION_MAX_RETRIES = 3
+# A topic subscription's internal queue retries as its trigger says (`topic: {max_retries}`), like
+# the subscription each cloud makes.
 # Events a subscriber's consumer leases at once (each is still its own invocation, in order), as
 # SNS -> SQS -> Lambda delivers up to 10; a batch ends early rather than outlive its lease. An
 # idle consumer woken by a publish lets a batch gather this long first (Lambda's batching window).
@@ -119,7 +119,7 @@ class LocalApp:
             elif fn.topic is not None:
                 bindings.append(QueueBinding(
                     name, local.subscription_queue(fn.topic.name, name), SUBSCRIPTION_BATCH,
-                    max(30, fn.timeout + 30), SUBSCRIPTION_MAX_RETRIES, None, fn.topic.name, "topic",
+                    max(30, fn.timeout + 30), fn.topic.max_retries, None, fn.topic.name, "topic",
                     SUBSCRIPTION_WINDOW))
         return bindings
 

@@ -4,7 +4,8 @@ The event file is JSON, shaped by the function's trigger:
   http      {"method": "POST", "path": "/agents", "headers": {...}, "query": {...}, "body": ...}
             (all optional; path defaults to the function's prefix, a non-string body is sent as JSON)
   queue     {"body": ..., "attributes": {"type": "..."}}   (a non-string body is sent as JSON)
-  topic     same as queue
+  topic     same as queue; the subscriber's filter applies to "attributes" as on every cloud: an
+            event it drops is not delivered (one line says so; --no-filter delivers it anyway)
   schedule  {} (optionally {"time": "2030-01-01T00:00:00Z"})
 The function runs against the same local state as `omnicloud dev` (--state). HTTP prints the
 response as JSON and fails on a 5xx; queue, topic and schedule fail when the handler raises.
@@ -39,6 +40,10 @@ class EventFileError(ValueError):
 def _fail(message: str, code: int = 2) -> int:
     print(f"omnicloud invoke: {message}", file=sys.stderr, flush=True)
     return code
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(", ", ": "))
 
 
 def read_event(source: str) -> Any:
@@ -133,6 +138,17 @@ def run(args: argparse.Namespace) -> int:
         neutral = build_event(fn.trigger, raw, args.event, prefix=fn.http, name=name)
     except EventFileError as exc:
         return _fail(str(exc))
+    no_filter = getattr(args, "no_filter", False)
+    if no_filter and fn.trigger != "topic":
+        return _fail(f"--no-filter applies to topic subscribers; {args.function!r} has a {fn.trigger} trigger")
+    if fn.trigger == "topic" and fn.topic.filter and not no_filter:
+        from runtime.filters import matches
+
+        if not matches(fn.topic.filter, neutral.attributes):
+            # What every cloud and `omnicloud dev` do with it: the subscription never receives it.
+            print(f"{args.function}: not delivered: its subscription's filter {_compact(fn.topic.filter)} does not"
+                  f" match the event's attributes {_compact(neutral.attributes)} (--no-filter delivers it anyway)")
+            return 0
 
     import os
 

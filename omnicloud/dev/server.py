@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime.adapters import local as adapter
+from runtime.backends.local import dlq_name, subscription_queue
 from runtime.log import configure, event
 from runtime.types import Request, Response, ScheduledEvent
 
@@ -503,7 +504,8 @@ def _banner(server: DevServer) -> None:
                     f" max_retries {q.max_retries}, then {fn.queue.name}-dlq)")
         elif fn.topic is not None:
             filt = f" filter {json.dumps(dict(fn.topic.filter))}" if fn.topic.filter else ""
-            what = f"topic     {fn.topic.name}{filt}"
+            dead = dlq_name(subscription_queue(fn.topic.name, name))
+            what = f"topic     {fn.topic.name}{filt} (max_retries {fn.topic.max_retries}, then {dead})"
         else:
             nxt = server.scheduler.next_run(name) if server.scheduler else None
             when = f" (next {nxt:%Y-%m-%d %H:%M:%S} UTC)" if nxt and not os.environ.get("OMNICLOUD_DEV_TICK") else ""

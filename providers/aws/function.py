@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 RUNTIME = "python3.12"
 HANDLER = "omnicloud_entry.handler"  # generated into every zip by the bundler
 LOG_RETENTION_DAYS = {"dev": 14, "prod": 90}
-SUBSCRIBER_MAX_RETRIES = 3
 # Lambda insists on a batching window of at least 1s once a batch may exceed 10 records;
 # a few seconds lets large batches actually fill.
 BATCH_WINDOW_SECONDS = 5
@@ -209,12 +208,16 @@ class FunctionOnAws(Mapping):
         # Lambda refuses an SQS trigger whose visibility timeout is below the function timeout;
         # six times the timeout is AWS's advice so retries of a slow batch do not overlap.
         visibility = min(43200, max(30, 6 * spec.timeout))
+        # The subscriber's retries are its own queue's redrive policy: maxReceiveCount (1 to 1,000) is
+        # max_retries + 1 receives, then SQS moves the message to the dead-letter queue
+        # (docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html).
+        # SNS's own delivery retries only cover reaching the queue, not the function.
         queue = queue_with_dlq(
             component,
             f"{name}-sub",
             visibility,
             QueueSpec().retention,
-            SUBSCRIBER_MAX_RETRIES,
+            spec.topic.max_retries,
             lambda: child,
             prefix="subscription_",
         )

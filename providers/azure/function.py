@@ -251,7 +251,6 @@ class FunctionOnAzure(Mapping):
             return [nodes.receive]
 
         assert spec.topic is not None
-        defaults = QueueSpec()
         subscription = component.node(
             "subscription",
             azure.servicebus.Subscription,
@@ -260,7 +259,12 @@ class FunctionOnAzure(Mapping):
             resource_group_name=provider.rg_name,
             topic_name=source.name,
             subscription_name=logical,
-            max_delivery_count=deliveries("azure", defaults.max_retries),
+            # The subscriber's retries: Service Bus moves a message to the subscription's dead-letter
+            # queue once its delivery count passes maxDeliveryCount (learn.microsoft.com/azure/
+            # service-bus-messaging/service-bus-dead-letter-queues), here max_retries + 1 ("Minimum
+            # value is 1", learn.microsoft.com/dotnet/api/azure.messaging.servicebus.administration.
+            # queueproperties.maxdeliverycount).
+            max_delivery_count=deliveries("azure", spec.topic.max_retries),
             # Topics have no visibility timeout of their own: a delivery may take the function's timeout.
             lock_duration=iso_duration(min(max(spec.timeout, 30), 300)),
             dead_lettering_on_message_expiration=True,

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 RUNTIME = "python312"
 ENTRY_POINT = "handle"  # the bundler's main.py exposes `handle`
-# Topic subscribers have no queue settings of their own: they retry like a default queue.
+# Topic subscribers keep messages as long as a default queue does (their retries are their own).
 SUBSCRIBER_DEFAULTS = QueueSpec()
 
 
@@ -145,7 +145,10 @@ class FunctionOnGcp(Mapping):
                 source.nodes.topic,
                 nodes.dead_letter,
                 name=name,
-                max_retries=SUBSCRIBER_DEFAULTS.max_retries,
+                # The subscriber's retries: dead_letter_policy.max_delivery_attempts "must be between 5
+                # and 100" (cloud.google.com/python/docs/reference/pubsub/latest/
+                # google.cloud.pubsub_v1.types.DeadLetterPolicy): max_retries + 1, at least 5.
+                max_retries=trigger.max_retries,
                 ack_deadline=ack_deadline(spec.timeout),
                 retention=SUBSCRIBER_DEFAULTS.retention,
                 filter_=pubsub_filter(trigger.filter) if trigger.filter else None,

@@ -153,6 +153,17 @@ def test_warnings_are_printed_and_do_not_fail(app_dir, capsys):
                    " (Azure Functions (Flex Consumption) offers 512, 2048, 4096 MB)"]
 
 
+def test_subscriber_retries_below_pubsubs_minimum_warn_on_gcp_only(app_dir, capsys):
+    (app_dir / "app.yaml").write_text(
+        "name: shop\nfunctions:\n  audit:\n    handler: handlers:handle\n"
+        "    topic: {name: events, max_retries: 1}\ntopics:\n  events: {}\n")
+    assert run(capsys, "--cloud", "aws") == (0, ["app.yaml: valid for aws"], [])
+    assert run(capsys, "--cloud", "azure") == (0, ["app.yaml: valid for azure"], [])
+    assert run(capsys, "--cloud", "gcp") == (0, ["app.yaml: valid for gcp (1 warning)"], [
+        "app.yaml:5:40: functions.audit.topic.max_retries: warning: on gcp: max_retries 1 becomes 4"
+        " (Pub/Sub dead-lettering needs at least 5 delivery attempts)"])
+
+
 def test_cloud_option_checks_only_that_cloud(app_dir, capsys):
     (app_dir / "app.yaml").write_text(GOOD.replace("http: /", "schedule: every 90 minutes").replace(":app", ":handle"))
     assert run(capsys, "--cloud", "aws") == (0, ["app.yaml: valid for aws"], [])

@@ -121,6 +121,20 @@ def test_topic_subscribers_get_only_what_their_filter_matches(server):
     assert server.request("GET", "/_omnicloud/queues/events~audit") == (200, [])
 
 
+def test_a_failing_subscriber_is_retried_as_its_trigger_says_then_dead_lettered(server):
+    assert server.request("POST", "/events", {"attributes": {"type": "order.lost", "fail": "yes"}})[0] == 202
+
+    def dead_lettered():
+        status, messages = server.request("GET", "/_omnicloud/queues/events~firehose-dlq")
+        return [m for m in messages if m["attributes"].get("type") == "order.lost"]
+
+    [dead] = wait_until(dead_lettered, what="the event in events~firehose-dlq")
+    assert dead["last_error"] == f"RuntimeError: event {dead['id']} asked to fail"
+    [attempts] = [i for i in server.items("firehose-attempts") if i["sk"] == dead["id"]]
+    assert attempts["count"] == 2  # the first delivery + topic: {max_retries: 1}
+    assert "firehose  topic     events (max_retries 1, then events~firehose-dlq)" in server.output()
+
+
 def test_schedule_fires(server):
     ticks = wait_until(lambda: len(server.items("tick")) >= 2 and server.items("tick"), what="two schedule firings")
     assert {t["schedule"] for t in ticks} == {"every 1 minutes"}

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from omnicloud.cli import main
 from runtime.backends.local import Store
 
 from .conftest import APPS, ROOT, clean_env
@@ -20,12 +21,12 @@ APP = APPS / "basic" / "app.yaml"
 def invoke(tmp_path: Path):
     state = tmp_path / "state"
 
-    def run(function: str, event: object, *, raw: str | None = None) -> subprocess.CompletedProcess:
+    def run(function: str, event: object, *extra: str, raw: str | None = None) -> subprocess.CompletedProcess:
         path = tmp_path / "event.json"
         path.write_text(raw if raw is not None else json.dumps(event))
         return subprocess.run(
             [sys.executable, "-m", "omnicloud", "invoke", function, "--event", str(path), "--app", str(APP),
-             "--state", str(state)],
+             "--state", str(state), *extra],
             cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=60)
 
     run.state = state  # type: ignore[attr-defined]
@@ -69,6 +70,39 @@ def test_topic_event_runs_the_subscriber(invoke):
     assert proc.returncode == 0, proc.stderr
     [record] = Store.at(invoke.state).table_query("items", "audit").items
     assert record["type"] == "order.paid" and record["source"] == "events"
+
+
+def invoke_in_process(tmp_path, monkeypatch, capsys, function: str, event: object, *extra: str):
+    """`omnicloud invoke` in this process, for outcomes decided before any handler is imported."""
+    monkeypatch.setattr("runtime.log._configured", True)  # keep the test process's logging as it is
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(event))
+    code = main(["invoke", function, "--event", str(path), "--app", str(APP), "--state", str(tmp_path / "state"),
+                 *extra])
+    out, err = capsys.readouterr()
+    return code, out.splitlines(), err.splitlines()
+
+
+def test_an_event_the_subscription_filter_drops_is_not_delivered(tmp_path, monkeypatch, capsys):
+    code, out, err = invoke_in_process(tmp_path, monkeypatch, capsys, "audit",
+                                       {"body": {"n": 1}, "attributes": {"type": "order.shipped"}})
+    assert (code, err) == (0, [])
+    assert out == ["audit: not delivered: its subscription's filter {\"type\": [\"order.created\", \"order.paid\"]}"
+                   " does not match the event's attributes {\"type\": \"order.shipped\"} (--no-filter delivers it anyway)"]
+    assert Store.at(tmp_path / "state").table_query("items", "audit").items == []
+
+
+def test_no_filter_delivers_what_the_filter_would_drop(invoke):
+    proc = invoke("audit", {"body": {"n": 2}, "attributes": {"type": "order.shipped"}}, "--no-filter")
+    assert proc.returncode == 0, proc.stderr
+    [record] = Store.at(invoke.state).table_query("items", "audit").items
+    assert record["type"] == "order.shipped"
+
+
+def test_no_filter_is_refused_for_a_function_without_a_topic_trigger(tmp_path, monkeypatch, capsys):
+    code, out, err = invoke_in_process(tmp_path, monkeypatch, capsys, "worker", {"body": {"id": "x"}}, "--no-filter")
+    assert (code, out) == (2, [])
+    assert err == ["omnicloud invoke: --no-filter applies to topic subscribers; 'worker' has a queue trigger"]
 
 
 def test_schedule_event_runs_the_function(invoke):

@@ -49,6 +49,10 @@ class CloudHooks:
         """Deliveries before a message of `queue` is dead-lettered, as configured natively."""
         raise NotImplementedError
 
+    def subscriber_deliveries(self, result: PreviewResult, function: str) -> int:
+        """Deliveries before topic subscriber `function`'s subscription dead-letters a message."""
+        raise NotImplementedError
+
     def stateful_resources(self, result: PreviewResult) -> list:
         """The data-holding resources (tables, queues, topics, secrets) that prod must protect."""
         raise NotImplementedError
@@ -83,6 +87,13 @@ class ProviderContract(CloudHooks):
         from spec.capabilities import deliveries
 
         assert self.max_deliveries(result, "task-queue") == deliveries(self.cloud, 3)
+
+    def test_topic_subscriber_keeps_the_default_retries_unless_it_sets_max_retries(self):
+        from spec.capabilities import deliveries
+
+        # The sample app's notifier sets none: 3 retries, as before max_retries existed (Pub/Sub: 5
+        # deliveries, its minimum). Each cloud's own tests pin a subscriber that sets it.
+        assert self.subscriber_deliveries(preview(self.cloud), "notifier") == deliveries(self.cloud, 3)
 
     def test_grants_cover_exactly_the_links(self):
         from spec import load_app

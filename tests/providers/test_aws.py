@@ -143,6 +143,9 @@ class AwsHooks(CloudHooks):
     def max_deliveries(self, result: PreviewResult, queue: str) -> int:
         return json.loads(main_queue(result, "Queue", queue).props["redrivePolicy"])["maxReceiveCount"]
 
+    def subscriber_deliveries(self, result: PreviewResult, function: str) -> int:
+        return json.loads(main_queue(result, "Function", function).props["redrivePolicy"])["maxReceiveCount"]
+
     def stateful_resources(self, result: PreviewResult) -> list:
         holders = {r.urn for r in result.resources if r.type.split(":")[-1] in ("Table", "Queue", "Topic", "Secret")
                    and r.type.startswith("omnicloud:index:")}
@@ -237,7 +240,8 @@ def test_filtered_topic_subscriber_gets_its_own_queue_with_the_sns_filter_policy
     policy = json.loads(subscription["filterPolicy"])  # SNS matches any value of a list
     assert {key: sorted(values) for key, values in policy.items()} == {"type": ["task.failed", "task.succeeded"]}
     assert subscription["filterPolicyScope"] == "MessageAttributes"
-    assert json.loads(queue.props["redrivePolicy"])["maxReceiveCount"] == 4
+    # max_retries: 7 -> the subscriber's queue redrives to its dead-letter queue after 8 receives.
+    assert json.loads(queue.props["redrivePolicy"])["maxReceiveCount"] == 8
     # Lambda refuses an SQS trigger whose visibility timeout is below the function timeout (20s).
     assert queue.props["visibilityTimeoutSeconds"] >= 20
     mapping = only(children(result, "Function", "alerts", ESM)).props

@@ -120,6 +120,9 @@ class AzureHooks(CloudHooks):
     def max_deliveries(self, result: PreviewResult, queue: str) -> int:
         return int(native(result, "Queue", queue, "azure-native:servicebus:Queue").props["maxDeliveryCount"])
 
+    def subscriber_deliveries(self, result: PreviewResult, function: str) -> int:
+        return int(function_child(result, function, "azure-native:servicebus:Subscription").props["maxDeliveryCount"])
+
     def stateful_resources(self, result: PreviewResult) -> list:
         data = [c for kind in ("Table", "Queue", "Topic", "Secret")
                 for comp in result.of_type(f"omnicloud:index:{kind}") for c in result.children(comp.urn)
@@ -184,7 +187,8 @@ def test_subscriptions_dead_letter_after_retries_and_lock_for_the_function_timeo
     alerts = function_child(relay, "alerts", "azure-native:servicebus:Subscription").props
     archive = function_child(relay, "archive", "azure-native:servicebus:Subscription").props
     assert alerts["subscriptionName"] == "alerts" and archive["subscriptionName"] == "archive"
-    assert alerts["maxDeliveryCount"] == archive["maxDeliveryCount"] == 4  # 3 retries by default
+    assert alerts["maxDeliveryCount"] == 10  # max_retries: 9
+    assert archive["maxDeliveryCount"] == 4  # 3 retries by default
     assert alerts["lockDuration"] == "PT30S" and archive["lockDuration"] == "PT30S"  # timeouts 20 and 30 s
     assert alerts["deadLetteringOnMessageExpiration"] is True
 

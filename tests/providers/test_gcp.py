@@ -123,6 +123,10 @@ class GcpHooks(CloudHooks):
         (subscription,) = push_subscriptions(result, main_topic(result, "Queue", queue))
         return int(subscription.props["deadLetterPolicy"]["maxDeliveryAttempts"])
 
+    def subscriber_deliveries(self, result: PreviewResult, function: str) -> int:
+        (subscription,) = [s for s in natives(result, "Function", function, SUBSCRIPTION) if s.props.get("pushConfig")]
+        return int(subscription.props["deadLetterPolicy"]["maxDeliveryAttempts"])
+
     def stateful_resources(self, result: PreviewResult) -> list:
         """What holds data: databases, secrets and their versions, and the pull subscriptions that
         keep a consumerless queue's messages or dead letters (push subscriptions: see below)."""
@@ -199,10 +203,13 @@ def test_topic_subscribers_get_the_pubsub_filter_of_their_spec():
                            '(attributes.type = "task.failed" OR attributes.type = "task.cancelled")')
     assert matches(app.functions["escalations"].topic.filter, {"type": "task.cancelled", "priority": "high"})
     assert "filter" not in by_endpoint[function_url(result, "everything")].props  # everything is delivered
-    # Each subscriber dead-letters on its own, after the default retries.
+    # Each subscriber dead-letters on its own, after its own retries (escalations: max_retries 12;
+    # the others 3 by default, raised to Pub/Sub's minimum of 5 deliveries).
     dead_letters = {s.props["deadLetterPolicy"]["deadLetterTopic"] for s in by_endpoint.values()}
     assert len(dead_letters) == 3
-    assert {s.props["deadLetterPolicy"]["maxDeliveryAttempts"] for s in by_endpoint.values()} == {5}
+    attempts = {url: s.props["deadLetterPolicy"]["maxDeliveryAttempts"] for url, s in by_endpoint.items()}
+    assert attempts.pop(function_url(result, "escalations")) == 13
+    assert set(attempts.values()) == {5}
 
 
 # -- schedules --------------------------------------------------------------------------------

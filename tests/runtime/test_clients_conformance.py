@@ -735,6 +735,13 @@ def test_unlinked_resource_and_ungranted_verb_raise_link_error(cloud: Harness):
 
     with pytest.raises(LinkError, match=f"{FUNCTION} is not linked to table 'nowhere'.*app.yaml"):
         Table("nowhere").get("a", "b")
+    # A misspelt name: the nearest name the function is linked to, of the same kind.
+    with pytest.raises(LinkError, match=f"{FUNCTION} is not linked to table 'readonyl'; did you mean 'readonly',"
+                                        " which it is linked to\\? \\(or add `readonyl: \\[...\\]`"):
+        Table("readonyl").get("a", "b")
+    with pytest.raises(LinkError) as not_a_table:
+        Table("jbos").get("a", "b")  # close to the queue 'jobs', but that is no table
+    assert "did you mean" not in str(not_a_table.value)
     with pytest.raises(LinkError, match=f"{FUNCTION} may not write table 'readonly' \\(granted: read\\)"):
         Table("readonly").put({"pk": "a", "sk": "b"})
     with pytest.raises(LinkError, match=f"{FUNCTION} may not send queue 'jobs' \\(granted: nothing\\)"):
