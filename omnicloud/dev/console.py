@@ -224,7 +224,8 @@ class Console:
         if name not in self.spec.functions:
             raise HTTPError(404, "not_found", f"no function {name!r}")
         try:
-            return self.server.invoke_event(name, _body(request).get("event", {}))
+            body = _body(request)
+            return self.server.invoke_event(name, body.get("event", {}), no_filter=body.get("no_filter") is True)
         except EventFileError as exc:
             raise HTTPError(400, "invalid_request", str(exc)) from None
 

@@ -42,6 +42,19 @@ def _fail(message: str, code: int = 2) -> int:
     return code
 
 
+def filtered_out(function: str, fn, event) -> str | None:
+    """Why a topic subscriber's filter drops `event` (what every cloud and `omnicloud dev` do with it:
+    the subscription never receives it), or None when it is delivered."""
+    if fn.trigger != "topic" or not fn.topic.filter:
+        return None
+    from runtime.filters import matches
+
+    if matches(fn.topic.filter, event.attributes):
+        return None
+    return (f"{function}: not delivered: its subscription's filter {_compact(fn.topic.filter)} does not"
+            f" match the event's attributes {_compact(event.attributes)}")
+
+
 def _compact(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(", ", ": "))
 
@@ -141,14 +154,10 @@ def run(args: argparse.Namespace) -> int:
     no_filter = getattr(args, "no_filter", False)
     if no_filter and fn.trigger != "topic":
         return _fail(f"--no-filter applies to topic subscribers; {args.function!r} has a {fn.trigger} trigger")
-    if fn.trigger == "topic" and fn.topic.filter and not no_filter:
-        from runtime.filters import matches
-
-        if not matches(fn.topic.filter, neutral.attributes):
-            # What every cloud and `omnicloud dev` do with it: the subscription never receives it.
-            print(f"{args.function}: not delivered: its subscription's filter {_compact(fn.topic.filter)} does not"
-                  f" match the event's attributes {_compact(neutral.attributes)} (--no-filter delivers it anyway)")
-            return 0
+    dropped = None if no_filter else filtered_out(args.function, fn, neutral)
+    if dropped:
+        print(dropped + " (--no-filter delivers it anyway)")
+        return 0
 
     import os
 

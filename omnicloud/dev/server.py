@@ -411,15 +411,19 @@ class DevServer:
         fn = self.app.function(function)
         self._fire_schedule(function, datetime.now(UTC), fn.schedule or "")
 
-    def invoke_event(self, function: str, raw: Any) -> dict[str, Any]:
+    def invoke_event(self, function: str, raw: Any, *, no_filter: bool = False) -> dict[str, Any]:
         """Run `function` once with an event shaped as for `omnicloud invoke` (EventFileError if it is
-        not), as its trigger would; the outcome, and for HTTP the response."""
-        from .invoke import build_event
+        not), as its trigger would; the outcome, and for HTTP the response. A topic subscriber's filter
+        applies as on every cloud (outcome "not delivered") unless `no_filter`."""
+        from .invoke import build_event, filtered_out
 
         fn = self.app.function(function)
         name = {"queue": fn.queue.name if fn.queue else "", "topic": fn.topic.name if fn.topic else "",
                 "schedule": fn.schedule or ""}.get(fn.trigger, "")
         event_ = build_event(fn.trigger, raw, "the event", prefix=fn.http, name=name)
+        dropped = None if no_filter else filtered_out(function, fn, event_)
+        if dropped:
+            return {"outcome": "not delivered", "message": dropped}
         environ = self.function_env(function)
         self._begin()
         try:

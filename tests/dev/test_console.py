@@ -358,6 +358,17 @@ def test_invoke_a_function_with_an_event(server, browser):
     assert status == 400 and "unknown key 'nobody'" in problem["error"]["message"]
 
 
+def test_invoke_applies_a_subscribers_filter_unless_told_not_to(server, browser):
+    shipped = {"body": {"n": 1}, "attributes": {"type": "order.shipped"}}  # audit's filter wants order.paid
+    status, result = call(server, browser, "POST", "functions/audit/invoke", {"event": shipped})
+    assert status == 200 and result["outcome"] == "not delivered"
+    assert result["message"].startswith("audit: not delivered: its subscription's filter")
+    status, result = call(
+        server, browser, "POST", "functions/audit/invoke", {"event": shipped, "no_filter": True}
+    )
+    assert status == 200 and result["outcome"] == "ok", result
+
+
 def test_publish_says_which_subscriptions_the_filter_lets_through(server, browser):
     def delivered(event_type: str) -> dict[str, bool]:
         body = {"body": {"n": 1}, "attributes": {"type": event_type}}
