@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 
 from .links import current_environ
@@ -13,8 +12,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     Handler = Callable[..., Response | dict | list | str | bytes | None]
-
-log = logging.getLogger("omnicloud.router")
 
 
 class HTTPError(Exception):
@@ -135,7 +132,9 @@ class Router:
         except BadRequest as exc:
             response = Response.error(400, "bad_request", str(exc))
         except Exception:
-            log.exception("unhandled error in %s %s", request.method, request.path)
+            from .log import get_logger  # only for a bug: logging is not on the cold path
+
+            get_logger("omnicloud.router").exception("unhandled error in %s %s", request.method, request.path)
             response = Response.error(500, "internal", "internal error; the log has the details")
         for hook in self._after:
             response = hook(request, response) or response
