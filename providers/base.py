@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import pulumi
 
+from omnicloud.bundle.artifact import Artifact  # noqa: F401  (providers' name for it)
 from spec.model import AppSpec, FunctionSpec, QueueSpec, SecretSpec, TableSpec, TopicSpec
 from spec.schedule import Schedule
 
@@ -24,15 +25,6 @@ REGISTRY = {
 }
 
 STATEFUL_KINDS = ("table", "queue", "topic", "secret")
-
-
-@dataclass(frozen=True)
-class Artifact:
-    """One function's deployable code: a zip whose sha256 keys the deployment."""
-
-    path: Path
-    sha256: str
-    bytes: int
 
 
 @dataclass

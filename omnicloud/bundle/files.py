@@ -132,9 +132,23 @@ def import_sites(tree: ast.AST, module: str, is_package: bool) -> list[ImportSit
     return sites
 
 
-def _imported_modules(source: str, module: str, is_package: bool) -> set[str]:
+_parsed: dict[tuple[Path, int, int], tuple[ImportSite, ...]] = {}
+
+
+def file_import_sites(path: Path, module: str, is_package: bool) -> tuple[ImportSite, ...]:
+    """import_sites of a file, parsed once per content (size and mtime) however often a build asks:
+    every function's closure and the dependency check read the same modules. SyntaxError as ast."""
+    stat = path.stat()
+    key = (path, stat.st_size, stat.st_mtime_ns)
+    sites = _parsed.get(key)
+    if sites is None:
+        sites = _parsed[key] = tuple(import_sites(ast.parse(path.read_text(encoding="utf-8")), module, is_package))
+    return sites
+
+
+def _imported_modules(path: Path, module: str, is_package: bool) -> set[str]:
     """Absolute names of the modules `module` imports (statically; relative imports resolved)."""
-    return {site.module for site in import_sites(ast.parse(source), module, is_package)}
+    return {site.module for site in file_import_sites(path, module, is_package)}
 
 
 def import_closure(files: AppFiles, entry_module: str, skip_top: frozenset[str] = frozenset({"runtime"})) -> list[str]:
@@ -166,9 +180,8 @@ def import_closure(files: AppFiles, entry_module: str, skip_top: frozenset[str] 
         is_package = rel.endswith("__init__.py")
         if is_package:
             packages.add(rel.rpartition("/")[0])
-        source = (files.root / rel).read_text(encoding="utf-8")
         try:
-            pending.extend(_imported_modules(source, module, is_package))
+            pending.extend(_imported_modules(files.root / rel, module, is_package))
         except SyntaxError as exc:
             raise ValueError(f"{rel}:{exc.lineno}: syntax error: {exc.msg}; fix it before packaging") from None
     # Data files (templates, schemas) of the packages the closure touches ship too, including
