@@ -12,8 +12,12 @@ table, a queue, a topic and a secret (so its artifact carries those SDKs) is pac
 on the cloud's Python, sys.path = the zip plus what the cloud provides). The events they handle
 touch no client: this is the SDK-free path, which must not pay for the SDKs in the artifact.
 Their hosts (`*_artifact_host`, `bare_py312`) are the same clean room without our entry. They run
-with -B from sources only, as on Lambda and Azure (read-only code, no bytecode shipped; on Google
-Cloud, Cloud Build's pip compiles site-packages, so there the host part is overstated alike).
+with -B, as on Lambda and Azure (read-only code: nothing is written); the artifacts carry the
+bytecode `omnicloud package` compiled for the cloud's Python, and the hosts' libraries theirs.
+
+Targets (issue 14): AWS and local at most 5 ms above the bare interpreter and at least 15x below
+Powertools; Azure and GCP at most 2 ms above their host's library; the same for the artifacts, which
+are what a cloud runs.
 """
 
 from __future__ import annotations
@@ -42,8 +46,10 @@ BENCH = "cold_start"
 HTTP_TARGET = "bench.handlers:app"
 QUEUE_TARGET = "bench.handlers:consume"
 BODY = '{"message": "hello world", "username": "tom"}'
-OVERHEAD_TARGET_MS = 10.0
-PEER_FACTOR = 4.0
+OVERHEAD_TARGET_MS = 5.0  # AWS and local, above the bare interpreter
+PEER_FACTOR = 15.0  # ... and at least this many times below Powertools
+HOST_TARGET_MS = 2.0  # Azure and GCP, above their host's library
+PEER = "powertools"
 
 
 @dataclass(frozen=True)
@@ -352,7 +358,7 @@ def candidates(workdir: Path, nopyc: Path, artifacts: dict | None = None) -> lis
         Candidate("bare", "python -I -c pass", "bare"),
         Candidate("aws", "omnicloud AWS (make_handler: API GW v2 + SQS)", "ours",
                   code=code(root, LAMBDA_CONTEXT, AWS)),
-        Candidate("aws_nopyc", "omnicloud AWS, sources only (as the zip ships: no .pyc)", "ours",
+        Candidate("aws_nopyc", "omnicloud AWS, sources only (no bytecode: what the zip shipped before issue 14)", "ours",
                   code=code([nopyc], LAMBDA_CONTEXT, AWS), flags=("-B",)),
         Candidate("azure_host", "Azure host: azure.functions + HttpRequest/ServiceBusMessage", "host",
                   code=code(both, AZURE_HOST)),
@@ -534,20 +540,32 @@ def _report(cands: list[Candidate], samples: dict[str, list[tuple[float, float, 
                              overhead_ms=round(overhead[c.name], 2),
                              overhead_p90_ms=round(percentile(diffs, 90), 2), runs=len(walls),
                              host=c.host, value=median(walls), **extra)
-    peers = {n: overhead[n] for n in overhead if lines[n]["kind"] == "peer"}
-    fastest = min(peers, key=peers.get) if peers else None
+    peer = overhead.get(PEER)
     for c in cands:
         if c.name not in lines:
             continue
         line = lines[c.name]
         value = line.pop("value")
-        if c.kind == "ours" and fastest:
-            ours = overhead[c.name]
-            line["fastest_peer"] = fastest
-            line["peer_factor"] = round(peers[fastest] / ours, 2) if ours > 0 else None
-            line["target"] = f"overhead < {OVERHEAD_TARGET_MS:g} ms and <= fastest peer / {PEER_FACTOR:g}"
-            line["met"] = bool(ours < OVERHEAD_TARGET_MS and ours * PEER_FACTOR <= peers[fastest])
+        if c.kind == "ours":
+            line.update(_target(c, line, overhead[c.name], peer))
         emit(BENCH, f"{c.name}.wall", value, "ms", **line)
+
+
+def _target(c: Candidate, line: dict, ours: float, peer: float | None) -> dict:
+    """The issue-14 target of one of our candidates, and whether it is met."""
+    cloud = c.name.split("_")[0]
+    if c.name == "aws_nopyc":
+        return {}
+    if cloud in ("aws", "local"):
+        # Above the bare interpreter: the in-repo venv's for aws/local, the clean room's own for the artifact.
+        above = line["added_above_host_ms"] if c.host else ours
+        factor = round(peer / above, 2) if peer and above > 0 else None
+        return {"peer": PEER, "peer_factor": factor, "above_bare_ms": round(above, 2),
+                "target": f"<= {OVERHEAD_TARGET_MS:g} ms above the bare interpreter and >= {PEER_FACTOR:g}x below "
+                          f"{PEER}",
+                "met": bool(above <= OVERHEAD_TARGET_MS and (factor is None or factor >= PEER_FACTOR))}
+    return {"target": f"<= {HOST_TARGET_MS:g} ms above the host's library",
+            "met": bool(line["added_above_host_ms"] <= HOST_TARGET_MS)}
 
 
 if __name__ == "__main__":
