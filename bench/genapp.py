@@ -70,4 +70,6 @@ def generate(directory: Path, functions: int) -> Path:
         (directory / f"Pulumi.{stack}.yaml").write_text(
             "config:\n  omnicloud:cloud: aws\n  omnicloud:environment: dev\n  aws:region: us-east-1\n"
             "  azure-native:location: westeurope\n  gcp:project: bench-project\n  gcp:region: us-central1\n")
+    # The Pulumi program `pulumi up` (and so `omnicloud preview`) runs.
+    (directory / "__main__.py").write_text("from omnicloud.program import main\n\nmain()\n")
     return path

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TypedDict
+from collections.abc import Mapping
+from typing import Any, TypedDict
 
 import pulumi
 
-from providers import base
-from providers.base import DeployContext
+from omnicloud.registry import load
+from providers.base import CloudProvider, DeployContext
 
-from ._base import NeutralComponent
+from .base import Component, Transform, TransformError, check_transform
 from .function import Function, FunctionLink
 from .http_api import HttpApi
-from .queue import Queue
 from .schedule import Schedule
-from .secret import Secret
-from .table import Table
-from .topic import Topic
 
 
 class AppArgs(TypedDict):
@@ -24,44 +21,68 @@ class AppArgs(TypedDict):
     """The validated app, its stack settings and packaged code."""
 
 
-class App(pulumi.ComponentResource):
-    """Every resource of the app hangs below this component, so one transformation tags them all."""
+class App(Component):
+    """Every resource of the app hangs below this component, so one transformation tags them all.
 
+    `transform` maps the App's own nodes (the provider's app-wide resources, e.g. Azure's
+    `bus`) to a function, and a component's logical name (`events`, `api`, `http`,
+    `sweeper-schedule`) to that component's transform dict:
+
+        App("agents", {"context": ctx}, provider=provider,
+            transform={"events": {"topic": set_ttl}, "bus": premium_namespace})
+    """
+
+    KIND = "App"
     url: pulumi.Output[str] | None
 
-    def __init__(self, name: str, args: AppArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self,
+        name: str,
+        args: AppArgs,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        provider: CloudProvider,
+        transform: Mapping[str, Any] | None = None,
+    ):
         ctx = args["context"]
-        provider = base.load_provider(ctx.cloud, ctx)
-        base.activate(provider)
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(transformations=[provider.transformation]))
-        super().__init__("omnicloud:index:App", name, None, opts)
-        try:
-            self._build(ctx, provider)
-        finally:
-            base.activate(None)
+        own = {k: v for k, v in (transform or {}).items() if not isinstance(v, Mapping)}
+        self._component_transforms = {
+            k: v for k, v in (transform or {}).items() if isinstance(v, Mapping)
+        }
+        opts = pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(transformations=[provider.transformation])
+        )
+        super().__init__(name, opts, provider=provider, transform=own, nodes=provider.Nodes)
+        self._build(ctx, provider)
 
-    def _build(self, ctx: DeployContext, provider: base.CloudProvider) -> None:
+    def _transform_of(self, logical: str) -> dict[str, Transform] | None:
+        self._unused.discard(logical)
+        return self._component_transforms.get(logical)
+
+    def _build(self, ctx: DeployContext, provider: CloudProvider) -> None:
         spec = ctx.app
+        self._unused = set(self._component_transforms)
         child = pulumi.ResourceOptions(parent=self)
-        provider.setup(self)
-        self.resources: dict[str, NeutralComponent] = {}
-        for name, table in spec.tables.items():
-            self.resources[name] = Table(name, table.model_dump(exclude_none=True), child)
-        for name, queue in spec.queues.items():
-            # The visibility timeout as deployed: unset means 6 x the consumer's (stack-overridden) timeout.
-            args = {**queue.model_dump(), "visibility_timeout": spec.visibility_timeout_of(name)}
-            self.resources[name] = Queue(name, args, child)
-        for name in spec.topics:
-            self.resources[name] = Topic(name, {}, child)
-        for name, secret in spec.secrets.items():
-            self.resources[name] = Secret(name, secret.model_dump(), child)
+        self.nodes = provider.setup(self)
+        self.resources: dict[str, Component] = {}
+        for kind in provider.kinds.resource_kinds():
+            component = load(kind.component)
+            for name, resource in spec.section(kind.name).items():
+                self.resources[name] = component(
+                    name,
+                    resource.model_dump(exclude_none=True),
+                    child,
+                    provider=provider,
+                    transform=self._transform_of(name),
+                )
 
         self.functions: dict[str, Function] = {}
         self.schedules: dict[str, Schedule] = {}
         routes = []
         for name, fn in spec.functions.items():
             links: list[FunctionLink] = [
-                {"target": self.resources[target], "verbs": list(verbs)} for target, verbs in fn.links.items()
+                {"target": self.resources[target], "verbs": list(verbs)}
+                for target, verbs in fn.links.items()
             ]
             source = None
             if fn.queue is not None:
@@ -70,17 +91,66 @@ class App(pulumi.ComponentResource):
                 source = self.resources[fn.topic.name]
             function = Function(
                 name,
-                {"spec": fn, "artifact": ctx.artifacts.get(name), "links": links, "trigger_source": source},
+                {
+                    "spec": fn,
+                    "artifact": ctx.artifacts.get(name),
+                    "links": links,
+                    "trigger_source": source,
+                },
                 child,
+                provider=provider,
+                transform=self._transform_of(name),
             )
             self.functions[name] = function
             if fn.schedule is not None:
-                self.schedules[name] = Schedule(f"{name}-schedule", {"expression": fn.schedule, "function": function}, child)
+                logical = f"{name}-schedule"
+                self.schedules[name] = Schedule(
+                    logical,
+                    {"expression": fn.schedule, "function": function},
+                    child,
+                    provider=provider,
+                    transform=self._transform_of(logical),
+                )
             if fn.http is not None:
                 routes.append({"prefix": fn.http, "function": function})
 
-        self.http_api = HttpApi("http", {"routes": routes}, child) if routes else None
+        self.http_api = (
+            HttpApi(
+                "http",
+                {"routes": routes},
+                child,
+                provider=provider,
+                transform=self._transform_of("http"),
+            )
+            if routes
+            else None
+        )
+        if self._unused:
+            from spec.loader import did_you_mean
+
+            names = sorted(
+                [
+                    *self.resources,
+                    *self.functions,
+                    *(f"{n}-schedule" for n in self.schedules),
+                    *(["http"] if self.http_api else []),
+                ]
+            )
+            key = sorted(self._unused)[0]
+            raise TransformError(
+                f"App {self.logical!r}: transform names {key!r}, which is no component of the app"
+                f"{did_you_mean(key, names)}; components: {', '.join(names)} (or a node of the"
+                f" app itself, given a function: {_node_names(provider)})"
+            )
         self.url = self.http_api.url if self.http_api else None
         outputs = {"url": self.url} if self.url is not None else {}
         self.register_outputs(outputs)
 
+
+def _node_names(provider: CloudProvider) -> str:
+    import dataclasses
+
+    return ", ".join(f.name for f in dataclasses.fields(provider.Nodes)) or "none"
+
+
+__all__ = ["App", "AppArgs", "check_transform"]

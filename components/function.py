@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, TypedDict
 
 import pulumi
 
-from providers import base
-from providers.base import Artifact, FunctionRequest, LinkTarget
+from providers.base import Artifact, CloudProvider, FunctionRequest, LinkTarget
 from runtime.links import env_name, link_value
 from spec.model import FunctionSpec
 
-from ._base import NeutralComponent
+from .base import Component, Resource, Transform
 
 
 class FunctionLink(TypedDict):
-    target: NeutralComponent
-    """A Table, Queue, Topic or Secret component."""
+    target: Resource
+    """A Table, Queue, Topic, Secret, or any linkable kind's component."""
     verbs: list[str]
-    """What the function may do with it (read, write, send, publish)."""
+    """What the function may do with it (read, write, send, publish, ...)."""
 
 
 class FunctionArgs(TypedDict, total=False):
@@ -28,40 +28,68 @@ class FunctionArgs(TypedDict, total=False):
     """The packaged code (see `omnicloud package`)."""
     links: list[FunctionLink]
     """Resources the function may touch, and how."""
-    trigger_source: NeutralComponent | None
+    trigger_source: Component | None
     """The Queue or Topic component that triggers it, if any."""
 
 
-class Function(NeutralComponent):
-    KIND = "Function"
+class Function(Component):
+    """`Function(name, args, opts, provider=..., transform={"<node>": fn})`; nodes per cloud in
+    providers/<cloud>/function.py (their `grants` are the link grants, made by each linked kind's
+    mapping)."""
 
-    def __init__(self, name: str, args: FunctionArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__(name, opts)
-        provider = base.active()
+    KIND = "Function"
+    kind = "function"
+
+    def __init__(
+        self,
+        name: str,
+        args: FunctionArgs,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        provider: CloudProvider,
+        transform: Mapping[str, Transform] | None = None,
+    ):
+        super().__init__(name, opts, provider=provider, transform=transform)
         spec = args["spec"]
         links = [
-            LinkTarget(logical=link["target"].logical, kind=link["target"].KIND.lower(),
-                       verbs=tuple(link["verbs"]), built=link["target"].built)
+            LinkTarget(
+                logical=link["target"].logical,
+                kind=link["target"].kind,
+                verbs=tuple(link["verbs"]),
+                built=link["target"].built,
+            )
             for link in args.get("links", [])
         ]
         source = args.get("trigger_source")
         request = FunctionRequest(
-            logical=name, spec=spec, artifact=args.get("artifact"), links=links,
+            logical=name,
+            spec=spec,
+            artifact=args.get("artifact"),
+            links=links,
             trigger_source=source.built if source is not None else None,
         )
         env: dict[str, pulumi.Input[str]] = dict(spec.runtime_env(name, provider.cloud))
         for link in links:
-            env[env_name(link.logical)] = _link_json(link, provider.link_properties(link))
+            props = provider.mapping(link.kind).link_properties(link)
+            env[env_name(link.logical)] = link_output(link.kind, link.verbs, props)
         self.links = links
-        built = provider.function(self, request, env)
-        self.grants = [grant for link in links for grant in provider.grant(self, built, link)]
+        built = self.mapping.create(self, request, env)
+        self.built, self.nodes = built, built.nodes
+        # Each linked kind grants its own verbs (SST Linkable): no per-kind branch here.
+        self.grants = [
+            grant for link in links for grant in provider.mapping(link.kind).grant(self, link)
+        ]
         self._finish(built)
 
 
-def _link_json(link: LinkTarget, props: dict[str, pulumi.Input[Any]]) -> pulumi.Output[str]:
-    """The link's env value, encoded by runtime.links (the one wire format) once `props` resolve."""
+def link_output(
+    kind: str, verbs: tuple[str, ...], props: dict[str, pulumi.Input[Any]]
+) -> pulumi.Output[str]:
+    """A link's env value, encoded by runtime.links.link_value (the one wire format) once `props` resolve."""
 
     def render(resolved: dict[str, Any]) -> str:
-        return link_value(link.kind, link.verbs, resolved)
+        return link_value(kind, verbs, resolved)
 
-    return pulumi.Output.all(**props).apply(render) if props else pulumi.Output.from_input(render({}))
+    return (
+        pulumi.Output.all(**props).apply(render) if props else pulumi.Output.from_input(render({}))
+    )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TypedDict
 
 import pulumi
 
-from providers import base
+from providers.base import CloudProvider
 
-from ._base import NeutralComponent
+from .base import Component, Transform
 from .function import Function
 
 
@@ -23,10 +24,22 @@ class HttpApiArgs(TypedDict):
     routes: list[HttpRoute]
 
 
-class HttpApi(NeutralComponent):
-    KIND = "HttpApi"
+class HttpApi(Component):
+    """`HttpApi(name, args, opts, provider=..., transform={"<node>": fn})`; nodes per cloud in
+    providers/<cloud>/http.py."""
 
-    def __init__(self, name: str, args: HttpApiArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__(name, opts)
-        routes = [(r["prefix"], r["function"].logical, r["function"].built) for r in args["routes"]]
-        self._finish(base.active().http_api(self, name, routes))
+    KIND = "HttpApi"
+    kind = "http"
+
+    def __init__(
+        self,
+        name: str,
+        args: HttpApiArgs,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        provider: CloudProvider,
+        transform: Mapping[str, Transform] | None = None,
+    ):
+        super().__init__(name, opts, provider=provider, transform=transform)
+        routes = [(r["prefix"], r["function"]) for r in args["routes"]]
+        self._finish(self.mapping.create(self, routes))

@@ -6,10 +6,7 @@ from typing import TypedDict
 
 import pulumi
 
-from providers import base
-from spec.model import QueueSpec
-
-from ._base import NeutralComponent
+from .base import Resource
 
 
 class QueueArgs(TypedDict, total=False):
@@ -21,10 +18,9 @@ class QueueArgs(TypedDict, total=False):
     """Seconds an undelivered message is kept."""
 
 
-class Queue(NeutralComponent):
-    KIND = "Queue"
+class Queue(Resource):
+    """`Queue(name, args, opts, provider=..., transform={"<node>": fn})`; nodes per cloud in
+    providers/<cloud>/queue.py."""
 
-    def __init__(self, name: str, args: QueueArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__(name, opts)
-        spec = QueueSpec(**args)  # validates, fills defaults
-        self._finish(base.active().queue(self, name, spec))
+    KIND = "Queue"
+    kind = "queue"

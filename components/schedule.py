@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TypedDict
 
 import pulumi
 
-from providers import base
+from providers.base import CloudProvider
 from spec.schedule import parse_schedule
 
-from ._base import NeutralComponent
+from .base import Component, Transform
 from .function import Function
 
 
@@ -20,11 +21,23 @@ class ScheduleArgs(TypedDict):
     """The function to run."""
 
 
-class Schedule(NeutralComponent):
-    KIND = "Schedule"
+class Schedule(Component):
+    """`Schedule(name, args, opts, provider=..., transform={"<node>": fn})`; nodes per cloud in
+    providers/<cloud>/schedule.py."""
 
-    def __init__(self, name: str, args: ScheduleArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__(name, opts)
+    KIND = "Schedule"
+    kind = "schedule"
+
+    def __init__(
+        self,
+        name: str,
+        args: ScheduleArgs,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        provider: CloudProvider,
+        transform: Mapping[str, Transform] | None = None,
+    ):
+        super().__init__(name, opts, provider=provider, transform=transform)
         self.schedule = parse_schedule(args["expression"])
-        built = base.active().schedule(self, name, self.schedule, args["function"].built)
+        built = self.mapping.create(self, self.schedule, args["function"])
         self._finish(built, {"expression": self.schedule.describe()})

@@ -6,10 +6,7 @@ from typing import TypedDict
 
 import pulumi
 
-from providers import base
-from spec.model import SecretSpec
-
-from ._base import NeutralComponent
+from .base import Resource
 
 
 class SecretArgs(TypedDict, total=False):
@@ -17,9 +14,9 @@ class SecretArgs(TypedDict, total=False):
     """What the secret is for (shown in the cloud console)."""
 
 
-class Secret(NeutralComponent):
-    KIND = "Secret"
+class Secret(Resource):
+    """`Secret(name, args, opts, provider=..., transform={"<node>": fn})`; nodes per cloud in
+    providers/<cloud>/secret.py."""
 
-    def __init__(self, name: str, args: SecretArgs | None = None, opts: pulumi.ResourceOptions | None = None):
-        super().__init__(name, opts)
-        self._finish(base.active().secret(self, name, SecretSpec(**(args or {}))))
+    KIND = "Secret"
+    kind = "secret"

@@ -6,10 +6,7 @@ from typing import TypedDict
 
 import pulumi
 
-from providers import base
-from spec.model import TableSpec
-
-from ._base import NeutralComponent
+from .base import Resource
 
 
 class TableArgs(TypedDict, total=False):
@@ -21,9 +18,9 @@ class TableArgs(TypedDict, total=False):
     """Attribute holding an expiry time in epoch seconds, if any."""
 
 
-class Table(NeutralComponent):
-    KIND = "Table"
+class Table(Resource):
+    """`Table(name, args, opts, provider=..., transform={"<node>": fn})`; nodes per cloud in
+    providers/<cloud>/table.py."""
 
-    def __init__(self, name: str, args: TableArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__(name, opts)
-        self._finish(base.active().table(self, name, TableSpec(**args)))
+    KIND = "Table"
+    kind = "table"

@@ -4,21 +4,16 @@ from __future__ import annotations
 
 from typing import TypedDict
 
-import pulumi
-
-from providers import base
-from spec.model import TopicSpec
-
-from ._base import NeutralComponent
+from .base import Resource
 
 
 class TopicArgs(TypedDict, total=False):
     """Topics take no settings today; subscribers declare their filters."""
 
 
-class Topic(NeutralComponent):
-    KIND = "Topic"
+class Topic(Resource):
+    """`Topic(name, args, opts, provider=..., transform={"<node>": fn})`; nodes per cloud in
+    providers/<cloud>/topic.py."""
 
-    def __init__(self, name: str, args: TopicArgs | None = None, opts: pulumi.ResourceOptions | None = None):
-        super().__init__(name, opts)
-        self._finish(base.active().topic(self, name, TopicSpec(**(args or {}))))
+    KIND = "Topic"
+    kind = "topic"

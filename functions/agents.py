@@ -135,7 +135,7 @@ def delete(tenant: str, agent_id: str, *, expected_version: int | None, budget_s
     deadline = time.monotonic() + budget_seconds
     owned = store.agent_pk(tenant, agent_id)
     tasks = store.table("tasks")
-    for name in ("agents", "tasks"):
+    for name in ("agents", "tasks", "deliveries"):  # notes and webhooks; task list; delivery log
         cursor = None
         while True:
             page = store.table(name).query(owned, limit=100, cursor=cursor)

@@ -39,6 +39,7 @@ class Operation:
     query: tuple[str, ...] = ()
     headers: tuple[str, ...] = ()
     errors: tuple[int, ...] = ()  # besides those every route of its kind has (see `errors_of`)
+    media: tuple[str, ...] = ("application/json",)  # what a 2xx body may be (the dashboard's files differ)
 
     def errors_of(self) -> tuple[int, ...]:
         found = set(self.errors)
@@ -342,6 +343,15 @@ def get_task(request: Request, principal: auth.Principal, task_id: str):
     return tasks.public(_task_or_404(principal.tenant, task_id))
 
 
+@operation("GET", "/agents/{agent_id}/metrics", "task:read",
+           summary="Tasks per minute, p50/p95 run time and failure rate of an agent's recent tasks",
+           answers={200: "Metrics"}, query=("minutes",))
+def agent_metrics(request: Request, principal: auth.Principal, agent_id: str):
+    minutes = validation.minutes_arg(request)
+    agents.require(principal.tenant, agent_id)
+    return tasks.metrics(principal.tenant, agent_id, minutes)
+
+
 # -- webhooks -------------------------------------------------------------------------------
 
 @operation("POST", "/agents/{agent_id}/webhooks", "agent:update",
@@ -391,6 +401,19 @@ def delete_webhook(request: Request, principal: auth.Principal, agent_id: str, w
     return None
 
 
+@operation("GET", "/agents/{agent_id}/deliveries", "agent:read",
+           summary="Every attempt to deliver an event to the agent's webhooks, newest first",
+           answers={200: "DeliveryList"}, query=("limit", "cursor"))
+def list_deliveries(request: Request, principal: auth.Principal, agent_id: str):
+    from .notifier import DELIVERY_SK
+
+    agents.require(principal.tenant, agent_id)
+    limit, cursor = page_args(request)
+    page = store.page("deliveries", store.agent_pk(principal.tenant, agent_id), prefix=DELIVERY_SK, limit=limit,
+                      cursor=cursor, descending=True)
+    return _page([webhooks.public_delivery(item) for item in page.items], page.cursor)
+
+
 # -- notes (what the notes tool searches) ---------------------------------------------------
 
 def _note(item: dict) -> dict:
@@ -436,3 +459,23 @@ def delete_note(request: Request, principal: auth.Principal, agent_id: str, key:
     _note_or_404(principal.tenant, agent_id, key, fresh=True)
     store.table("agents").delete(store.agent_pk(principal.tenant, agent_id), f"NOTE#{key}")
     return None
+
+
+# -- the dashboard (functions/ui.py; imported on its first request, so API cold starts skip it) -----
+
+@operation("GET", "/ui", PUBLIC, summary="The dashboard: sign in with an API key or JWT",
+           answers={200: None, 308: None}, media=("text/html",))
+def dashboard(request: Request):
+    from . import ui
+
+    if not request.path.endswith("/"):  # its files are relative to /ui/
+        return Response(308, b"", {"location": "ui/"})
+    return ui.file("index.html")
+
+
+@operation("GET", "/ui/{name}", PUBLIC, summary="A file of the dashboard (script, style sheet)",
+           answers={200: None}, errors=(404,), media=("text/html", "text/javascript", "text/css"))
+def dashboard_file(request: Request, name: str):
+    from . import ui
+
+    return ui.file(name)

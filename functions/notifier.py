@@ -8,6 +8,7 @@ webhooks without a record are tried again.
 from __future__ import annotations
 
 import logging
+import time
 
 from runtime import BadRequest, ConditionFailed, Message
 from runtime.log import event as log_event
@@ -16,6 +17,23 @@ from . import store, webhooks
 
 log = logging.getLogger("agents.notifier")
 RETENTION_SECONDS = 7 * 24 * 3600
+DELIVERY_SK = "DELIVERY#"  # the agent's delivery log: pk=TENANT#<t>#AGENT#<a>, sk=DELIVERY#<at>#<event>#<hook>#<n>
+
+
+def _record(event: dict, hook: dict, attempt: int, started: float, *, status: int | None = None,
+            error: str | None = None) -> None:
+    """One line of the agent's delivery log (GET /agents/{id}/deliveries): every attempt, failed or not."""
+    now = store.now()
+    at = store.iso(now)
+    data = event.get("data") if isinstance(event.get("data"), dict) else {}
+    item = {"pk": store.agent_pk(event["tenant_id"], event["agent_id"]),
+            "sk": f"{DELIVERY_SK}{at}#{event['id']}#{hook['webhook_id']}#{attempt}",
+            "webhook_id": hook["webhook_id"], "event_id": event["id"], "event_type": event["type"],
+            "task_id": data.get("task_id"), "url": webhooks.shown(hook["url"]), "ok": error is None,
+            "status": status, "error": error, "attempt": attempt, "at": at,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            "expires_at": int(now) + RETENTION_SECONDS}
+    store.table("deliveries").put({k: v for k, v in item.items() if v is not None})
 
 
 def deliver(message: Message) -> None:
@@ -34,6 +52,7 @@ def deliver(message: Message) -> None:
             continue
         if deliveries.get(delivered_pk, hook["webhook_id"]) is not None:
             continue  # delivered on an earlier attempt
+        started = time.perf_counter()
         try:
             status = webhooks.post(hook["url"], hook["secret"], event,
                                    timeout=float(store.int_setting("WEBHOOK_TIMEOUT_SECONDS", 10)))
@@ -41,7 +60,9 @@ def deliver(message: Message) -> None:
             failures.append(str(exc))
             log_event(log, "webhook delivery failed", event_id=event_id, webhook_id=hook["webhook_id"],
                       error=str(exc), attempt=message.delivery_attempt)
+            _record(event, hook, message.delivery_attempt, started, error=str(exc))
             continue
+        _record(event, hook, message.delivery_attempt, started, status=status)
         try:
             deliveries.put({"pk": delivered_pk, "sk": hook["webhook_id"], "status": status,
                             "at": store.iso(store.now()), "expires_at": int(store.now()) + RETENTION_SECONDS},

@@ -110,6 +110,34 @@ def _schemas() -> dict[str, Any]:
         "description": string,
         "created_at": _TIME,
     }
+    count = {"type": "integer", "minimum": 0}
+    nullable_ms = {"type": ["number", "null"], "description": "milliseconds"}
+    summary_props = {
+        "tasks": count,
+        "succeeded": count,
+        "failed": count,
+        "timed_out": count,
+        "unfinished": count,
+        "failure_rate": {
+            "type": ["number", "null"],
+            "description": "failed or timed out, of the finished",
+        },
+        "p50_ms": nullable_ms,
+        "p95_ms": nullable_ms,
+    }
+    delivery_props = {
+        "webhook_id": string,
+        "event_id": string,
+        "event_type": string,
+        "task_id": {"type": ["string", "null"]},
+        "url": {"type": "string", "description": "without its query string"},
+        "ok": {"type": "boolean"},
+        "status": {"type": ["integer", "null"], "description": "the receiver's HTTP status"},
+        "error": {"type": ["string", "null"]},
+        "attempt": {"type": "integer", "minimum": 1},
+        "at": _TIME,
+        "duration_ms": {"type": "number"},
+    }
     return {
         "Error": _obj(["error"], error=_obj(["code", "message"], code=string, message=string)),
         "Health": _obj(["ok"], ok={"const": True}),
@@ -186,6 +214,25 @@ def _schemas() -> dict[str, Any]:
             secret={"type": "string", "description": "the signing secret: shown once"},
         ),
         "WebhookList": _list_of("Webhook"),
+        "Delivery": _obj(list(delivery_props), **delivery_props),
+        "DeliveryList": _list_of("Delivery"),
+        "Metrics": _obj(
+            ["agent_id", "minutes", "since", "until", "truncated", "totals", "series"],
+            agent_id=string,
+            minutes={"type": "integer"},
+            since=_TIME,
+            until=_TIME,
+            truncated={"type": "boolean", "description": "more tasks than one answer reads"},
+            totals=_obj(
+                [*summary_props, "tasks_per_minute"],
+                **summary_props,
+                tasks_per_minute={"type": "number"},
+            ),
+            series={
+                "type": "array",
+                "items": _obj(["minute", *summary_props], minute=_TIME, **summary_props),
+            },
+        ),
         "Note": _obj(["key", "text", "updated_at"], key=string, text=string, updated_at=_TIME),
         "NoteList": _list_of("Note"),
     }
@@ -249,6 +296,21 @@ _PARAMETERS = {
 }
 
 
+def _minutes_parameter() -> dict[str, Any]:
+    return {
+        "name": "minutes",
+        "in": "query",
+        "required": False,
+        "schema": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": validation.METRICS_MINUTES_MAX,
+            "default": validation.METRICS_MINUTES_DEFAULT,
+        },
+        "description": "the window: tasks submitted in the last this many minutes",
+    }
+
+
 def _wait_parameter() -> dict[str, Any]:
     from .store import int_setting
 
@@ -271,7 +333,8 @@ def _operation(op: Any) -> dict[str, Any]:
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
         for name in re.findall(r"\{(\w+)\}", op.template)
     ]
-    parameters += [_wait_parameter() if name == "wait" else _PARAMETERS[name] for name in op.query]
+    special = {"wait": _wait_parameter, "minutes": _minutes_parameter}
+    parameters += [special[name]() if name in special else _PARAMETERS[name] for name in op.query]
     parameters += [_PARAMETERS[name] for name in op.headers]
     if not public:
         parameters.append(_PARAMETERS["Omnicloud-Tenant"])
@@ -284,8 +347,12 @@ def _operation(op: Any) -> dict[str, Any]:
                 "application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}
             }
             headers.update(_BODY_HEADERS.get(schema, {}))
-        elif status != 204:
+        elif status < 300 and op.media != ("application/json",):
+            answer["content"] = {media: {"schema": {"type": "string"}} for media in op.media}
+        elif status not in (204, 308):
             answer["content"] = {"application/json": {"schema": {"type": "object"}}}
+        if status == 308:
+            headers["Location"] = {"required": True, **_HEADER}
         answer["headers"] = headers
         responses[str(status)] = answer
     for status in op.errors_of():

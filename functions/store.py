@@ -12,9 +12,11 @@ Key layout (both tables have `pk` + `sk`; `expires_at` is the TTL of tasks and d
           pk=TENANTS               sk=TENANT#<t>           every tenant (platform:* lists them)
           pk=META                  sk=BOOTSTRAP            marker: the first tenant and admin key exist
   tasks   pk=TENANT#<t>#TASK#<id>  sk=TASK                 the task: status, steps, output
-          pk=TENANT#<t>#AGENT#<a>  sk=TASK#<created>#<id>  an agent's task list, newest last
+          pk=TENANT#<t>#AGENT#<a>  sk=TASK#<created>#<id>  an agent's task list, newest last; once a
+                                                           task ends, its status and run time (metrics)
           pk=DEADLINES             sk=<epoch:012d>#<id>    queued/running tasks by deadline (the sweeper)
   deliveries pk=TENANT#<t>#EVENT#<event_id> sk=<webhook_id>  a webhook already got this event
+          pk=TENANT#<t>#AGENT#<a>  sk=DELIVERY#<at>#<event>#<webhook>#<attempt>  every delivery attempt
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ import base64
 import hashlib
 import json
 import logging
+import math
 import re
 import secrets
 import time
@@ -120,11 +121,21 @@ def submit(tenant: str, agent: dict[str, Any], fields: dict[str, Any], idempoten
     return stored, True
 
 
+def _list_entry(task: dict[str, Any]) -> dict[str, Any]:
+    """The agent's task-list entry: the task id, and once it finished, its outcome and timing (what
+    the metrics read, without a read of each task)."""
+    entry = {"pk": store.agent_pk(task["tenant_id"], task["agent_id"]),
+             "sk": f"TASK#{task['created_at']}#{task['task_id']}", "task_id": task["task_id"],
+             "expires_at": task["expires_at"]}
+    if task["status"] in TERMINAL:
+        entry["status"] = task["status"]
+        entry.update({k: task[k] for k in ("finished_ts", "run_ms") if task.get(k) is not None})
+    return {k: v for k, v in entry.items() if v is not None}
+
+
 def _index(task: dict[str, Any]) -> None:
     table = tasks_table()
-    table.put({"pk": store.agent_pk(task["tenant_id"], task["agent_id"]),
-               "sk": f"TASK#{task['created_at']}#{task['task_id']}", "task_id": task["task_id"],
-               "expires_at": task["expires_at"]})
+    table.put(_list_entry(task))
     table.put({"pk": DEADLINES_PK, "sk": task["deadline_key"], "task_id": task["task_id"],
                "tenant_id": task["tenant_id"], "expires_at": task["expires_at"]})
 
@@ -189,7 +200,7 @@ def claim(tenant: str, task_id: str) -> dict[str, Any] | None:
         if task["status"] == QUEUED or "run_deadline" not in task:
             run_deadline = now + task["agent"]["limits"]["timeout_seconds"]
             deadline = int(run_deadline + store.int_setting("TASK_SWEEP_GRACE_SECONDS", 30))
-            changes.update(started_at=store.iso(now), run_deadline=run_deadline, deadline=deadline,
+            changes.update(started_at=store.iso(now), started_ts=now, run_deadline=run_deadline, deadline=deadline,
                            deadline_key=f"{deadline:012d}#{task_id}")
         try:
             claimed = _save(task, changes)
@@ -207,13 +218,17 @@ def claim(tenant: str, task_id: str) -> dict[str, Any] | None:
 
 def finish(task: dict[str, Any], status: str, *, output: str | None = None,
            error: dict[str, str] | None = None) -> dict[str, Any]:
-    changes: dict[str, Any] = {"status": status, "finished_at": store.iso(store.now()), "run_id": None}
+    now = store.now()
+    changes: dict[str, Any] = {"status": status, "finished_at": store.iso(now), "finished_ts": now, "run_id": None}
+    if task.get("started_ts") is not None:  # it ran: from its first claim to now
+        changes["run_ms"] = round((now - task["started_ts"]) * 1000, 1)
     if output is not None:
         changes["output"] = output[:OUTPUT_LIMIT]
     if error is not None:
         changes["error"] = error
     done = _save(task, changes)
     tasks_table().delete(DEADLINES_PK, done["deadline_key"])
+    tasks_table().put(_list_entry(done))  # the outcome, for the metrics
     publish_outcome(done)
     try:
         done = _save(done, {"outcome_published": True})
@@ -271,6 +286,11 @@ def _pending_calls(task: dict[str, Any]) -> list[dict[str, Any]]:
     return [c for c in steps[last_model].get("tool_calls") or () if c["id"] not in answered]
 
 
+def _since(started: float) -> float:
+    """Milliseconds since `started` (a perf_counter reading), for a step's timing."""
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
 def _step(task: dict[str, Any], step: dict[str, Any]) -> dict[str, Any]:
     steps = list(task.get("steps") or [])
     step = {"n": len(steps) + 1, "at": store.iso(store.now()), **step}
@@ -301,9 +321,10 @@ def run(task: dict[str, Any], *, soft_deadline: float | None = None) -> dict[str
         pending = _pending_calls(task)
         if pending:
             call = pending[0]
+            started = time.perf_counter()
             outcome = run_tool(call["name"], call["arguments"], ctx, allowed)
             task = _step(task, {"type": "tool", "call_id": call["id"], "tool": call["name"],
-                                "arguments": call["arguments"], **outcome})
+                                "arguments": call["arguments"], **outcome, "duration_ms": _since(started)})
             continue
         model_steps = sum(1 for s in task.get("steps") or () if s["type"] == "model")
         if model_steps >= max_steps:
@@ -311,6 +332,7 @@ def run(task: dict[str, Any], *, soft_deadline: float | None = None) -> dict[str
                                                "message": f"the agent used its {max_steps} steps without a final answer"})
         if soft_deadline is not None and store.now() >= soft_deadline:
             raise Yielded(task["task_id"])
+        started = time.perf_counter()
         try:
             reply = _call_model(task, soft_deadline)
         except ModelTimeout:
@@ -321,7 +343,8 @@ def run(task: dict[str, Any], *, soft_deadline: float | None = None) -> dict[str
         except ModelError as exc:
             return finish(task, FAILED, error={"code": "model_error", "message": str(exc)[:1000]})
         calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in reply.tool_calls]
-        task = _step(task, {"type": "model", "content": _clip(reply.content), "tool_calls": calls})
+        task = _step(task, {"type": "model", "content": _clip(reply.content), "tool_calls": calls,
+                            "duration_ms": _since(started)})
         if not calls:
             return finish(task, SUCCEEDED, output=reply.content or "")
 
@@ -387,3 +410,55 @@ def sweep(now: float | None = None, *, page_size: int = 100) -> list[str]:
         cursor = page.cursor
         if not cursor:
             return timed_out
+
+
+# -- metrics -----------------------------------------------------------------------------------
+
+METRICS_MAX_TASKS = 5000  # tasks read for one metrics answer (the newest are dropped past it)
+
+
+def _percentile(values: list[float], fraction: float) -> float | None:
+    """Nearest-rank percentile (None for no values)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, math.ceil(fraction * len(ordered)) - 1))]
+
+
+def _summary(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    counts = {status: sum(1 for e in entries if e.get("status") == status) for status in TERMINAL}
+    finished = sum(counts.values())
+    durations = [e["run_ms"] for e in entries if e.get("status") in TERMINAL and e.get("run_ms") is not None]
+    return {"tasks": len(entries), **counts, "unfinished": len(entries) - finished,
+            "failure_rate": round((counts[FAILED] + counts[TIMED_OUT]) / finished, 4) if finished else None,
+            "p50_ms": _percentile(durations, 0.50), "p95_ms": _percentile(durations, 0.95)}
+
+
+def metrics(tenant: str, agent_id: str, minutes: int, now: float | None = None) -> dict[str, Any]:
+    """The agent's tasks submitted in the last `minutes`, per minute of submission: how many, how
+    they ended, p50/p95 run time (claim to finish) and failure rate (failed or timed out, of the
+    finished ones). Reads only the agent's task list, whose entries carry each outcome."""
+    from datetime import datetime
+
+    now = store.now() if now is None else now
+    first = (int(now) // 60 - minutes + 1) * 60  # the start of the oldest minute shown
+    buckets: list[list[dict[str, Any]]] = [[] for _ in range(minutes)]
+    cursor, read, truncated = None, 0, False
+    while True:
+        page = tasks_table().query(store.agent_pk(tenant, agent_id), start=f"TASK#{store.iso(first)}", end="TASK#~",
+                                   limit=min(1000, METRICS_MAX_TASKS - read), cursor=cursor)
+        for entry in page.items:
+            created = datetime.fromisoformat(entry["sk"].split("#")[1].replace("Z", "+00:00")).timestamp()
+            buckets[max(0, min(minutes - 1, int((created - first) // 60)))].append(entry)
+        read += len(page.items)
+        cursor = page.cursor
+        if not cursor:
+            break
+        if read >= METRICS_MAX_TASKS:
+            truncated = True
+            break
+    series = [{"minute": store.iso(first + i * 60), **_summary(bucket)} for i, bucket in enumerate(buckets)]
+    totals = _summary([e for bucket in buckets for e in bucket])
+    totals["tasks_per_minute"] = round(totals["tasks"] / minutes, 3)
+    return {"agent_id": agent_id, "minutes": minutes, "since": store.iso(first), "until": store.iso(now),
+            "truncated": truncated, "totals": totals, "series": series}

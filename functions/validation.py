@@ -429,3 +429,16 @@ def page_args(request, *, default: int = PAGE_DEFAULT, maximum: int = PAGE_MAX) 
     limit = int(raw) if raw is not None else default
     cursor = request.query.get("cursor") or None
     return limit, cursor
+
+
+METRICS_MINUTES_DEFAULT, METRICS_MINUTES_MAX = 60, 1440
+
+
+def minutes_arg(request) -> int:
+    """`?minutes=` of the metrics: the window, 1..1440 minutes (default 60)."""
+    raw = request.query.get("minutes")
+    if raw is None:
+        return METRICS_MINUTES_DEFAULT
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 4 and 1 <= int(raw) <= METRICS_MINUTES_MAX):
+        raise invalid(f"minutes must be an integer from 1 to {METRICS_MINUTES_MAX}")
+    return int(raw)

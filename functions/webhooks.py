@@ -81,6 +81,13 @@ def public(webhook: dict[str, Any]) -> dict[str, Any]:
             if k in webhook}
 
 
+def public_delivery(item: dict[str, Any]) -> dict[str, Any]:
+    """One attempt of the delivery log as the API shows it."""
+    keys = ("webhook_id", "event_id", "event_type", "task_id", "url", "ok", "status", "error", "attempt", "at",
+            "duration_ms")
+    return {k: item.get(k) for k in keys}
+
+
 class DeliveryFailed(Exception):
     pass
 

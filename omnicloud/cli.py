@@ -1,4 +1,4 @@
-"""The `omnicloud` command: init, validate, schema, preview, package, dev, invoke.
+"""The `omnicloud` command: init, validate, schema, preview, package, dev, console, invoke, dlq.
 
 Every command that reads an app takes the same two options: `--project DIR` is the project
 directory (Pulumi.yaml, the Pulumi.<stack>.yaml files and, by default, app.yaml; default: the
@@ -90,9 +90,6 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def cmd_preview(args: argparse.Namespace) -> int:
     import subprocess
 
-    from omnicloud.program import StackConfigError
-    from spec import SpecError
-
     clouds = ["aws", "azure", "gcp"] if args.cloud == "all" else [args.cloud]
     project = Path(args.project).resolve()
     # --app is a path from the current directory, as in every other command; without it the
@@ -117,16 +114,18 @@ def cmd_preview(args: argparse.Namespace) -> int:
             print("\n".join(results))
         return EXIT_USAGE if failed else 0
 
-    from omnicloud.preview import read_stack_config, render_tree, run_preview
+    from omnicloud.preview import ProgramError, read_stack_config, render_tree, run_preview
+    from omnicloud.registry import RegistryError
 
     try:
         read_stack_config(project, args.stack, cloud=clouds[0])
         result = run_preview(project, clouds[0], args.stack, app=app)
-    except SpecError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
+    except ProgramError as exc:
+        # The program's own one-line errors (app.yaml problems, stack settings), as `pulumi up` shows them.
+        for line in str(exc).splitlines():
+            print(line, file=sys.stderr)
         return EXIT_USAGE
-    except (StackConfigError, FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, ValueError, RegistryError) as exc:
         return _fail(str(exc))
     for warning in result.warnings:
         print(warning, file=sys.stderr)
@@ -158,6 +157,16 @@ def cmd_dev(args: argparse.Namespace) -> int:
     from omnicloud.dev.server import run
 
     return run(args)
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    from omnicloud.dev.console_auth import ConsoleAuthError, sign_in_link
+
+    try:
+        print(sign_in_link(Path(args.state)))
+    except ConsoleAuthError as exc:
+        return _fail(str(exc))
+    return 0
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
@@ -226,6 +235,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-reload", action="store_true", help="do not restart on code changes")
     p.set_defaults(func=cmd_dev)
 
+    p = sub.add_parser("console", help="print a one-time link that signs a browser in to the running dev console",
+                       description="Print a one-time sign-in link to the console of the `omnicloud dev` that runs on "
+                                   "this state directory (valid for 10 minutes, once).")
+    p.add_argument("--state", default=".omnicloud/state", help="directory of the local state (default: %(default)s)")
+    p.set_defaults(func=cmd_console)
+
     from omnicloud.dev.invoke import EVENT_HELP
 
     p = sub.add_parser("invoke", help="run one function once with an event from a file",
@@ -237,13 +252,17 @@ def build_parser() -> argparse.ArgumentParser:
     _app_options(p)
     p.add_argument("--state", default=".omnicloud/state")
     p.set_defaults(func=cmd_invoke)
+
+    from omnicloud.dev.dlq import add_parser
+
+    add_parser(sub, _app_options)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "project", None) is not None and args.command != "preview":
-        args.app = project_app(args)  # package, dev and invoke read args.app
+        args.app = project_app(args)  # package, dev, invoke and dlq read args.app
     try:
         return args.func(args)
     except KeyboardInterrupt:

@@ -11,7 +11,12 @@ import contextlib
 import copy
 import gc
 import importlib
+import inspect
 import json
+import logging
+import os
+import runpy
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -165,10 +170,50 @@ def plan_gc() -> Iterator[None]:
         gc.unfreeze()
 
 
+def program_path(project_dir: Path) -> Path:
+    """The program `pulumi up` runs for the project: Pulumi.yaml's `main` (a file, or a directory
+    holding __main__.py) or __main__.py in the project directory. A missing one is an error naming
+    the file to create (`pulumi up` could not run either)."""
+    main = None
+    try:
+        data = yaml.safe_load((project_dir / "Pulumi.yaml").read_text()) or {}
+        main = data.get("main") if isinstance(data, dict) else None
+    except (OSError, yaml.YAMLError):
+        pass
+    path = project_dir / main if isinstance(main, str) and main else project_dir
+    if path.is_dir():
+        path = path / "__main__.py"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: no Pulumi program (pulumi up runs this file); create it with the two lines"
+            " `from omnicloud.program import main` and `main()`")
+    return path
+
+
+class ProgramError(Exception):
+    """The project's program stopped (a pulumi.RunError, as `pulumi up` would report it); one
+    line per problem."""
+
+
 def run_preview(project_dir: Path, cloud: str, stack: str = "dev", app: str | None = None) -> PreviewResult:
-    """Run the Pulumi program for `cloud` on `stack` under mocks and return what it registered."""
+    """Run the project's own Pulumi program (`__main__.py`, exactly what `pulumi up` runs) for
+    `cloud` on `stack` under mocks, and return what it registered."""
     with plan_gc():
         return _run_preview(project_dir, cloud, stack, app)
+
+
+@contextlib.contextmanager
+def _as_the_cli_runs_it(project_dir: Path) -> Iterator[None]:
+    """The program runs from the project directory, which is on sys.path (as Pulumi's Python
+    language host runs it), so a team's __main__.py can import its own modules."""
+    cwd, path = os.getcwd(), list(sys.path)
+    os.chdir(project_dir)
+    sys.path.insert(0, str(project_dir))
+    try:
+        yield
+    finally:
+        os.chdir(cwd)
+        sys.path[:] = path
 
 
 def _run_preview(project_dir: Path, cloud: str, stack: str, app: str | None) -> PreviewResult:
@@ -178,19 +223,17 @@ def _run_preview(project_dir: Path, cloud: str, stack: str, app: str | None) -> 
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
 
-    from omnicloud.program import build_context, define, settings_from_config
-
+    project_dir = project_dir.resolve()
     config = read_stack_config(project_dir, stack, cloud)
     config["omnicloud:cloud"] = cloud
     if app is not None:
         config["omnicloud:app"] = app
     project = project_name(project_dir)
-    stack_settings = settings_from_config(config, f"Pulumi.{stack}.yaml")
-    ctx, warnings = build_context(project_dir, stack_settings, stack, log_warnings=False,
-                                  has_secret=lambda name: f"{project}:{name}" in config)
+    program = program_path(project_dir)
 
     state_module = importlib.import_module(f"omnicloud.mockstate.{cloud}")
-    result = PreviewResult(cloud=cloud, stack=stack, warnings=[str(w) for w in warnings])
+    result = PreviewResult(cloud=cloud, stack=stack)
+    engine = _Engine(state_module)
 
     # The mock monitor deserializes each registration's inputs once, for new_resource; the
     # recorder keeps them (per worker thread: registrations run on an executor) instead of
@@ -199,38 +242,59 @@ def _run_preview(project_dir: Path, cloud: str, stack: str, app: str | None) -> 
 
     class Recorder(mocks.Mocks):
         def new_resource(self, args: mocks.MockResourceArgs):
-            seen.inputs = args.inputs
-            resource_id, outputs = state_module.state(args.typ, args.name, dict(args.inputs))
+            seen.inputs, seen.options = engine.transform(args, seen.request, seen.urn)
+            resource_id, outputs = engine.state(args.typ, args.name, seen.inputs)
             seen.outputs = outputs
             return resource_id, outputs
 
         def call(self, args: mocks.MockCallArgs):
             return state_module.call(args.token, dict(args.args)), []
 
+        def register_transform(self, transform) -> None:
+            engine.stack_transforms.append(transform)
+
     class Monitor(mocks.MockMonitor):
         def RegisterResource(self, request):
-            seen.inputs = seen.outputs = None
+            seen.inputs = seen.outputs = seen.options = None
+            seen.request = request
+            seen.urn = self.make_urn(request.parent, request.type, request.name)
             response = super().RegisterResource(request)
             if request.type != "pulumi:pulumi:Stack":
+                options = seen.options or {}
                 result.resources.append(PreviewResource(
                     urn=response.urn, type=request.type, name=request.name,
                     parent=request.parent or None, props=plain(seen.inputs or {}), custom=bool(request.custom),
-                    protect=bool(request.protect), retain_on_delete=bool(request.retainOnDelete),
-                    delete_before_replace=bool(request.deleteBeforeReplace),
+                    protect=options.get("protect", bool(request.protect)),
+                    retain_on_delete=options.get("retain_on_delete", bool(request.retainOnDelete)),
+                    delete_before_replace=options.get("delete_before_replace", bool(request.deleteBeforeReplace)),
                     outputs=plain(seen.outputs or {}), dependencies=tuple(sorted(request.dependencies)),
                 ))
             return response
 
+    # What the program logs (its warnings: app.yaml's, the stack's, a team's own) is kept, as the
+    # Pulumi CLI shows it.
+    logger = logging.getLogger(f"omnicloud.preview.{id(result)}")
+    logger.propagate = False
+    logger.setLevel(logging.WARNING)
+    handler = _Collect(result.warnings)
+    logger.addHandler(handler)
+
     settings.ROOT.set(None)
     pulumi_config.set_all_config({k: _config_value(v) for k, v in config.items()})
-    mocks.set_mocks(Recorder(), project=project, stack=stack, preview=False,
+    mocks.set_mocks(Recorder(), project=project, stack=stack, preview=False, logger=logger,
                     monitor=Monitor(Recorder()))
 
-    def program() -> None:
+    def run() -> None:
         pulumi.runtime.register_stack_transformation(_drop_version_aliases)
-        define(ctx)
+        runpy.run_path(str(program), run_name="__main__")
 
-    _sync_await(run_pulumi_func(program))
+    try:
+        with _as_the_cli_runs_it(project_dir):
+            _sync_await(run_pulumi_func(run))
+    except pulumi.RunError as exc:
+        raise ProgramError(str(exc)) from None
+    finally:
+        logger.removeHandler(handler)
     root = settings.get_root_resource()
     exports = getattr(root, "outputs", None) or {}
     if exports:
@@ -240,6 +304,77 @@ def _run_preview(project_dir: Path, cloud: str, stack: str, app: str | None) -> 
     # path, then name) so the same program always prints the same plan, and plans diff cleanly.
     result.resources.sort(key=lambda r: r.urn)
     return result
+
+
+class _Collect(logging.Handler):
+    def __init__(self, into: list[str]):
+        super().__init__(logging.WARNING)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.into.append(record.getMessage())
+
+
+class _Engine:
+    """What the Pulumi engine does that Pulumi's mocks do not: run the transforms registered
+    through callbacks (a resource's own `transforms` option, then each ancestor's, then the
+    stack's `register_resource_transform` ones, in that order, as the engine's
+    ResourceMonitor.RegisterResource does), and answer for the cloud (omnicloud/mockstate, and
+    each kind's own mock state)."""
+
+    def __init__(self, state_module: Any):
+        self.state_module = state_module
+        self.stack_transforms: list[Any] = []
+        self.own: dict[str, list[Any]] = {}
+        self.parent: dict[str, str] = {}
+        self.kind_states = _kind_mock_states(state_module.__name__.rsplit(".", 1)[-1])
+
+    def state(self, type_: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        for state in self.kind_states:
+            answer = state(type_, name, inputs)
+            if answer is not None:
+                return answer
+        return self.state_module.state(type_, name, inputs)
+
+    def transform(self, args: Any, request: Any, urn: str) -> tuple[dict[str, Any], dict[str, bool] | None]:
+        own = list(args.transforms)
+        self.own[urn] = own
+        self.parent[urn] = request.parent
+        chain = list(own)
+        current = request.parent
+        while current:
+            chain += self.own.get(current, [])
+            current = self.parent.get(current, "")
+        chain += self.stack_transforms
+        props = dict(args.inputs)
+        if not chain:
+            return props, None
+        import pulumi
+        from pulumi.runtime.sync_await import _sync_await
+
+        opts = pulumi.ResourceOptions(
+            protect=bool(request.protect), retain_on_delete=bool(request.retainOnDelete),
+            delete_before_replace=bool(request.deleteBeforeReplace),
+            ignore_changes=list(request.ignoreChanges) or None)
+        for transform in chain:
+            answer = transform(pulumi.ResourceTransformArgs(custom=bool(request.custom), type_=request.type,
+                                                            name=request.name, props=props, opts=opts))
+            if inspect.isawaitable(answer):
+                answer = _sync_await(answer)
+            if answer is None:
+                continue
+            props = _sync_await(pulumi.Output.from_input(answer.props).future()) or {}
+            opts = answer.opts if answer.opts is not None else opts
+        options = {"protect": bool(opts.protect), "retain_on_delete": bool(opts.retain_on_delete),
+                   "delete_before_replace": bool(opts.delete_before_replace)}
+        return dict(props), options
+
+
+def _kind_mock_states(cloud: str) -> list[Any]:
+    """The mock state functions installed packages' kinds bring for `cloud` (omnicloud.registry.Kind.mock_state)."""
+    from omnicloud.registry import registry
+
+    return [kind.mock_state[cloud] for kind in registry().kinds.values() if cloud in kind.mock_state]
 
 
 def _drop_version_aliases(args):
@@ -270,7 +405,8 @@ def _config_value(value: Any) -> str:
 
 
 def render_tree(result: PreviewResult) -> str:
-    """Human-readable tree: components with their children and key properties."""
+    """Human-readable tree: components with their children, the properties a reviewer checks,
+    the protection a resource gets, and its tags (Google Cloud: labels) on a line of their own."""
     by_parent: dict[str | None, list[PreviewResource]] = {}
     urns = {r.urn for r in result.resources}
     for r in result.resources:
@@ -280,8 +416,11 @@ def render_tree(result: PreviewResult) -> str:
 
     def walk(parent: str | None, depth: int) -> None:
         for r in by_parent.get(parent, []):
-            summary = _summary(r)
-            lines.append(f"{'  ' * depth}{'+ ' if r.custom else '* '}{r.type}  {r.name}{summary}")
+            indent = "  " * depth
+            lines.append(f"{indent}{'+ ' if r.custom else '* '}{r.type}  {r.name}{_options(r)}{_summary(r)}")
+            tags = _tags(r)
+            if tags:
+                lines.append(f"{indent}    {tags}")
             walk(r.urn, depth + 1)
 
     walk(None, 1)
@@ -290,14 +429,51 @@ def render_tree(result: PreviewResult) -> str:
     return "\n".join(lines)
 
 
-_KEY_PROPS = ("runtime", "memorySize", "timeout", "billingMode", "visibilityTimeoutSeconds", "redrivePolicy",
+# Properties (at any depth: the last part of their path) a reviewer of a plan checks: sizes, time
+# limits, concurrency, retries and dead letters, filters, schedules, grants, routes, TTLs.
+_KEY_PROPS = ("runtime", "memorySize", "availableMemory", "instanceMemoryMb", "timeout", "timeoutSeconds",
+              "reservedConcurrentExecutions", "provisionedConcurrentExecutions", "minInstanceCount",
+              "maxInstanceCount", "maximumInstanceCount", "billingMode", "visibilityTimeoutSeconds",
+              "messageRetentionSeconds", "defaultMessageTimeToLive", "messageRetentionDuration", "redrivePolicy",
               "maxDeliveryCount", "deadLetterPolicy", "filterPolicy", "filter", "scheduleExpression", "schedule",
               "role", "policy", "routeKey", "protocol", "lockDuration", "sqlFilter", "serviceUrl")
+_TAG_PROPS = ("tags", "labels")
+
+
+def _leaves(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    """(dotted path, value) for every key of nested mappings, the mapping itself included."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            yield here, inner
+            yield from _leaves(inner, here)
 
 
 def _summary(r: PreviewResource) -> str:
-    shown = {k: r.props[k] for k in _KEY_PROPS if k in r.props and r.props[k] not in (None, "", [], {})}
+    shown = [(path, value) for path, value in _leaves({k: v for k, v in r.props.items() if k not in _TAG_PROPS})
+             if path.rsplit(".", 1)[-1] in _KEY_PROPS and value not in (None, "", [], {})]
     if not shown:
         return ""
-    text = ", ".join(f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in shown.items())
-    return f"  ({text[:160]}{'...' if len(text) > 160 else ''})"
+    text = ", ".join(f"{k}={_shown(v)}" for k, v in shown)
+    return f"  ({text[:200]}{'...' if len(text) > 200 else ''})"
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float) and value.is_integer():  # the wire's numbers are floats
+        return str(int(value))
+    return json.dumps(value)
+
+
+def _options(r: PreviewResource) -> str:
+    flags = [name for name, on in (("protect", r.protect), ("retain", r.retain_on_delete)) if on]
+    return f"  [{', '.join(flags)}]" if flags else ""
+
+
+def _tags(r: PreviewResource) -> str:
+    for key in _TAG_PROPS:
+        tags = r.props.get(key)
+        if isinstance(tags, dict) and tags:
+            return f"{key}: " + ", ".join(f"{k}={v}" for k, v in sorted(tags.items()))
+    return ""

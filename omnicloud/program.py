@@ -3,49 +3,105 @@ both run exactly this."""
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import pulumi
 
+from providers.base import STACK_TAG_KEYS
 from spec import SpecError, load_app_with_warnings
-from spec.capabilities import CLOUDS, LIMITS, timeout_limit
+from spec.capabilities import CLOUDS, TAG_RULES
 from spec.model import FunctionSpec, StackSettings, effective_visibility_timeout
 
-OVERRIDABLE = ("memory", "timeout", "min_instances", "architecture")
+# What a stack may override per function (omnicloud:functions.<name>.<setting>).
+OVERRIDABLE = ("memory", "timeout", "min_instances", "max_instances", "reserved_concurrency", "architecture")
+# Every omnicloud:* setting a stack file may hold (Pulumi.yaml declares the first three). The
+# HTTP API's publisher fields are read by the Azure mapping (API Management requires them).
+SETTINGS = ("cloud", "environment", "app", "functions", "tags", "provider", "publisher_name", "publisher_email")
 
 
 class StackConfigError(Exception):
     """A Pulumi.<stack>.yaml setting that cannot be used; the message is one line."""
 
 
+def stack_config() -> dict[str, Any]:
+    """Every config value of the running stack, `namespace:key` -> value, as the Pulumi CLI hands
+    them to the program (objects as JSON text; `omnicloud preview` sets them the same way)."""
+    from pulumi.runtime.config import CONFIG, get_config_env
+
+    return {**get_config_env(), **CONFIG.get()}
+
+
+def _object(value: Any, where: str, key: str, what: str) -> dict[str, Any]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise StackConfigError(f"{where}: omnicloud:{key} must be {what}, got the text {value!r}") from None
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise StackConfigError(f"{where}: omnicloud:{key} must be {what}")
+    return value
+
+
 def settings_from_config(config: dict[str, Any], where: str) -> StackSettings:
-    """StackSettings from `omnicloud:*` config values (as Pulumi or a stack file holds them)."""
+    """StackSettings from a stack's config (`namespace:key` -> value, as Pulumi or a stack file holds
+    them): the one place `pulumi up` and `omnicloud preview` read omnicloud's settings."""
+    from spec.capabilities import tag_problem
+    from spec.loader import did_you_mean
+
     values = {key.split(":", 1)[1]: value for key, value in config.items() if key.startswith("omnicloud:")}
     if "cloud" not in values:
         raise StackConfigError(f"{where}: omnicloud:cloud is not set; run `pulumi config set omnicloud:cloud aws|azure|gcp`")
-    if values["cloud"] not in ("aws", "azure", "gcp"):
-        raise StackConfigError(f"{where}: omnicloud:cloud is {values['cloud']!r}; use aws, azure or gcp")
+    if values["cloud"] not in CLOUDS:
+        hint = did_you_mean(str(values["cloud"]), CLOUDS)
+        raise StackConfigError(f"{where}: omnicloud:cloud is {values['cloud']!r}; use aws, azure or gcp{hint}")
+    cloud = values["cloud"]
     if values.get("environment", "dev") not in ("dev", "prod"):
         raise StackConfigError(f"{where}: omnicloud:environment is {values['environment']!r}; use dev or prod")
-    functions = values.get("functions") or {}
-    if isinstance(functions, str):
-        import json
-
-        functions = json.loads(functions)
-    if not isinstance(functions, dict):
-        raise StackConfigError(f"{where}: omnicloud:functions must map function names to settings")
+    functions = _object(values.get("functions"), where, "functions", "a mapping of function name -> settings")
     for fname, override in functions.items():
         if not isinstance(override, dict):
             raise StackConfigError(f"{where}: omnicloud:functions.{fname} must be a mapping of {', '.join(OVERRIDABLE)}")
-        unknown = sorted(set(override) - set(OVERRIDABLE))
-        if unknown:
-            raise StackConfigError(
-                f"{where}: omnicloud:functions.{fname}: {', '.join(unknown)} cannot be set per stack; use {', '.join(OVERRIDABLE)}")
+        for setting in override:
+            if setting not in OVERRIDABLE:
+                raise StackConfigError(
+                    f"{where}: omnicloud:functions.{fname}.{setting} cannot be set per stack"
+                    f"{did_you_mean(setting, OVERRIDABLE)}; a stack may set {', '.join(OVERRIDABLE)}")
     values["functions"] = functions
+    tags = _object(values.get("tags"), where, "tags", "a mapping of tag name -> value, e.g. {cost-center: cc-1234}")
+    for key, value in tags.items():
+        if not isinstance(value, str):
+            raise StackConfigError(f"{where}: omnicloud:tags.{key} is {value!r}; tag values are text, quote it")
+        if key in STACK_TAG_KEYS:
+            raise StackConfigError(f"{where}: omnicloud:tags.{key}: omnicloud sets this tag itself; choose another name")
+        problem = tag_problem(cloud, key, value)
+        if problem:
+            raise StackConfigError(f"{where}: omnicloud:tags.{key}: on {cloud}: {problem}")
+    limit = TAG_RULES[cloud].count_max
+    if len(tags) + len(STACK_TAG_KEYS) > limit:
+        raise StackConfigError(f"{where}: omnicloud:tags has {len(tags)} tags; with omnicloud's own {len(STACK_TAG_KEYS)}"
+                               f" that is over the {limit} per resource {cloud} allows ({TAG_RULES[cloud].source})")
+    values["tags"] = tags
     return StackSettings(**{k: v for k, v in values.items() if k in StackSettings.model_fields})
+
+
+def unknown_settings(config: dict[str, Any], where: str, *, project: str, secrets: Iterable[str]) -> None:
+    """StackConfigError for an `omnicloud:*` key that means nothing, with a did-you-mean. A project
+    named omnicloud keeps its secrets in the same namespace (`pulumi config set --secret jwt-secret`
+    writes omnicloud:jwt-secret): the app's declared secrets are known keys there."""
+    from spec.loader import did_you_mean
+
+    known = [*SETTINGS, *(secrets if project == "omnicloud" else ())]
+    for key in sorted(config):
+        name = key.split(":", 1)[1] if key.startswith("omnicloud:") else None
+        if name is not None and name not in known:
+            raise StackConfigError(f"{where}: omnicloud:{name} is not a setting{did_you_mean(name, known)};"
+                                   f" settings: {', '.join(SETTINGS)}")
 
 
 def apply_overrides(app, settings: StackSettings, where: str):
@@ -66,22 +122,22 @@ def apply_overrides(app, settings: StackSettings, where: str):
                 f" got {first.get('input')!r}") from None
         if settings.cloud in CLOUDS:
             _check_override(fname, functions[fname], app, settings.cloud, where)
-    return app.model_copy(update={"functions": functions})
+    app = app.model_copy(update={"functions": functions})
+    # Each queue as deployed: an unset visibility timeout is 6 x its consumer's (overridden) timeout.
+    queues = {name: queue.model_copy(update={"visibility_timeout": app.visibility_timeout_of(name)})
+              for name, queue in app.section("queue").items()}
+    return app.model_copy(update={"queues": queues})
 
 
 def _check_override(fname: str, fn: FunctionSpec, app, cloud: str, where: str) -> None:
-    """An override passes the same cloud limits app.yaml does (memory, timeout, consumer vs queue)."""
-    lim = LIMITS[cloud]
+    """An override passes the same cloud limits app.yaml does (spec.checks.function_limits), and a
+    consumer may not outlive its queue's visibility timeout."""
+    from spec.checks import function_limits
+
     field = f"{where}: omnicloud:functions.{fname}"
-    if fn.memory > lim.memory_max:
-        raise StackConfigError(f"{field}.memory: on {cloud}: memory {fn.memory} MB exceeds {lim.function_service}'s"
-                               f" largest size, {lim.memory_max} MB; use at most {lim.memory_max}")
-    limit, why = timeout_limit(cloud, fn.trigger)
-    if fn.timeout > limit:
-        raise StackConfigError(f"{field}.timeout: on {cloud}: timeout {fn.timeout}s exceeds {limit}s for"
-                               f" {'an' if fn.trigger == 'http' else 'a'} {fn.trigger} function ({why});"
-                               f" use at most {limit}")
-    queue = app.queues.get(fn.queue.name) if fn.queue else None
+    for setting, message in function_limits(fn, cloud):
+        raise StackConfigError(f"{field}.{setting}: on {cloud}: {message}")
+    queue = app.section("queue").get(fn.queue.name) if fn.queue else None
     visibility = effective_visibility_timeout(queue, fn.timeout) if queue is not None else None
     if visibility is not None and visibility < fn.timeout:
         raise StackConfigError(f"{field}.timeout: timeout {fn.timeout}s is longer than queue {fn.queue.name!r}'s"
@@ -95,7 +151,7 @@ def secret_warnings(app, stack: str, has_secret: Callable[[str], bool]) -> list[
     the secret is still created (so grants and preview work), but reading it fails until set."""
     return [f"Pulumi.{stack}.yaml: warning: secret {name!r} has no value on stack {stack}; set it with"
             f" `pulumi config set --secret {name} <value>` (until then the function reading it fails)"
-            for name in app.secrets if not has_secret(name)]
+            for name in app.section("secret") if not has_secret(name)]
 
 
 def build_context(project_dir: Path, settings: StackSettings, stack: str, *, package: bool = True,
@@ -119,7 +175,7 @@ def build_context(project_dir: Path, settings: StackSettings, stack: str, *, pac
             pulumi.log.warn(warning)
     app = apply_overrides(app, settings, f"Pulumi.{stack}.yaml")
     ctx = DeployContext(app=app, app_dir=app_path.parent, cloud=settings.cloud, stack=stack,
-                        environment=settings.environment, overrides=settings.functions)
+                        environment=settings.environment, overrides=settings.functions, extra_tags=settings.tags)
     if package:
         from omnicloud.bundle import build_artifacts
 
@@ -127,31 +183,39 @@ def build_context(project_dir: Path, settings: StackSettings, stack: str, *, pac
     return ctx, warnings
 
 
-def define(ctx) -> None:
-    """Register the app's resources and export its neutral outputs."""
+def define(ctx, provider_name: str | None = None, **app_options):
+    """Register the app's resources (as an App on the stack's provider) and export its neutral
+    outputs; returns the App. `app_options` are the App's `opts` and `transform`."""
     from components import App
+    from omnicloud.registry import registry
 
-    app = App(ctx.app.name, {"context": ctx})
+    provider = registry().provider_class(ctx.cloud, provider_name)(ctx)
+    app = App(ctx.app.name, {"context": ctx}, provider=provider, **app_options)
     pulumi.export("cloud", ctx.cloud)
     pulumi.export("environment", ctx.environment)
     if app.url is not None:
         pulumi.export("url", app.url)
     pulumi.export("functions", {name: fn.name for name, fn in app.functions.items()})
+    return app
 
 
-def main() -> None:
-    """Entry point of __main__.py under the Pulumi CLI."""
-    config = pulumi.Config("omnicloud")
-    raw = {f"omnicloud:{key}": config.get(key) for key in ("cloud", "environment", "app")}
-    functions = config.get_object("functions")
-    if functions is not None:
-        raw["omnicloud:functions"] = functions
-    raw = {k: v for k, v in raw.items() if v is not None}
+def main(*, transform: dict[str, Any] | None = None, opts: pulumi.ResourceOptions | None = None):
+    """The program `__main__.py` runs, under `pulumi up` and `omnicloud preview` alike: the stack's
+    config -> app.yaml -> the App on the stack's provider. Returns the App.
+
+    `transform` and `opts` are the App's (see components.App): a team's `__main__.py` changes one
+    generated resource with `main(transform={"events": {"topic": fn}})`, or every resource with
+    `opts=pulumi.ResourceOptions(transforms=[fn])` or `pulumi.runtime.register_resource_transform`.
+    """
+    from omnicloud.registry import RegistryError
+
     stack = pulumi.get_stack()
-    project_dir = Path(os.getcwd())
+    where = f"Pulumi.{stack}.yaml"
+    config = stack_config()
     try:
-        settings = settings_from_config(raw, f"Pulumi.{stack}.yaml")
-        ctx, _ = build_context(project_dir, settings, stack)
-    except (SpecError, StackConfigError) as exc:
+        settings = settings_from_config(config, where)
+        ctx, _ = build_context(Path(os.getcwd()), settings, stack)
+        unknown_settings(config, where, project=pulumi.get_project(), secrets=ctx.app.section("secret"))
+        return define(ctx, settings.provider, transform=transform, opts=opts)
+    except (SpecError, StackConfigError, RegistryError) as exc:
         raise pulumi.RunError(str(exc)) from None
-    define(ctx)

@@ -28,7 +28,7 @@ BACKENDS = {
     "local": "runtime.backends.local",
 }
 
-__all__ = ["ConditionFailed", "LinkError", "Page", "Queue", "Secret", "Table", "Topic", "backend_module"]
+__all__ = ["Client", "ConditionFailed", "LinkError", "Page", "Queue", "Secret", "Table", "Topic", "backend_module"]
 
 _lock = threading.Lock()
 
@@ -41,8 +41,20 @@ def backend_module(cloud: str | None = None):
         raise RuntimeError(f"OMNICLOUD_CLOUD={cloud!r} is not one of {', '.join(BACKENDS)}") from None
 
 
-class _Client:
+class Client:
+    """Base of every client: `kind` is the kind's name in links, `backends` the module of each
+    cloud's backend (cloud -> module; the module's attribute named after the kind makes the
+    backend from a resolved Link). A package's kind defines its own client the same way:
+
+        class Bucket(Client):
+            kind = "bucket"
+            backends = {"aws": "acme.backends.aws", ..., "local": "acme.backends.local"}
+
+    The backend is imported on first use, by this map: no registry lookup at run time.
+    """
+
     kind = ""
+    backends: dict[str, str] = BACKENDS
 
     def __init__(self, name: str):
         self.name = name
@@ -54,15 +66,23 @@ class _Client:
         if self._impl is None:
             with _lock:
                 if self._impl is None:
-                    self._impl = getattr(backend_module(), self.kind)(link)
+                    self._impl = getattr(self._backend_module(), self.kind)(link)
                     self._link = link
         return self._impl
+
+    def _backend_module(self):
+        cloud = current_environ().get("OMNICLOUD_CLOUD") or os.environ.get("OMNICLOUD_CLOUD", "local")
+        try:
+            return importlib.import_module(self.backends[cloud])
+        except KeyError:
+            raise RuntimeError(f"{type(self).__name__} has no backend for OMNICLOUD_CLOUD={cloud!r}"
+                               f" (it has {', '.join(self.backends)})") from None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
 
 
-class Queue(_Client):
+class Queue(Client):
     """A queue from app.yaml. Needs the `send` verb."""
 
     kind = "queue"
@@ -86,7 +106,7 @@ class Queue(_Client):
         return backend.send_batch(messages) if messages else []
 
 
-class Topic(_Client):
+class Topic(Client):
     """A topic from app.yaml. Needs the `publish` verb. Subscription filters match `attributes`."""
 
     kind = "topic"
@@ -102,7 +122,7 @@ VERSION = "_version"
 MAX_CURSOR = 4096  # characters; a cursor holds one sort key, and sort keys are short
 
 
-class Table(_Client):
+class Table(Client):
     """A table from app.yaml: `read` for get/query, `write` for put/update/delete.
 
     Every stored item carries `_version` (1 on creation, +1 on each write) for optimistic
@@ -205,7 +225,7 @@ class Table(_Client):
         return page
 
 
-class Secret(_Client):
+class Secret(Client):
     """A secret from app.yaml; needs `read`. The value is cached for `ttl` seconds."""
 
     kind = "secret"

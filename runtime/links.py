@@ -6,10 +6,11 @@ Each link arrives as one environment variable, set by the provider (or `omniclou
     {"kind": "table", "verbs": ["read", "write"], ...backend properties}
 
 (compact: the logical name is the variable's name, not repeated in the value; AWS caps a function's
-whole environment at 4 KB, see spec.checks). `link_value` is the one encoder; providers and the dev
-server both use it.
+whole environment at 4 KB, see spec.checks). `link_value` is the one encoder: the Function component
+encodes what each kind's mapping gives (`link_properties` in providers/<cloud>/<kind>.py, or a
+package's own mapping), and `omnicloud dev` what each kind's `local_link` gives (omnicloud/kinds.py).
 
-Backend properties per cloud (what each backend reads):
+Backend properties per cloud of the built-in kinds (what each backend reads):
   aws    table: name, partition_key, sort_key, ttl | queue: url, arn | topic: arn | secret: arn
   azure  table: endpoint, name (+ keys) | queue/topic: namespace, name | secret: vault_url, name
   gcp    table: project, database, collection (+ keys) | queue/topic: topic (projects/p/topics/t) | secret: name (projects/p/secrets/s)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Creates .venv with the pinned dependencies and installs omnicloud into it (editable).
 # Re-installs only when requirements, constraints or pyproject change. With --with-emulators
-# it also installs Azurite from npm (tests need it; `omnicloud dev` does not).
+# it also installs Azurite from npm and Debian's chromium (tests need them; `omnicloud dev` does not).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -38,5 +38,16 @@ if [ "${1:-}" = "--with-emulators" ]; then
     echo "omnicloud setup: installing Azurite from npm" >&2
     npm ci --silent --no-audit --no-fund >&2
     echo "$lockhash" > node_modules/.omnicloud-installed
+  fi
+fi
+
+# The browser tests (tests/browser/) drive Debian's chromium with Playwright; Playwright's own
+# browser download is not used. Installed when missing, as on a clean CI machine.
+if [ "${1:-}" = "--with-emulators" ] && [ ! -x /usr/bin/chromium ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "omnicloud setup: installing Debian's chromium for the browser tests (apt-get install chromium)" >&2
+  if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium; } >&2; then
+    echo "omnicloud setup: could not install chromium; install it (apt-get install chromium): without it the browser tests skip, and fail under CI=true" >&2
   fi
 fi

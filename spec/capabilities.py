@@ -53,6 +53,11 @@ class CloudLimits:
     schedule_rates: str  # "any" (rate expressions) or "cron-only"
     schedule_service: str
     notes: dict[str, str] = field(default_factory=dict)
+    # Concurrency settings (FunctionSpec.max_instances, .reserved_concurrency): the (lowest, highest)
+    # value the cloud takes, or why it has no such setting (the value is then refused); and the
+    # rule each range comes from.
+    concurrency: dict[str, tuple[int, int] | str] = field(default_factory=dict)
+    concurrency_rule: dict[str, str] = field(default_factory=dict)
     # Environment variable names the platform (or omnicloud's provider) sets itself: an app's
     # `env:` may not use them (exact names, then prefixes; Azure app settings ignore case).
     reserved_env: tuple[str, ...] = ()
@@ -142,6 +147,17 @@ LIMITS: dict[str, CloudLimits] = {
                       "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
                       "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "TZ"),
         notes={"filter_keys_max": "5", "filter_combinations_max": "150"},
+        # Reserved concurrency "sets both the maximum and minimum number of concurrent instances"
+        # of a function, and provisioned concurrency (min_instances) cannot exceed it; Lambda has no
+        # cap that does not also set capacity aside
+        # (docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html). 0 stops the function.
+        concurrency={
+            "reserved_concurrency": (0, 10000),
+            "max_instances": "Lambda caps a function only with reserved concurrency, which also sets that much"
+                             " of the account's concurrency aside; set reserved_concurrency instead",
+        },
+        concurrency_rule={"reserved_concurrency": "Lambda reserved concurrency, at least the provisioned"
+                                                  " concurrency that min_instances sets"},
     ),
     "azure": CloudLimits(
         label="Azure",
@@ -204,6 +220,16 @@ LIMITS: dict[str, CloudLimits] = {
         reserved_env_prefixes=("AzureWebJobs", "AzureFunctionsJobHost__", "AzureFunctionsWebHost__",
                                "ServiceBusConnection__", "WEBSITE_"),
         reserved_env_ignore_case=True,
+        # Flex Consumption scales each app out to its maximumInstanceCount; "the lowest maximum
+        # scale ... is 40. The highest currently supported value is 1000" (learn.microsoft.com/
+        # azure/azure-functions/flex-consumption-plan#considerations). It has no per-app reservation.
+        concurrency={
+            "max_instances": (40, 1000),
+            "reserved_concurrency": "Flex Consumption cannot set capacity aside for one app; cap it with"
+                                    " max_instances and keep instances warm with min_instances",
+        },
+        concurrency_rule={"max_instances": "Flex Consumption maximumInstanceCount, at least its always-ready"
+                                           " instances"},
     ),
     "gcp": CloudLimits(
         label="Google Cloud",
@@ -259,6 +285,15 @@ LIMITS: dict[str, CloudLimits] = {
         reserved_env=("PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION", "FUNCTION_TARGET",
                       "FUNCTION_SIGNATURE_TYPE"),
         reserved_env_prefixes=("X_GOOGLE_",),
+        # Cloud Functions (2nd gen) serviceConfig.maxInstanceCount caps the instances; the minimum
+        # may not exceed it (cloud.google.com/functions/docs/configuring/max-instances,
+        # cloud.google.com/functions/docs/configuring/min-instances). Nothing reserves capacity.
+        concurrency={
+            "max_instances": (1, 1000),
+            "reserved_concurrency": "Cloud Functions cannot set capacity aside for one function; cap it with"
+                                    " max_instances and keep instances warm with min_instances",
+        },
+        concurrency_rule={"max_instances": "Cloud Functions maxInstanceCount, at least min_instances"},
     ),
 }
 
@@ -268,7 +303,8 @@ LIMITS: dict[str, CloudLimits] = {
 # as one compact JSON object: its refusal quotes the "String measured: {"NAME":"value",...}"
 # (github.com/github-aws-runners/terraform-aws-github-runner/issues/3594).
 AWS_ENV_BYTES_MAX = 4096
-# The backend properties of an AWS link, per kind (providers/aws.py sends exactly these).
+# The backend properties of an AWS link, per built-in kind (providers/aws/<kind>.py sends exactly
+# these; tests/providers/test_aws.py checks the estimate covers what they send).
 AWS_LINK_KEYS: dict[str, tuple[str, ...]] = {
     # The ARN too: the backend takes the region from it when AWS_REGION is not set.
     "table": ("name", "partition_key", "sort_key", "ttl", "arn"),
@@ -318,3 +354,65 @@ def timeout_limit(cloud: str, trigger: str) -> tuple[int, str]:
     """Longest run a function with `trigger` may ask for on `cloud`, and the reason."""
     lim = LIMITS[cloud]
     return lim.timeout_max_by_trigger[trigger], lim.timeout_why[trigger]
+
+
+@dataclass(frozen=True)
+class TagRules:
+    """What one cloud accepts as a tag (Google Cloud: a label), for a stack's `omnicloud:tags`."""
+
+    what: str  # "an AWS tag", "an Azure tag", "a Google Cloud label"
+    key_max: int
+    value_max: int
+    count_max: int  # per resource, omnicloud's own tags included
+    key_pattern: str
+    value_pattern: str
+    allowed: str  # the characters, in words
+    reserved_prefix: str | None
+    source: str
+
+
+TAG_RULES: dict[str, TagRules] = {
+    # "Maximum number of tags per resource - 50; maximum key length - 128 Unicode characters; maximum
+    # value length - 256; allowed characters are letters, numbers, spaces representable in UTF-8,
+    # and + - = . _ : / @; don't use aws: as a prefix for either keys or values"
+    # (docs.aws.amazon.com/batch/latest/userguide/tag-restrictions.html, the same on every service).
+    "aws": TagRules("an AWS tag", 128, 256, 50, r"[\w .:/=+\-@]+", r"[\w .:/=+\-@]*",
+                    "letters, digits, spaces and _ . : / = + - @", "aws:",
+                    "docs.aws.amazon.com/batch/latest/userguide/tag-restrictions.html"),
+    # "Each resource ... can have a maximum of 50 tag name-value pairs ... For storage accounts, the
+    # tag name has a limit of 128 characters and the tag value has a limit of 256 characters. Tag
+    # names can't contain these characters: <, >, %, &, \, ?, /"
+    # (learn.microsoft.com/azure/azure-resource-manager/management/tag-resources#limitations).
+    "azure": TagRules("an Azure tag", 128, 256, 50, r"[^<>%&\\?/]+", r".*",
+                      "anything but < > % & \\ ? / in the name", None,
+                      "learn.microsoft.com/azure/azure-resource-manager/management/tag-resources#limitations"),
+    # Labels: at most 64 per resource; keys and values at most 63 characters of lowercase letters,
+    # digits, underscores and dashes; keys start with a lowercase letter and are never empty
+    # (cloud.google.com/resource-manager/docs/labels-overview#requirements).
+    "gcp": TagRules("a Google Cloud label", 63, 63, 64, r"[a-z][a-z0-9_-]*", r"[a-z0-9_-]*",
+                    "lowercase letters, digits, _ and - (a key starts with a letter)", None,
+                    "cloud.google.com/resource-manager/docs/labels-overview#requirements"),
+}
+
+
+def tag_problem(cloud: str, key: str, value: str) -> str | None:
+    """Why `key: value` cannot be a tag (label) on `cloud`, with what to do; None when it can."""
+    import re
+
+    rules = TAG_RULES[cloud]
+    if not key:
+        return f"{rules.what} needs a key; name it"
+    if len(key) > rules.key_max:
+        return (f"key {key!r} is {len(key)} characters, over the {rules.key_max} of {rules.what} key"
+                f" ({rules.source}); shorten it")
+    if len(value) > rules.value_max:
+        return (f"value of {key!r} is {len(value)} characters, over the {rules.value_max} of {rules.what} value"
+                f" ({rules.source}); shorten it")
+    for part, text, pattern in (("key", key, rules.key_pattern), ("value", value, rules.value_pattern)):
+        if not re.fullmatch(pattern, text):
+            hint = f"; write {text.lower()!r}" if cloud == "gcp" and re.fullmatch(pattern, text.lower()) else ""
+            return f"{part} {text!r} cannot be {rules.what} {part}: use {rules.allowed} ({rules.source}){hint}"
+        if rules.reserved_prefix and text.lower().startswith(rules.reserved_prefix):
+            return (f"{part} {text!r} starts with {rules.reserved_prefix!r}, reserved for the cloud's own tags"
+                    f" ({rules.source}); rename it")
+    return None

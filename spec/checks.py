@@ -19,10 +19,14 @@ from .capabilities import (
     timeout_limit,
 )
 from .loader import Problem, SourceMap, did_you_mean
-from .model import VERBS_BY_KIND, VISIBILITY_PER_TIMEOUT, VISIBILITY_TIMEOUT_MAX, AppSpec
+from .model import VISIBILITY_PER_TIMEOUT, VISIBILITY_TIMEOUT_MAX, AppSpec
 from .schedule import ScheduleError, parse_schedule
 
-PLURAL = {"queue": "queues", "topic": "topics", "table": "tables", "secret": "secrets", "function": "functions"}
+
+def _registry():
+    from omnicloud.registry import registry
+
+    return registry()
 
 
 def cross_check(
@@ -56,8 +60,8 @@ def merge_clouds(problems: list[Problem]) -> list[Problem]:
 def _unique_names(spec: AppSpec, source: SourceMap) -> list[Problem]:
     problems = []
     first_seen: dict[str, str] = {}
-    for group in ("functions", "queues", "topics", "tables", "secrets"):
-        for name in getattr(spec, group):
+    for group, kind in _registry().sections().items():
+        for name in spec.section(kind.name):
             if name in first_seen:
                 line, _ = source.locate((first_seen[name], name), at_key=True)
                 problems.append(source.problem(
@@ -70,14 +74,16 @@ def _unique_names(spec: AppSpec, source: SourceMap) -> list[Problem]:
 
 
 def _declared(spec: AppSpec) -> list[str]:
-    return [n for g in ("queues", "topics", "tables", "secrets") for n in getattr(spec, g)]
+    return [n for kind in _registry().resource_kinds() for n in spec.section(kind.name)]
 
 
 def _references(spec: AppSpec, source: SourceMap) -> list[Problem]:
     problems = []
+    kinds = _registry()
     for fname, fn in spec.functions.items():
         for kind, trigger in (("queue", fn.queue), ("topic", fn.topic)):
-            if trigger is None or trigger.name in getattr(spec, PLURAL[kind]):
+            plural = kinds.kind(kind).plural
+            if trigger is None or trigger.name in spec.section(kind):
                 continue
             loc = ("functions", fname, kind, "name")
             if loc not in source.values:
@@ -88,12 +94,12 @@ def _references(spec: AppSpec, source: SourceMap) -> list[Problem]:
                 hint = f"; to be triggered by it use `{other}: {trigger.name}`" if actual == other else ""
                 msg = f"{trigger.name!r} is a {actual}, not a {kind}{hint}"
             else:
-                declared = list(getattr(spec, PLURAL[kind]))
+                declared = list(spec.section(kind))
                 hint = did_you_mean(trigger.name, declared)
                 if not hint:
-                    hint = (f"; declared {PLURAL[kind]}: {', '.join(declared)}" if declared
-                            else f"; declare it: `{PLURAL[kind]}: {{{trigger.name}: {{}}}}`")
-                msg = f"{kind} {trigger.name!r} is not declared under {PLURAL[kind]}{hint}"
+                    hint = (f"; declared {plural}: {', '.join(declared)}" if declared
+                            else f"; declare it: `{plural}: {{{trigger.name}: {{}}}}`")
+                msg = f"{kind} {trigger.name!r} is not declared under {plural}{hint}"
             problems.append(source.problem(loc, msg))
         for target, verbs in fn.links.items():
             loc = ("functions", fname, "links", target)
@@ -101,29 +107,27 @@ def _references(spec: AppSpec, source: SourceMap) -> list[Problem]:
             if kind is None:
                 declared = _declared(spec)
                 hint = did_you_mean(target, declared) or (
-                    f"; declared: {', '.join(declared)}" if declared else "; declare it under queues, topics, tables or secrets")
+                    f"; declared: {', '.join(declared)}" if declared else f"; declare it under {_linkable_sections()}")
                 problems.append(source.problem(loc, f"link to {target!r}, which is not declared{hint}", at_key=True))
                 continue
             if kind == "function":
                 problems.append(source.problem(
-                    loc, f"{target!r} is a function; links grant access to queues, topics, tables and secrets"
+                    loc, f"{target!r} is a function; links grant access to {_linkable_sections('and')}"
                          " (to call a function, send to a queue it consumes)", at_key=True))
                 continue
-            allowed = VERBS_BY_KIND[kind]
+            definition = kinds.kind(kind)
+            allowed = definition.verbs
             for i, verb in enumerate(verbs):
                 if verb not in allowed:
                     problems.append(source.problem(
                         (*loc, i), f"verb {verb!r} does not apply to {kind} {target!r}; a {kind} takes"
-                                   f" {' or '.join(allowed)}{_verb_hint(kind, verb)}"))
+                                   f" {' or '.join(allowed)}{definition.verb_hints.get(verb, '')}"))
     return problems
 
 
-def _verb_hint(kind: str, verb: str) -> str:
-    if kind == "queue" and verb == "read":
-        return " (its consumer reads it through `queue:`, no link needed)"
-    if kind == "topic" and verb == "read":
-        return " (subscribers read it through `topic:`, no link needed)"
-    return ""
+def _linkable_sections(last: str = "or") -> str:
+    sections = [kind.plural for kind in _registry().resource_kinds()]
+    return ", ".join(sections[:-1]) + f" {last} {sections[-1]}" if len(sections) > 1 else "".join(sections)
 
 
 def _schedules(spec: AppSpec, source: SourceMap) -> list[Problem]:
@@ -308,35 +312,82 @@ def _top_level_names(path: Path) -> tuple[set[str] | None, str | None]:
 
 
 def cloud_problems(spec: AppSpec, source: SourceMap, cloud: str) -> list[Problem]:
-    """What `cloud` cannot do for this spec: errors name the cloud, the feature and the alternative."""
+    """What `cloud` cannot do for this spec: errors name the cloud, the feature and the alternative.
+    Each kind checks its own resources (omnicloud.registry.Kind.checks)."""
+    report = _Report(source, cloud)
+    if cloud == "gcp" and spec.name.startswith("goog"):
+        report.err(("name",), "Pub/Sub names may not start with 'goog', and every name starts with the app name;"
+                              " rename the app")
+    problems = report.problems
+    for kind in _registry().kinds.values():
+        if kind.checks is not None:
+            problems += kind.checks(spec, source, cloud)
+    return problems
+
+
+class _Report:
+    """Problems of one cloud, each message prefixed `on <cloud>: `."""
+
+    def __init__(self, source: SourceMap, cloud: str):
+        self.source = source
+        self.cloud = cloud
+        self.problems: list[Problem] = []
+
+    def err(self, loc, message, *, at_key=False):
+        self.problems.append(self.source.problem(loc, f"on {self.cloud}: {message}", at_key=at_key))
+
+    def warn(self, loc, message, *, at_key=False):
+        self.problems.append(self.source.problem(loc, f"on {self.cloud}: {message}", at_key=at_key,
+                                                 severity="warning"))
+
+    def where(self, *loc):
+        return loc if loc in self.source.values else loc[:-1]
+
+
+def function_limits(fn, cloud: str) -> list[tuple[str, str]]:
+    """(setting, message) for each limit of `cloud` that function settings `fn` exceed: what
+    app.yaml and a stack's per-function overrides are both held to."""
     lim = LIMITS[cloud]
-    problems: list[Problem] = []
+    found: list[tuple[str, str]] = []
+    if fn.memory > lim.memory_max:
+        found.append(("memory", f"memory {fn.memory} MB exceeds {lim.function_service}'s largest size,"
+                                f" {lim.memory_max} MB; use at most {lim.memory_max}"))
+    limit, why = timeout_limit(cloud, fn.trigger)
+    if fn.timeout > limit:
+        alternative = lim.timeout_alternative if fn.trigger == "http" else f"use at most {limit}, or {lim.timeout_alternative}"
+        article = "an" if fn.trigger == "http" else "a"
+        found.append(("timeout", f"timeout {fn.timeout}s exceeds {limit}s for {article} {fn.trigger} function"
+                                 f" ({why}); {alternative}"))
+    for setting in ("max_instances", "reserved_concurrency"):
+        value = getattr(fn, setting)
+        if value is None:
+            continue
+        allowed = lim.concurrency[setting]
+        if isinstance(allowed, str):
+            found.append((setting, f"{setting} has no equivalent on {lim.function_service}: {allowed}"))
+        elif not allowed[0] <= value <= allowed[1]:
+            found.append((setting, f"{setting} {value} is outside {allowed[0]}..{allowed[1]}"
+                                   f" ({lim.concurrency_rule[setting]}); use a value in that range"))
+        elif fn.min_instances > value:
+            found.append((setting, f"{setting} {value} is below min_instances {fn.min_instances}"
+                                   f" ({lim.concurrency_rule[setting]}); keep fewer instances warm or raise it"))
+    return found
 
-    def err(loc, message, *, at_key=False):
-        problems.append(source.problem(loc, f"on {cloud}: {message}", at_key=at_key))
 
-    def warn(loc, message, *, at_key=False):
-        problems.append(source.problem(loc, f"on {cloud}: {message}", at_key=at_key, severity="warning"))
-
-    def where(*loc):
-        return loc if loc in source.values else loc[:-1]
-
+def function_problems(spec: AppSpec, source: SourceMap, cloud: str) -> list[Problem]:
+    lim = LIMITS[cloud]
+    report = _Report(source, cloud)
+    err, warn, where = report.err, report.warn, report.where
+    problems = report.problems
     app = spec.name
     for fname, fn in spec.functions.items():
         base = ("functions", fname)
-        if fn.memory > lim.memory_max:
-            err(where(*base, "memory"), f"memory {fn.memory} MB exceeds {lim.function_service}'s largest size,"
-                f" {lim.memory_max} MB; use at most {lim.memory_max}")
-        elif "memory" in fn.model_fields_set and round_memory(cloud, fn.memory) != fn.memory:
+        for setting, message in function_limits(fn, cloud):
+            err(where(*base, setting), message)
+        if fn.memory <= lim.memory_max and "memory" in fn.model_fields_set and round_memory(cloud, fn.memory) != fn.memory:
             sizes = ", ".join(map(str, lim.memory_steps or ()))
             warn(where(*base, "memory"), f"memory {fn.memory} MB becomes {round_memory(cloud, fn.memory)} MB"
                  f" ({lim.function_service} offers {sizes} MB)")
-        limit, why = timeout_limit(cloud, fn.trigger)
-        if fn.timeout > limit:
-            alternative = lim.timeout_alternative if fn.trigger == "http" else f"use at most {limit}, or {lim.timeout_alternative}"
-            article = "an" if fn.trigger == "http" else "a"
-            err(where(*base, "timeout"), f"timeout {fn.timeout}s exceeds {limit}s for {article} {fn.trigger} function"
-                f" ({why}); {alternative}")
         for key in fn.env:
             if lim.reserved_env_name(key):
                 err((*base, "env", key), f"env name {key!r} is reserved ({lim.function_service} or omnicloud sets it);"
@@ -366,9 +417,16 @@ def cloud_problems(spec: AppSpec, source: SourceMap, cloud: str) -> list[Problem
             problems += _subscription(spec, source, cloud, fname)
         if fn.schedule:
             problems += _schedule_on(source, cloud, base, fn.schedule)
-    for qname, queue in spec.queues.items():
+    return problems
+
+
+def queue_problems(spec: AppSpec, source: SourceMap, cloud: str) -> list[Problem]:
+    lim = LIMITS[cloud]
+    report = _Report(source, cloud)
+    err, warn, where = report.err, report.warn, report.where
+    for qname, queue in spec.section("queue").items():
         base = ("queues", qname)
-        physical = f"{app}-{qname}"
+        physical = f"{spec.name}-{qname}"
         if len(physical) > lim.queue_name_max:
             err(base, f"queue name '{physical}' is {len(physical)} characters, over {lim.queue_name_max}"
                 f" ({lim.queue_name_rule}); shorten it", at_key=True)
@@ -392,22 +450,37 @@ def cloud_problems(spec: AppSpec, source: SourceMap, cloud: str) -> list[Problem
                      f" 6 x consumer {consumers[0]!r}'s timeout {timeout}s; AWS advises at least {advised}s so Lambda"
                      " can retry a throttled batch before the message reappears; raise it, or leave it unset"
                      f" (the default is {advised})")
-    for tname in spec.topics:
-        physical = f"{app}-{tname}"
+    return report.problems
+
+
+def topic_problems(spec: AppSpec, source: SourceMap, cloud: str) -> list[Problem]:
+    lim = LIMITS[cloud]
+    report = _Report(source, cloud)
+    for tname in spec.section("topic"):
+        physical = f"{spec.name}-{tname}"
         if len(physical) > lim.topic_name_max:
-            err(("topics", tname), f"topic name '{physical}' is {len(physical)} characters, over"
-                f" {lim.topic_name_max} ({lim.topic_name_rule}); shorten it", at_key=True)
-    for tname in spec.tables:
-        if cloud == "azure" and spec.tables[tname].ttl:
-            warn(("tables", tname, "ttl"), "Storage and Cosmos DB tables have no per-item expiry: expired items"
-                 " are hidden on every read but stay stored until deleted (delete them from a scheduled function)")
-        physical = f"{app}-{tname}".replace("-", "") if cloud == "azure" else f"{app}-{tname}"
+            report.err(("topics", tname), f"topic name '{physical}' is {len(physical)} characters, over"
+                       f" {lim.topic_name_max} ({lim.topic_name_rule}); shorten it", at_key=True)
+    return report.problems
+
+
+def table_problems(spec: AppSpec, source: SourceMap, cloud: str) -> list[Problem]:
+    lim = LIMITS[cloud]
+    report = _Report(source, cloud)
+    for tname, table in spec.section("table").items():
+        if cloud == "azure" and table.ttl:
+            report.warn(("tables", tname, "ttl"), "Storage and Cosmos DB tables have no per-item expiry: expired"
+                        " items are hidden on every read but stay stored until deleted (delete them from a"
+                        " scheduled function)")
+        physical = f"{spec.name}-{tname}".replace("-", "") if cloud == "azure" else f"{spec.name}-{tname}"
         if len(physical) > lim.table_name_max:
-            err(("tables", tname), f"table name '{physical}' is {len(physical)} characters, over"
-                f" {lim.table_name_max} ({lim.table_name_rule}); shorten the app or table name", at_key=True)
-    if cloud == "gcp" and app.startswith("goog"):
-        err(("name",), "Pub/Sub names may not start with 'goog', and every name starts with the app name; rename the app")
-    return problems
+            report.err(("tables", tname), f"table name '{physical}' is {len(physical)} characters, over"
+                       f" {lim.table_name_max} ({lim.table_name_rule}); shorten the app or table name", at_key=True)
+    return report.problems
+
+
+# The stand-in size of a package kind's link properties on AWS (see aws_env_bytes).
+OTHER_KIND_LINK_BYTES = 200
 
 
 def aws_env_bytes(spec: AppSpec, fname: str) -> int:
@@ -416,11 +489,18 @@ def aws_env_bytes(spec: AppSpec, fname: str) -> int:
     by the longest values they can take)."""
     fn = spec.functions[fname]
     env = fn.runtime_env(fname, "aws")
+    kinds = _registry()
     for target, verbs in fn.links.items():
         kind = spec.kind_of(target)
-        if kind not in AWS_LINK_KEYS:
+        if kind is None or kind == "function":
             continue  # reported by _references
-        table = spec.tables.get(target) if kind == "table" else None
+        if kind not in AWS_LINK_KEYS:
+            # A package's kind: its mapping's properties are not known here; stand in an ARN-sized
+            # value per property it could send (a bucket's is one name, so this over-counts).
+            props = {"arn": "x" * OTHER_KIND_LINK_BYTES} if kinds.kinds.get(kind) else {}
+            env[env_name(target)] = link_value(kind, verbs, props)
+            continue
+        table = spec.section("table").get(target) if kind == "table" else None
         keys = {"partition_key": table.partition_key, "sort_key": table.sort_key, "ttl": table.ttl} if table else {}
         env[env_name(target)] = link_value(kind, verbs, aws_link_estimate(spec.name, kind, target, keys))
     return len(json.dumps(env, separators=(",", ":")).encode())

@@ -323,8 +323,9 @@ def read_document(path: Path) -> tuple[Any, SourceMap]:
 # ---------------------------------------------------------------------------------------------
 # Pydantic errors -> one line each, in the app team's words.
 
-# What each place in app.yaml holds, for "expected X, got Y" (a `*` matches any name or index).
-_EXPECTED: list[tuple[tuple[str, ...], str]] = [
+# What each place in app.yaml holds (a `*` matches any name or index): the app and its functions
+# here, each kind's section from the kind (omnicloud.registry.Kind.expected).
+_EXPECTED_APP: list[tuple[tuple[str, ...], str]] = [
     (("name",), "the app name, e.g. `name: shop`"),
     (("functions",), "a mapping of function name -> settings, e.g. `functions: {api: {handler: app.api:app, http: /}}`"),
     (("functions", "*"), "a mapping of settings (handler and one trigger: http, queue, topic or schedule)"),
@@ -332,6 +333,8 @@ _EXPECTED: list[tuple[tuple[str, ...], str]] = [
     (("functions", "*", "memory"), "a whole number of MB, e.g. 512"),
     (("functions", "*", "timeout"), "a whole number of seconds, e.g. 30"),
     (("functions", "*", "min_instances"), "a whole number of instances, e.g. 1"),
+    (("functions", "*", "max_instances"), "a whole number of instances, e.g. 50"),
+    (("functions", "*", "reserved_concurrency"), "a whole number of concurrent executions, e.g. 20"),
     (("functions", "*", "http"), "a path prefix, e.g. / or /api"),
     (("functions", "*", "schedule"), "`every N minutes|hours|days` or a quoted 5-field cron, e.g. '0 3 * * *'"),
     (("functions", "*", "queue", "name"), "a queue name"),
@@ -340,20 +343,20 @@ _EXPECTED: list[tuple[tuple[str, ...], str]] = [
     (("functions", "*", "topic", "filter"), "a mapping of attribute -> value, e.g. {type: task.completed}"),
     (("functions", "*", "links"), "a mapping of resource name -> verbs, e.g. {orders: [read, write]}"),
     (("functions", "*", "links", "*"), "a list of verbs, e.g. [read]"),
-    (("functions", "*", "links", "*", "*"), "a verb: read, write, send or publish"),
     (("functions", "*", "env"), "a mapping of variable name -> string, e.g. {LOG_LEVEL: info}"),
-    (("queues",), "a mapping of queue name -> settings, e.g. `queues: {task-queue: {}}`"),
-    (("queues", "*"), "a mapping of queue settings (visibility_timeout, max_retries, retention) or {}"),
-    (("queues", "*", "*"), "a whole number of seconds (or retries)"),
-    (("topics",), "a mapping of topic name -> {}, e.g. `topics: {events: {}}`"),
-    (("topics", "*"), "{} (topics take no settings; subscribers declare filters)"),
-    (("tables",), "a mapping of table name -> settings, e.g. `tables: {orders: {partition_key: pk}}`"),
-    (("tables", "*"), "a mapping of table settings (partition_key, sort_key, ttl) or {}"),
-    (("tables", "*", "*"), "an attribute name, e.g. pk"),
-    (("secrets",), "a mapping of secret name -> settings, e.g. `secrets: {api-key: {}}`"),
-    (("secrets", "*"), "a mapping with an optional description, or {}"),
-    (("secrets", "*", "description"), "a string"),
 ]
+
+
+def _expected_places() -> list[tuple[tuple[str, ...], str]]:
+    from omnicloud.registry import registry
+
+    verbs = registry().verbs()
+    listed = ", ".join(verbs[:-1]) + f" or {verbs[-1]}" if len(verbs) > 1 else ", ".join(verbs)
+    places = [*_EXPECTED_APP, (("functions", "*", "links", "*", "*"), f"a verb: {listed}")]
+    for kind in registry().resource_kinds():
+        places += list(kind.expected_texts().items())
+    return places
+
 
 # Fields people put in the wrong place, or under another name.
 _MOVED: dict[str, str] = {
@@ -380,7 +383,7 @@ def _match(pattern: tuple[str, ...], loc: Loc) -> bool:
 
 
 def _expected(loc: Loc) -> str | None:
-    for pattern, text in _EXPECTED:
+    for pattern, text in _expected_places():
         if _match(pattern, loc):
             return text
     return None
@@ -394,17 +397,16 @@ def _describe(value: Any) -> str:
 
 def _allowed_fields(loc: Loc) -> list[str]:
     """Field names allowed in the mapping at `loc`, for 'did you mean' hints."""
+    from omnicloud.registry import registry
+
     from . import model
 
     shape: Any = {
-        (): model.AppSpec,
+        (): registry().app_model(),
         ("functions", "*"): model.FunctionSpec,
         ("functions", "*", "queue"): model.QueueTrigger,
         ("functions", "*", "topic"): model.TopicTrigger,
-        ("queues", "*"): model.QueueSpec,
-        ("topics", "*"): model.TopicSpec,
-        ("tables", "*"): model.TableSpec,
-        ("secrets", "*"): model.SecretSpec,
+        **{(kind.section, "*"): kind.model for kind in registry().resource_kinds()},
     }
     for pattern, cls in shape.items():
         if _match(pattern, loc):
@@ -561,8 +563,10 @@ def load_app_with_warnings(
     # Top-level `x-...` keys hold YAML anchors for reuse (`x-defaults: &defaults`), as in Compose files.
     data = {k: v for k, v in data.items() if not k.startswith("x-")}
     empty = _empty_triggers(data, source)
+    from omnicloud.registry import registry
+
     try:
-        spec = AppSpec.model_validate(data)
+        spec = registry().app_model().model_validate(data)
     except ValidationError as exc:
         problems = pydantic_problems(exc, data, source)
         half_written = {p.field for p in empty}

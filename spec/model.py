@@ -30,15 +30,6 @@ TableVerb = Literal["read", "write"]
 QueueVerb = Literal["send"]
 TopicVerb = Literal["publish"]
 SecretVerb = Literal["read"]
-Verb = Literal["read", "write", "send", "publish"]
-
-# Which verbs each resource kind accepts in `links`.
-VERBS_BY_KIND: dict[str, tuple[str, ...]] = {
-    "table": ("read", "write"),
-    "queue": ("send",),
-    "topic": ("publish",),
-    "secret": ("read",),
-}
 
 TRIGGERS = ("http", "queue", "topic", "schedule")
 
@@ -114,10 +105,22 @@ def _verbs(value: Any) -> Any:
     return value
 
 
+def _verb(value: Any) -> Any:
+    """One link verb: a verb of some registered kind (which kind takes it is checked per link)."""
+    from omnicloud.registry import registry
+
+    verbs = registry().verbs()
+    if value not in verbs:
+        raise PydanticCustomError("literal_error", "Input should be {expected}",
+                                  {"expected": " or ".join(repr(v) for v in verbs)})
+    return value
+
+
 FilterValue = Annotated[str | list[str], BeforeValidator(_filter_value)]
 FilterKey = Annotated[str, Field(pattern=FILTER_KEY_PATTERN)]
 EnvName = Annotated[str, Field(pattern=ENV_NAME_PATTERN), AfterValidator(_env_name)]
 EnvValue = Annotated[str, BeforeValidator(_env_value)]
+Verb = Annotated[str, BeforeValidator(_verb)]
 Verbs = Annotated[list[Verb], BeforeValidator(_verbs)]
 
 
@@ -159,6 +162,12 @@ class FunctionSpec(Strict):
     memory: StrictInt = Field(default=256, ge=128, description="MB")
     timeout: StrictInt = Field(default=30, ge=1, description="seconds")
     min_instances: StrictInt = Field(default=0, ge=0, le=100, description="instances kept warm")
+    max_instances: StrictInt | None = Field(
+        default=None, ge=1, le=1000,
+        description="at most this many instances at once (Azure, Google Cloud; on AWS use reserved_concurrency)")
+    reserved_concurrency: StrictInt | None = Field(
+        default=None, ge=0, le=10000,
+        description="AWS: concurrent executions set aside for the function, and its cap (0 stops it)")
     architecture: Literal["arm64", "x86_64"] = "arm64"
     http: StrictStr | None = Field(default=None, description="path prefix served through the app's HTTP gateway")
     queue: QueueTrigger | None = Field(default=None, description="queue name, or {name, batch_size}")
@@ -287,33 +296,36 @@ def _empty_bodies(value: Any) -> Any:
 
 
 class AppSpec(Strict):
+    """app.yaml: the app's name, its functions, and one section per registered kind
+    (queues, topics, tables, secrets, and what installed packages add). The sections are fields
+    of the model `app_model` makes from the registry; `load_app` validates with it."""
+
     name: AppName = Field(description="prefix of every physical name")
     functions: dict[Name, FunctionSpec] = Field(min_length=1)
-    queues: dict[Name, QueueSpec] = Field(default_factory=dict)
-    topics: dict[Name, TopicSpec] = Field(default_factory=dict)
-    tables: dict[Name, TableSpec] = Field(default_factory=dict)
-    secrets: dict[Name, SecretSpec] = Field(default_factory=dict)
 
-    @field_validator("queues", "topics", "tables", "secrets", mode="before")
-    @classmethod
-    def _bodies(cls, value: Any) -> Any:
-        return _empty_bodies(value)
+    def section(self, kind: str) -> dict[str, Any]:
+        """The resources of `kind` (its app.yaml section), by logical name."""
+        if kind == "function":
+            return self.functions
+        from omnicloud.registry import registry
+
+        return getattr(self, registry().kind(kind).section or "", None) or {}
 
     def kind_of(self, name: str) -> str | None:
-        """The kind (queue, topic, table, secret, function) a resource name was declared as."""
+        """The kind (queue, topic, table, secret, function, ...) a resource name was declared as."""
         for kind, group in self.resource_groups().items():
             if name in group:
                 return kind
         return None
 
     def resource_groups(self) -> dict[str, dict]:
-        return {
-            "queue": self.queues,
-            "topic": self.topics,
-            "table": self.tables,
-            "secret": self.secrets,
-            "function": self.functions,
-        }
+        """kind -> its resources: every linkable kind's section, then the functions."""
+        from omnicloud.registry import registry
+
+        groups = {kind.name: getattr(self, kind.section, None) or {} for kind in registry().resource_kinds()
+                  if kind.section in type(self).model_fields}
+        groups["function"] = self.functions
+        return groups
 
     def consumers_of_queue(self, queue: str) -> list[str]:
         return [n for n, f in self.functions.items() if f.queue and f.queue.name == queue]
@@ -322,16 +334,40 @@ class AppSpec(Strict):
         """`queue`'s visibility timeout as deployed (see effective_visibility_timeout)."""
         consumers = self.consumers_of_queue(queue)
         timeout = self.functions[consumers[0]].timeout if consumers else None
-        return effective_visibility_timeout(self.queues[queue], timeout)
+        return effective_visibility_timeout(self.section("queue")[queue], timeout)
 
     def subscribers_of_topic(self, topic: str) -> list[str]:
         return [n for n, f in self.functions.items() if f.topic and f.topic.name == topic]
 
 
+def app_model(kinds: list) -> type[AppSpec]:
+    """AppSpec with a section per kind (`queues: {name: QueueSpec}`, ...), in the given order.
+
+    `events:` with nothing after it means "all defaults", as `events: {}` does, in every section.
+    """
+    from pydantic import create_model
+
+    fields: dict[str, Any] = {
+        kind.section: (dict[Name, kind.model], Field(default_factory=dict)) for kind in kinds
+    }
+    sections = tuple(fields)
+    validators = {"_bodies": field_validator(*sections, mode="before")(_section_bodies)} if sections else {}
+    return create_model("AppSpec", __base__=AppSpec, __module__=__name__, __validators__=validators, **fields)
+
+
+def _section_bodies(cls, value: Any) -> Any:
+    return _empty_bodies(value)
+
+
 class StackSettings(Strict):
-    """What a `Pulumi.<stack>.yaml` may set under `omnicloud:`."""
+    """What a `Pulumi.<stack>.yaml` may set under `omnicloud:` (read by omnicloud.program only)."""
 
     cloud: Literal["aws", "azure", "gcp"]
     environment: Literal["dev", "prod"] = "dev"
     app: str = "app.yaml"
+    # Per-function overrides of FunctionSpec's OVERRIDABLE fields.
     functions: dict[str, dict] = Field(default_factory=dict)
+    # Tags (Google Cloud: labels) on every resource that takes them, besides omnicloud's own.
+    tags: dict[str, str] = Field(default_factory=dict)
+    # A provider of the registry (an entry point of a package), instead of the cloud's built-in one.
+    provider: str | None = None

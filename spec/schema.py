@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .model import NAME_MAX, NAME_PATTERN, TRIGGERS, AppSpec
+from .model import NAME_MAX, NAME_PATTERN, TRIGGERS
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -32,7 +32,11 @@ def _names_as_property_names(node: Any) -> Any:
 
 
 def app_schema() -> dict[str, Any]:
-    schema = _names_as_property_names(AppSpec.model_json_schema(mode="validation"))
+    """The schema of app.yaml with every registered kind's section (installed packages' too)."""
+    from omnicloud.registry import registry
+
+    kinds = registry()
+    schema = _names_as_property_names(kinds.app_model().model_json_schema(mode="validation"))
     defs = schema["$defs"]
     defs["Name"] = {"type": "string", "pattern": NAME_PATTERN, "minLength": 1, "maxLength": NAME_MAX,
                     "description": "portable name: lowercase letters, digits and single hyphens, starting with a letter"}
@@ -45,10 +49,14 @@ def app_schema() -> dict[str, Any]:
         props[key] = {k: v for k, v in props[key].items() if k not in ("anyOf", "default")} | {"type": "string"}
     props["http"]["pattern"] = r"^/([A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*)?/?$"
     props["env"]["additionalProperties"] = {"type": ["string", "integer"]}
+    props["links"]["additionalProperties"] = {"items": {"enum": list(kinds.verbs()), "type": "string"},
+                                              "type": "array"}
     function["oneOf"] = [{"required": [trigger]} for trigger in TRIGGERS]
-    for group, ref in (("queues", "QueueSpec"), ("topics", "TopicSpec"), ("tables", "TableSpec"), ("secrets", "SecretSpec")):
+    for kind in kinds.resource_kinds():
         # `events:` with no body means all defaults.
-        schema["properties"][group]["additionalProperties"] = {"anyOf": [{"$ref": f"#/$defs/{ref}"}, {"type": "null"}]}
+        ref = kind.model.__name__
+        schema["properties"][kind.section]["additionalProperties"] = {"anyOf": [{"$ref": f"#/$defs/{ref}"},
+                                                                                {"type": "null"}]}
     schema["patternProperties"] = {"^x-": {"description": "ignored; a place for YAML anchors (&defaults)"}}
     return {"$schema": DRAFT, "$id": "https://omnicloud.dev/app.schema.json", "title": "omnicloud app.yaml",
             **{k: v for k, v in schema.items() if k != "title"}}

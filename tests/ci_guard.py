@@ -1,8 +1,8 @@
-"""pytest plugin: under CI=true a skipped emulator or clean-room test fails the run.
+"""pytest plugin: under CI=true a skipped emulator, clean-room or browser test fails the run.
 
-A test marked `emulator` or `cleanroom` skips on a developer's machine that lacks moto, Node and
-Azurite, the Google Cloud SDK or a cloud's Python; in CI the same skip would let a whole cloud's
-conformance or clean-room suite vanish from a green run, so there it is reported as a failure.
+A test marked `emulator`, `cleanroom` or `browser` skips on a developer's machine that lacks moto,
+Node and Azurite, the Google Cloud SDK, a cloud's Python or chromium; in CI the same skip would let
+a whole suite vanish from a green run, so there it is reported as a failure.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-GUARDED_MARKERS = ("emulator", "cleanroom")
+GUARDED_MARKERS = ("emulator", "cleanroom", "browser")
 
 
 def ci() -> bool:

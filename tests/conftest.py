@@ -19,13 +19,24 @@ def project_root() -> Path:
     return ROOT
 
 
+def cache_dir(config: pytest.Config, name: str) -> Path:
+    """A directory kept between test runs: pytest's cache, or .tools/test-cache when the cache plugin is
+    off (`-p no:cacheprovider`), so what the tests install is installed once either way."""
+    cache = getattr(config, "cache", None)
+    if cache is not None:
+        return Path(cache.mkdir(name))
+    path = ROOT / ".tools" / "test-cache" / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 @pytest.fixture(scope="session", autouse=True)
 def builds_outside_the_checkout(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Iterator[None]:
     """Every build of the session (previews included) goes to a temporary directory, never into the
     checkout's .omnicloud/; the wheel and SDK cache lives in the pytest cache, so reruns are offline."""
     saved = {k: os.environ.get(k) for k in ("OMNICLOUD_BUILD_DIR", "OMNICLOUD_CACHE_DIR")}
     os.environ["OMNICLOUD_BUILD_DIR"] = str(tmp_path_factory.mktemp("omnicloud-build"))
-    os.environ.setdefault("OMNICLOUD_CACHE_DIR", str(pytestconfig.cache.mkdir("omnicloud-cache")))
+    os.environ.setdefault("OMNICLOUD_CACHE_DIR", str(cache_dir(pytestconfig, "omnicloud-cache")))
     yield
     for key, value in saved.items():
         if value is None:

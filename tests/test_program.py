@@ -112,3 +112,100 @@ def test_main_names_the_bad_override_value():
         _run_main({"omnicloud:cloud": "aws", "omnicloud:functions": json.dumps({"api": {"memory": "lots"}})})
     message = str(err.value)
     assert message.startswith("Pulumi.prod.yaml: omnicloud:functions.api.memory: ") and "'lots'" in message
+
+
+# -- stack settings (issue 11): tags, concurrency, unknown keys, the provider ------------------
+
+from omnicloud.program import StackConfigError, settings_from_config  # noqa: E402
+
+
+@pytest.mark.parametrize(("cloud", "tags", "expected"), [
+    ("aws", {"aws:team": "x"}, ("omnicloud:tags.aws:team: on aws:", "reserved", "docs.aws.amazon.com")),
+    ("aws", {"team": "a" * 257}, ("omnicloud:tags.team: on aws:", "over the 256", "docs.aws.amazon.com")),
+    ("azure", {"cost/center": "x"}, ("omnicloud:tags.cost/center: on azure:", "< > % & \\ ? /",
+                                     "learn.microsoft.com/azure/azure-resource-manager")),
+    ("gcp", {"cost-center": "CC-1234"}, ("omnicloud:tags.cost-center: on gcp:", "write 'cc-1234'",
+                                         "cloud.google.com/resource-manager/docs/labels-overview")),
+    ("gcp", {"Team": "x"}, ("omnicloud:tags.Team: on gcp:", "lowercase letters",)),
+    ("aws", {"managed-by": "me"}, ("omnicloud:tags.managed-by: omnicloud sets this tag itself",)),
+])
+def test_a_tag_a_cloud_refuses_is_one_line_citing_its_rule(cloud, tags, expected):
+    with pytest.raises(StackConfigError) as err:
+        settings_from_config({"omnicloud:cloud": cloud, "omnicloud:tags": json.dumps(tags)}, "Pulumi.dev.yaml")
+    message = str(err.value)
+    assert "\n" not in message and message.startswith("Pulumi.dev.yaml: ")
+    assert all(part in message for part in expected), message
+
+
+def test_too_many_tags_for_the_cloud_are_refused():
+    tags = {f"t{i}": "x" for i in range(48)}
+    with pytest.raises(StackConfigError, match="over the 50 per resource aws allows"):
+        settings_from_config({"omnicloud:cloud": "aws", "omnicloud:tags": tags}, "Pulumi.dev.yaml")
+    assert settings_from_config({"omnicloud:cloud": "gcp", "omnicloud:tags": tags}, "Pulumi.dev.yaml").tags == tags
+
+
+@pytest.mark.parametrize(("config", "expected"), [
+    ({"omnicloud:envirnment": "prod"}, "omnicloud:envirnment is not a setting; did you mean 'environment'?"),
+    ({"omnicloud:tag": "{}"}, "omnicloud:tag is not a setting; did you mean 'tags'?"),
+    ({"omnicloud:functions": json.dumps({"api": {"memroy": 1024}})},
+     "omnicloud:functions.api.memroy cannot be set per stack; did you mean 'memory'?"),
+    ({"omnicloud:functions": json.dumps({"api": {"reserved_concurency": 5}})},
+     "omnicloud:functions.api.reserved_concurency cannot be set per stack; did you mean 'reserved_concurrency'?"),
+])
+def test_unknown_settings_are_errors_with_a_did_you_mean(config, expected):
+    with pytest.raises(pulumi.RunError) as err:
+        _run_main({"omnicloud:cloud": "aws", **config})
+    message = str(err.value)
+    assert "\n" not in message and expected in message
+
+
+def test_a_declared_secret_in_the_projects_namespace_is_not_an_unknown_setting():
+    # The root project is named omnicloud: `pulumi config set --secret jwt-secret` writes omnicloud:jwt-secret.
+    _run_main({"omnicloud:cloud": "aws", "omnicloud:jwt-secret": "value"}, secret_keys=["omnicloud:jwt-secret"])
+    with pytest.raises(pulumi.RunError, match="omnicloud:jwt-secrt is not a setting; did you mean 'jwt-secret'"):
+        _run_main({"omnicloud:cloud": "aws", "omnicloud:jwt-secrt": "value"})
+
+
+@pytest.mark.parametrize(("provider", "expected"), [
+    ("acme", "omnicloud:provider: no provider 'acme'; installed: aws, azure, gcp"),
+    ("azure", "omnicloud:provider: 'azure' deploys to 'azure', but omnicloud:cloud is 'aws'"),
+])
+def test_a_provider_the_stack_cannot_use_is_named(provider, expected):
+    with pytest.raises(pulumi.RunError) as err:
+        _run_main({"omnicloud:cloud": "aws", "omnicloud:provider": provider})
+    assert expected in str(err.value) and "\n" not in str(err.value)
+
+
+def test_concurrency_settings_map_onto_each_cloud(tmp_path):
+    from omnicloud.preview import run_preview
+    from tests.projects import project
+
+    stack = "  omnicloud:functions:\n    api: {max_instances: 60}\n"
+    azure = run_preview(project(tmp_path / "azure", stack=stack), "azure", "dev")
+    scale = {r.name: r.props["functionAppConfig"]["scaleAndConcurrency"]["maximumInstanceCount"]
+             for r in azure.of_type("azure-native:web:WebApp")}
+    assert scale["api"] == 60 and scale["notifier"] == 100  # Flex Consumption's default elsewhere
+    stack += "    worker: {max_instances: 2, min_instances: 1}\n"  # Cloud Functions takes any cap from 1
+    gcp = run_preview(project(tmp_path / "gcp", stack=stack), "gcp", "dev")
+    services = {r.name: r.props["serviceConfig"] for r in gcp.of_type("gcp:cloudfunctionsv2/function:Function")}
+    assert services["shop-api"]["maxInstanceCount"] == 60 and "maxInstanceCount" not in services["shop-notifier"]
+    assert services["shop-worker"]["maxInstanceCount"] == 2 and services["shop-worker"]["minInstanceCount"] == 1
+
+
+@pytest.mark.parametrize(("cloud", "override", "expected"), [
+    ("aws", {"api": {"max_instances": 50}}, "omnicloud:functions.api.max_instances: on aws: max_instances has no"
+                                             " equivalent on Lambda: Lambda caps a function only with reserved concurrency"),
+    ("gcp", {"api": {"reserved_concurrency": 5}}, "omnicloud:functions.api.reserved_concurrency: on gcp:"),
+    ("azure", {"api": {"max_instances": 10}}, "omnicloud:functions.api.max_instances: on azure: max_instances 10 is"
+                                               " outside 40..1000"),
+    ("aws", {"api": {"reserved_concurrency": 1, "min_instances": 2}},
+     "omnicloud:functions.api.reserved_concurrency: on aws: reserved_concurrency 1 is below min_instances 2"),
+])
+def test_a_concurrency_setting_a_cloud_lacks_is_refused_naming_the_cloud(cloud, override, expected):
+    from omnicloud.program import apply_overrides
+    from spec import load_app
+
+    settings = settings_from_config({"omnicloud:cloud": cloud, "omnicloud:functions": override}, "Pulumi.dev.yaml")
+    with pytest.raises(StackConfigError) as err:
+        apply_overrides(load_app(ROOT / "app.yaml"), settings, "Pulumi.dev.yaml")
+    assert expected in str(err.value) and "\n" not in str(err.value)

@@ -23,6 +23,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
 
 from .artifact import Artifact
 from .bytecode import BytecodeError, Compiler, compiler_for
@@ -44,10 +45,13 @@ if TYPE_CHECKING:
 __all__ = ["Artifact", "PackageError", "build_artifacts", "build_dir", "check_dependencies", "cloud_sdks",
            "write_manifest", "PYTHON_VERSIONS", "SIZE_LIMITS"]
 
+# Where this omnicloud is installed: the checkout (editable) or site-packages (a wheel). Every
+# artifact's runtime/ comes from here, never from the app's requirements.
 ROOT = Path(__file__).resolve().parent.parent.parent
 RUNTIME_DIR = ROOT / "runtime"
-# Every SDK version an artifact gets comes from here (the versions the tests run).
-CONSTRAINTS = ROOT / "constraints.txt"
+# Every SDK version an artifact gets comes from here (the versions the tests run): the
+# repository's constraints.txt, shipped in the package (a symlink in the checkout).
+CONSTRAINTS = (Path(__file__).parent / "constraints.txt").resolve()
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 CLOUDS = ("aws", "azure", "gcp")
 
@@ -83,9 +87,10 @@ class PackageError(Exception):
     """Packaging cannot proceed; the message is one line that says what to do."""
 
 
-# The bundler's own code and templates: a change to them can change every artifact.
+# The bundler's own code and templates, and the kinds that read app.yaml (spec and the registry):
+# a change to them can change every artifact.
 BUNDLER_FILES = ("omnicloud/bundle/*.py", "runtime/adapters/azure_templates.py", "runtime/adapters/templates/*",
-                 "spec/*.py")
+                 "spec/*.py", "omnicloud/registry.py", "omnicloud/kinds.py")
 
 
 @dataclass
@@ -183,6 +188,34 @@ def _with_lock(app_requirements: str, source: str, lock: list[str], what: str) -
         if key not in named:
             lines.append(line)
     return "\n".join(lines) + "\n" if lines else ""
+
+
+_COMMENT = re.compile(r"(^|\s)#.*$")
+_EDITABLE = re.compile(r"^(?:-e|--editable)(?:\s+|=)(?P<target>\S+?)(?:\[[^\]]*\])?$")
+
+
+def _installs_omnicloud(text: str, base: Path) -> bool:
+    """Whether a requirements line installs omnicloud itself: by name (from an index, a wheel's or
+    an sdist's URL) or as this checkout, editable (the lines `omnicloud init` writes)."""
+    editable = _EDITABLE.match(text)
+    if not editable:
+        return "omnicloud" in requirement_names(text)
+    target = editable["target"]
+    if target.startswith("file:"):
+        target = unquote(urlsplit(target).path)
+    elif "://" in target:  # a VCS or remote URL: not this checkout
+        return False
+    return (base / target).resolve() == ROOT
+
+
+def _function_requirements(text: str, base: Path) -> str:
+    """A requirements file (in directory `base`) as a function's artifact takes it: without blank
+    and comment lines, and without omnicloud itself. A project's requirements.txt names omnicloud
+    for its own tools (the CLI, the Pulumi program); its functions get runtime/ once, from this
+    installation, and none of those tools."""
+    kept = [line for line in text.splitlines()
+            if (bare := _COMMENT.sub("", line).strip()) and not _installs_omnicloud(bare, base)]
+    return "".join(line + "\n" for line in kept)
 
 
 def _site_entries(site: Path, prefix: str) -> list[Entry]:
@@ -483,7 +516,8 @@ def build_artifacts(app: AppSpec, app_dir: Path, cloud: str, out_dir: Path | Non
         if inputs is not None:
             inputs.files.update(requirement_candidates(app_dir, fn.handler))
         source = requirements_path.relative_to(app_dir).as_posix() if requirements_path else "requirements.txt"
-        requirements = requirements_path.read_text(encoding="utf-8") if requirements_path else ""
+        requirements = (_function_requirements(requirements_path.read_text(encoding="utf-8"),
+                                                requirements_path.parent) if requirements_path else "")
         arch = architecture or (fn.architecture if cloud == "aws" else "x86_64")
         target = Target(version, "aarch64" if arch == "arm64" else "x86_64")
         sdks = cloud_sdks(app, fn.links, cloud)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from omnicloud.registry import registry
 from runtime.backends import local
 from runtime.links import link_env, use_environ
 from spec import AppSpec, FunctionSpec, load_app
@@ -71,18 +72,13 @@ class LocalApp:
         """Exactly what the function would see on a cloud: its identity, its env, its links."""
         fn = self.spec.functions[name]
         env = {**self.process_environ(), **fn.runtime_env(name, "local")}
+        kinds = registry()
         for logical, verbs in fn.links.items():
             kind = self.spec.kind_of(logical)
-            if kind == "table":
-                table = self.spec.tables[logical]
-                props = {"name": logical, "partition_key": table.partition_key}
-                props.update({k: v for k, v in (("sort_key", table.sort_key), ("ttl", table.ttl)) if v})
-            elif kind in ("queue", "topic"):
-                props = {"name": logical}
-            elif kind == "secret":
-                props = {"env": local.env_var_for_secret(logical)}
-            else:
+            definition = kinds.kinds.get(kind or "")
+            if definition is None or definition.local_link is None:
                 continue  # the spec checks reject links to anything else
+            props = definition.local_link(logical, self.spec.section(kind)[logical])
             env.update(link_env(logical, kind, list(verbs), **props))
         return env
 

@@ -212,7 +212,7 @@ class GatewayApp:
         has_body, smuggling = _framing(headers)
         local = path == INTERNAL_PREFIX or path.startswith(INTERNAL_PREFIX + "/")
         if local:
-            refusal = self.local_routes.refuse(headers)
+            refusal = self.local_routes.refuse(headers, path)
             if refusal is not None:
                 return refusal, has_body, None
         if smuggling:
@@ -240,10 +240,8 @@ class GatewayApp:
         if has_body:
             body = await self._read_body(headers, receive, started + self.settings.request_timeout)
         query = scope["query_string"].decode("utf-8", "replace")
-        if local:
-            return self.local_routes.dispatch(method, path, query), False, None
-        function = self.route(path)
-        if function is None:
+        function = None if local else self.route(path)
+        if function is None and not local:
             return (
                 Response.error(
                     404,
@@ -263,6 +261,11 @@ class GatewayApp:
             source_ip=client[0] if client else None,
             request_id=random_uuid(),
         )
+        if local:  # on a pool thread: the console's reads and actions must not hold up the loop
+            response = await asyncio.get_running_loop().run_in_executor(
+                self.pool, self.local_routes.dispatch, request
+            )
+            return response, False, None
         timeout = self.timeout_of(function)
         future = asyncio.get_running_loop().run_in_executor(
             self.pool, self.invoke, function, request, time.monotonic() + timeout

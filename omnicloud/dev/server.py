@@ -12,6 +12,7 @@ every message that was in flight. Hidden knobs (for tests and demos):
   OMNICLOUD_DEV_HTTP_IDLE=<s>    a connection without a request is closed after <s> seconds (default 5)
   OMNICLOUD_DEV_HTTP_THREADS=<n> threads running HTTP invocations at once (default 64)
   OMNICLOUD_DEV_HTTP_CONNECTIONS=<n>  open connections before new requests get 503 (default 512)
+  OMNICLOUD_DEV_HISTORY=<n>      invocations the console keeps per function (default 1000)
 """
 
 from __future__ import annotations
@@ -30,14 +31,18 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from runtime.adapters import local as adapter
 from runtime.log import configure, event
 from runtime.types import Request, Response, ScheduledEvent
 
 from .app import LocalApp, QueueBinding
+from .console_auth import ConsoleAuth, write_server_file
 from .gateway import INTERNAL_PREFIX, Gateway, GatewayApp, GatewaySettings, listen
+from .invocations import InvocationLog
 from .local_routes import TOKEN_FILE, LocalRoutes, load_token
 
 log = logging.getLogger("omnicloud.dev")
@@ -163,6 +168,9 @@ class DevServer:
         self._environs: dict[str, dict[str, str]] = {}
         self._wakeups: dict[str, _Wakeup] = {}
         self._local = threading.local()  # .wakes: consumers to wake when this thread's invocation ends
+        self.pid = os.getpid()
+        self.invocations = InvocationLog(limit=max(1, int(_float_env("OMNICLOUD_DEV_HISTORY", 1000))))
+        self.console_auth: ConsoleAuth | None = None
 
     def function_env(self, function: str) -> dict[str, str]:
         """The function's environment, built once: app.yaml and the state dir are fixed for a run."""
@@ -175,17 +183,28 @@ class DevServer:
 
     def bind(self) -> None:
         """Listen on the port now (OSError if it is taken); `serve()` answers later."""
+        from .console import Console
+
         sock = listen(HOST, self.port, self.http.backlog)
         self.port = sock.getsockname()[1]
-        routes = LocalRoutes(self.token, self.app.store, self.app.spec.name)
+        self.console_auth = ConsoleAuth(self.token, self.port)
+        routes = LocalRoutes(self.token, self.app.store, self.app.spec.name, self.console_auth)
+        Console(self).register(routes.router)
+        write_server_file(self.app.state_dir, self.url, self.console_auth.boot)
         app = GatewayApp(self.http, routes, route=self.app.route, invoke=self.invoke_http,
                          timeout_of=lambda function: self.app.function(function).timeout,
                          describe_routes=lambda: ", ".join(prefix for prefix, _ in self.app.http_routes()) or "none")
         self.gateway = Gateway(app, sock, self.http)
 
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
     def start(self) -> None:
         """Start the consumers, scheduler and watchers; `serve()` then opens the gateway."""
         from .scheduler import Scheduler
+
+        logging.getLogger().addHandler(self.invocations)  # the console's history (invocations.py)
 
         released = self.app.store.release_leases(refund=True)
         if released:
@@ -254,6 +273,7 @@ class DevServer:
             event(log, "stopping with invocations still running; their messages stay queued", running=unfinished)
         self.app.store.on_enqueue(None)
         self.app.store.release_leases(refund=True)
+        logging.getLogger().removeHandler(self.invocations)
 
     def _begin(self) -> None:
         with self._active_cond:
@@ -385,6 +405,41 @@ class DevServer:
 
         threading.Thread(target=call, name=f"schedule:{function}", daemon=True).start()
 
+    def run_schedule_now(self, function: str) -> None:
+        """Fire a schedule now (the console's "run now"); its next due time is unchanged."""
+        fn = self.app.function(function)
+        self._fire_schedule(function, datetime.now(UTC), fn.schedule or "")
+
+    def invoke_event(self, function: str, raw: Any) -> dict[str, Any]:
+        """Run `function` once with an event shaped as for `omnicloud invoke` (EventFileError if it is
+        not), as its trigger would; the outcome, and for HTTP the response."""
+        from .invoke import build_event
+
+        fn = self.app.function(function)
+        name = {"queue": fn.queue.name if fn.queue else "", "topic": fn.topic.name if fn.topic else "",
+                "schedule": fn.schedule or ""}.get(fn.trigger, "")
+        event_ = build_event(fn.trigger, raw, "the event", prefix=fn.http, name=name)
+        environ = self.function_env(function)
+        self._begin()
+        try:
+            if fn.trigger == "http":
+                response = adapter.invoke_http(fn.handler, event_, function=function, environ=environ)
+                body = response.body_bytes()
+                return {"outcome": "error" if response.status >= 500 else "ok", "invocation_id": event_.request_id,
+                        "response": {"status": response.status, "headers": response.headers,
+                                     "body": body.decode("utf-8", "replace")}}
+            try:
+                if fn.trigger == "schedule":
+                    adapter.invoke_schedule(fn.handler, event_, function=function, environ=environ)
+                else:
+                    adapter.invoke_message(fn.handler, event_, trigger=fn.trigger, function=function,
+                                           environ=environ)
+            except Exception as exc:
+                return {"outcome": "error", "invocation_id": event_.id, "error": f"{type(exc).__name__}: {exc}"}
+            return {"outcome": "ok", "invocation_id": event_.id}
+        finally:
+            self._end()
+
     def _housekeeping(self) -> None:
         for name, table in self.app.spec.tables.items():
             if table.ttl:
@@ -455,6 +510,12 @@ def _banner(server: DevServer) -> None:
             what = f"schedule  {fn.schedule}{when}"
         _say(f"  {name:<{width}}  {what}  -> {fn.handler}")
     _say_secrets(app)
+    if sys.stdout.isatty() and server.console_auth is not None:  # a sign-in link never goes into a log
+        _say(f"console: {url}{INTERNAL_PREFIX}/login?ticket={server.console_auth.ticket()} (a one-time link; "
+             f"`omnicloud console --state {app.state_dir}` prints a new one)")
+    else:
+        _say(f"console: {url}{INTERNAL_PREFIX}/console/ (sign in with the one-time link that "
+             f"`omnicloud console --state {app.state_dir}` prints)")
     _say(f"inspect queues at {url}{INTERNAL_PREFIX}/queues (with 'Authorization: Bearer <token>', the token in "
          f"{app.state_dir / TOKEN_FILE}); " + ("reloading on code changes; " if server.reload else "")
          + "Ctrl-C to stop")

@@ -289,6 +289,28 @@ class Store:
         next_cursor = _encode_cursor(rows[-1][0], table, pk, descending) if more and rows else None
         return Page(items=[json.loads(item) for _, item in rows], cursor=next_cursor)
 
+    def table_count(self, table: str) -> int:
+        row = self._one("SELECT count(*) FROM items WHERE tbl=?", (table,))
+        return row[0] if row else 0
+
+    def table_partitions(self, table: str, *, prefix: str = "", after: str | None = None,
+                         limit: int = 50) -> list[str]:
+        """Distinct partition keys of `table` in order (those starting with `prefix`), after `after`.
+
+        One index seek per key (a recursive "loose index scan"), so a partition of 100,000 items
+        costs no more to step over than one of a single item."""
+        low = max(prefix, after) if after is not None else prefix
+        inclusive = after is None or after < prefix
+        rows = self._all(
+            "WITH RECURSIVE keys(pk) AS ("
+            f" SELECT min(pk) FROM items WHERE tbl = ? AND pk {'>=' if inclusive else '>'} ?"
+            " UNION ALL SELECT (SELECT min(pk) FROM items WHERE tbl = ? AND pk > keys.pk) FROM keys"
+            " WHERE keys.pk IS NOT NULL AND substr(keys.pk, 1, ?) = ?"
+            ") SELECT pk FROM keys WHERE pk IS NOT NULL AND substr(pk, 1, ?) = ? LIMIT ?",
+            (table, low, table, len(prefix), prefix, len(prefix), prefix, limit),
+        )
+        return [row[0] for row in rows]
+
     def purge_expired_items(self, table: str, ttl_attribute: str, now: float | None = None) -> int:
         """Delete items whose TTL (epoch seconds) has passed, as the clouds do in the background."""
         with self._tx() as conn:
@@ -448,6 +470,43 @@ class Store:
         with self._tx() as conn:
             return conn.execute("DELETE FROM messages WHERE queue=?", (queue,)).rowcount
 
+    def count(self, queue: str) -> int:
+        """How many messages `queue` holds (ready, delayed and in flight)."""
+        row = self._one("SELECT count(*) FROM messages WHERE queue=?", (queue,))
+        return row[0] if row else 0
+
+    def browse(self, queue: str, *, limit: int = 50, after: int | None = None) -> list[tuple[int, Received]]:
+        """(position, message) pairs of `queue` in arrival order, `limit` at a time: pass the last
+        position back as `after` for the next page. Nothing is leased."""
+        rows = self._all(f"SELECT seq, {_COLUMNS} FROM messages WHERE queue=? AND seq > ? ORDER BY seq LIMIT ?",
+                         (queue, after or 0, limit))
+        return [(row[0], _received(row[1:])) for row in rows]
+
+    def message(self, queue: str, message_id: str) -> Received | None:
+        """One message of `queue` by id (None if it is not there), without leasing it."""
+        row = self._one(f"SELECT {_COLUMNS} FROM messages WHERE queue=? AND id=?", (queue, message_id))
+        return _received(row) if row else None
+
+    def delete_message(self, queue: str, message_id: str) -> bool:
+        return self._write("DELETE FROM messages WHERE queue=? AND id=?", (queue, message_id)).rowcount == 1
+
+    def redrive(self, queue: str, message_ids: list[str] | None = None) -> int:
+        """Move dead letters of `queue` (from `<queue>-dlq`; all of them, or those in `message_ids`)
+        back to `queue`, ready now and with their deliveries counted from zero again, as SQS's
+        redrive does. Their last error is kept. Returns how many moved."""
+        now = time.time()
+        with self._tx() as conn:
+            sql = ("UPDATE messages SET queue=?, visible_at=?, receive_count=0, lease=NULL, lease_owner=NULL"
+                   " WHERE queue=?")
+            if message_ids is None:
+                moved = conn.execute(sql, (queue, now, dlq_name(queue))).rowcount
+            else:
+                moved = sum(conn.execute(sql + " AND id=?", (queue, now, dlq_name(queue), message_id)).rowcount
+                            for message_id in message_ids)
+        if moved and self._listener is not None:
+            self._listener(queue, moved)
+        return moved
+
     # -- topics ----------------------------------------------------------------------------
 
     def set_subscriptions(self, subscriptions: list[tuple[str, str, dict[str, Any]]]) -> None:
@@ -466,6 +525,10 @@ class Store:
 
     def publish(self, topic: str, message: OutgoingMessage) -> str:
         """Fan `message` out to every subscription whose filter matches, all in one transaction."""
+        return self.fan_out(topic, message)[0]
+
+    def fan_out(self, topic: str, message: OutgoingMessage) -> tuple[str, list[str]]:
+        """`publish`, saying also which subscription queues the filters let the message into."""
         from ..filters import matches
 
         message_id = random_uuid()
@@ -479,7 +542,7 @@ class Store:
         if self._listener is not None:
             for queue in delivered:
                 self._listener(queue, 1)
-        return message_id
+        return message_id, delivered
 
     # -- secrets ---------------------------------------------------------------------------
 

@@ -224,7 +224,16 @@ def http(method: str, path: str, headers: dict | None = None, body=b"") -> tuple
         )
         response = ENTRY(req, AzureContext())
         return response.status_code, response.get_body()
-    response = CLIENT.open(path, method=method, headers=headers, data=data)
+    # Every HTTP function sits behind API Gateway (x-google-backend with jwt_audience, see
+    # providers/gcp.py), which calls it with its own ID token in Authorization and moves the
+    # caller's Authorization to X-Forwarded-Authorization (tests/events/gcp/api_gateway_http.json).
+    gateway = _event("gcp", "api_gateway_http")["headers"]["Authorization"]
+    caller = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+    forwarded = [v for k, v in headers.items() if k.lower() == "authorization"]
+    if forwarded:
+        caller["X-Forwarded-Authorization"] = forwarded[0]
+    caller["Authorization"] = gateway
+    response = CLIENT.open(path, method=method, headers=caller, data=data)
     return response.status_code, response.get_data()
 
 

@@ -342,3 +342,28 @@ def test_the_clouds_python_runs_the_shipped_bytecode_without_compiling_the_sourc
                           cwd=tmp_path, env={"OMNICLOUD_FUNCTION": "web"})
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "200"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        f"-e {ROOT}[aws,azure,gcp]",  # what `omnicloud init` writes from an editable checkout
+        "omnicloud[aws,azure,gcp] @ file:///tmp/dist/omnicloud-0.1.0-py3-none-any.whl",  # from a wheel
+        "omnicloud[aws]==0.1.0  # from an index",
+    ],
+    ids=["editable-checkout", "wheel", "index"],
+)
+def test_a_requirements_line_for_omnicloud_itself_is_left_out_of_every_artifact(tmp_path, line):
+    """The project's requirements.txt names omnicloud for its CLI and Pulumi program; artifacts get
+    runtime/ once, from the omnicloud that builds them, and never omnicloud's own dependencies."""
+    app = _checkout(tmp_path, "project")
+    (app / "shop" / "requirements.txt").write_text(f"# the project's tools\n{line}\nPyJWT==2.15.1\n")
+    with zipfile.ZipFile(_build(app, "aws")["web"].path) as zf:
+        names = zf.namelist()
+    assert names.count("runtime/__init__.py") == 1 and "runtime/adapters/aws.py" in names
+    assert "jwt/__init__.py" in names
+    assert not any(n.startswith(("omnicloud/", "omnicloud-", "pulumi/", "pulumi-", "spec/", "providers/"))
+                   for n in names), names
+    with zipfile.ZipFile(_build(app, "gcp")["web"].path) as zf:
+        listed = zf.read("requirements.txt").decode()
+    assert "omnicloud" not in listed and "PyJWT==2.15.1" in listed.splitlines()

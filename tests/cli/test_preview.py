@@ -155,6 +155,7 @@ def test_preview_refuses_a_stack_override_over_the_clouds_limit(tmp_path):
     (tmp_path / "functions").mkdir()
     (tmp_path / "functions" / "api.py").write_text("app = None\n")
     (tmp_path / "app.yaml").write_text("name: agents\nfunctions:\n  api:\n    handler: functions.api:app\n    http: /\n")
+    (tmp_path / "__main__.py").write_text((ROOT / "__main__.py").read_text())
     (tmp_path / "Pulumi.big.yaml").write_text(
         "config:\n  omnicloud:cloud: aws\n  aws:region: eu-west-1\n  omnicloud:functions:\n    api: {memory: 20000}\n")
     proc = subprocess.run([sys.executable, "-m", "omnicloud", "preview", "--cloud", "aws", "--stack", "big",
@@ -203,3 +204,93 @@ def test_preview_lists_resources_in_one_stable_order():
     # Properties print with sorted keys too, at every depth.
     for resource in first.as_json()["resources"]:
         assert list(resource["props"]) == sorted(resource["props"])
+
+
+# -- the project's own program (issue 11) --------------------------------------------------------
+
+TEAM_MAIN = '''\
+import pulumi
+import pulumi_aws as aws
+
+from omnicloud.program import main
+
+
+def mark(marker):
+    """Appends `marker` to a tag, so the test sees which transforms ran, in which order."""
+
+    def transform(args):
+        if not args.type_.startswith("aws:") or "tags" not in args.props:
+            return None
+        tags = dict(args.props.get("tags") or {})
+        tags["order"] = tags.get("order", "") + marker
+        return pulumi.ResourceTransformResult({**args.props, "tags": tags}, args.opts)
+
+    return transform
+
+
+def protect_tables(args):
+    if args.type_ == "aws:dynamodb/table:Table":
+        opts = pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(protect=True))
+        return pulumi.ResourceTransformResult(args.props, opts)
+    return None
+
+
+def in_process(args):
+    """The older API: the SDK applies it in the program's own process, before registration."""
+    if args.type_ == "aws:sqs/queue:Queue":
+        return pulumi.ResourceTransformationResult({**args.props, "delay_seconds": 7}, args.opts)
+    return None
+
+
+pulumi.runtime.register_stack_transformation(in_process)
+pulumi.runtime.register_resource_transform(mark("s"))
+pulumi.runtime.register_resource_transform(protect_tables)
+app = main(opts=pulumi.ResourceOptions(transforms=[mark("p")]))
+aws.sns.Topic("team-alerts", opts=pulumi.ResourceOptions(parent=app))
+pulumi.export("team", "platform")
+'''
+
+
+def test_preview_runs_the_projects_own_main_with_both_transform_apis(tmp_path):
+    from omnicloud.preview import run_preview
+    from tests.projects import project
+
+    result = run_preview(project(tmp_path, main=TEAM_MAIN), "aws", "dev")
+    # What the team added to the program shows: its resource (tagged as a child of the App) and export.
+    alerts = result.by_name("team-alerts", "aws:sns/topic:Topic")
+    assert alerts.props["tags"]["managed-by"] == "omnicloud"
+    assert result.outputs["team"] == "platform"
+    # The engine's transforms, as `pulumi up` applies them: a resource's ancestors' (the App's
+    # `transforms` option) before the stack's (register_resource_transform), on every resource.
+    tagged = [r for r in result.resources if r.custom and "tags" in r.props]
+    assert len(tagged) > 10 and {r.props["tags"]["order"] for r in tagged} == {"ps"}
+    # An engine transform's options count too, and the in-process API still applies.
+    assert all(r.protect for r in result.of_type("aws:dynamodb/table:Table"))
+    assert not any(r.protect for r in result.of_type("aws:sqs/queue:Queue"))
+    assert {r.props.get("delaySeconds") for r in result.of_type("aws:sqs/queue:Queue")} == {7}
+
+
+def test_a_project_without_a_program_is_one_line_naming_the_file(tmp_path):
+    from tests.projects import project
+
+    directory = project(tmp_path)
+    (directory / "__main__.py").unlink()
+    proc = subprocess.run([sys.executable, "-m", "omnicloud", "preview", "--cloud", "aws", "--project",
+                           str(directory)], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert str(directory / "__main__.py") in line and "from omnicloud.program import main" in line
+
+
+def test_preview_text_shows_tags_protection_and_the_properties_a_reviewer_checks(tmp_path):
+    from omnicloud.preview import render_tree, run_preview
+    from tests.projects import project
+
+    stack = "  omnicloud:tags:\n    cost-center: cc-1234\n  omnicloud:functions:\n    api: {max_instances: 50}\n"
+    text = render_tree(run_preview(project(tmp_path, stack=stack, environment="prod"), "gcp", "prod"))
+    lines = text.splitlines()
+    function = next(i for i, line in enumerate(lines) if "cloudfunctionsv2/function:Function  shop-api" in line)
+    assert "serviceConfig.maxInstanceCount=50" in lines[function]
+    assert lines[function + 1].strip().startswith("labels: cost-center=cc-1234,")
+    database = next(line for line in lines if "firestore/database:Database" in line)
+    assert "[protect, retain]" in database

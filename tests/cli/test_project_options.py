@@ -34,6 +34,7 @@ def workspace(tmp_path, monkeypatch) -> Path:
     (project / "handlers.py").write_text("app = object()\n")
     (project / "app.yaml").write_text(BROKEN)
     (project / "other.yaml").write_text(BROKEN)
+    (project / "__main__.py").write_text((ROOT / "__main__.py").read_text())
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -99,6 +100,7 @@ def test_the_missing_secret_warning_is_the_same_on_every_cloud_and_in_json(tmp_p
     (tmp_path / "handlers.py").write_text("app = object()\n")
     (tmp_path / "app.yaml").write_text(GOOD)
     (tmp_path / "Pulumi.yaml").write_text("name: shop-project\nruntime: python\n")
+    (tmp_path / "__main__.py").write_text((ROOT / "__main__.py").read_text())
     (tmp_path / "Pulumi.dev.yaml").write_text(
         "config:\n  omnicloud:cloud: aws\n  gcp:project: shop-dev\n"
     )

@@ -155,6 +155,14 @@ class DevProcess:
         return self.proc.returncode
 
 
+def sign_in_link(state: Path) -> str:
+    """What `omnicloud console --state DIR` prints: the one-time sign-in link to the console."""
+    proc = subprocess.run([sys.executable, "-m", "omnicloud", "console", "--state", str(state)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
 @pytest.fixture
 def dev_server(tmp_path: Path) -> Iterator[Callable[..., DevProcess]]:
     """Start `omnicloud dev` processes; every one still running is stopped after the test."""

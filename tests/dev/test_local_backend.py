@@ -297,3 +297,61 @@ def test_function_environment_holds_only_its_links(tmp_path):
     assert "GREETING_STYLE" not in admin
     assert app.route("/admin") == "admin" and app.route("/admin/x") == "admin"
     assert app.route("/administrator") == "api" and app.route("/") == "api"
+
+
+def _dead(db: local.Store, queue: str, body: bytes, error: str) -> str:
+    [message_id] = db.send(queue, [OutgoingMessage(body=body)])
+    [msg] = db.receive(queue, owner="t")
+    db.dead_letter(msg.id, msg.lease, error=error)
+    return message_id
+
+
+def test_redrive_moves_dead_letters_back_ready_with_deliveries_counted_afresh(state):
+    db = store(state)
+    woken = []
+    db.on_enqueue(lambda queue, count: woken.append((queue, count)))
+    first, second = _dead(db, "work", b"one", "boom 1"), _dead(db, "work", b"two", "boom 2")
+    assert db.count("work-dlq") == 2 and db.count("work") == 0
+    assert db.redrive("work", [first, "not-there"]) == 1
+    [back] = db.peek("work")
+    assert back.id == first and back.receive_count == 0 and back.last_error == "boom 1" and back.lease is None
+    assert [m.id for m in db.peek("work-dlq")] == [second]
+    assert db.redrive("work") == 1 and db.count("work-dlq") == 0 and db.count("work") == 2
+    assert ("work", 1) in woken  # the consumers are woken, not left to their next poll
+    [again] = db.receive("work", max_messages=1, owner="t", max_receives=1)
+    assert again.receive_count == 1  # a full set of retries
+
+
+def test_browse_pages_a_queue_in_arrival_order_without_leasing(state):
+    db = store(state)
+    ids = db.send("work", [OutgoingMessage(body=str(n).encode()) for n in range(7)])
+    first = db.browse("work", limit=3)
+    assert [m.id for _, m in first] == ids[:3]
+    rest = db.browse("work", limit=10, after=first[-1][0])
+    assert [m.id for _, m in rest] == ids[3:]
+    assert db.message("work", ids[4]).body == b"4" and db.message("work-dlq", ids[4]) is None
+    assert len(db.receive("work", max_messages=10)) == 7  # nothing was leased by browsing
+
+
+def test_table_partitions_are_listed_in_order_by_prefix_and_page(state):
+    db = store(state)
+    for pk in ("a", "b#1", "b#2", "b#3", "c"):
+        for sk in range(3):
+            db.table_put("t", pk, str(sk), {"pk": pk, "sk": str(sk)})
+    db.table_put("other", "b#9", "x", {"pk": "b#9"})
+    assert db.table_partitions("t") == ["a", "b#1", "b#2", "b#3", "c"]
+    assert db.table_partitions("t", prefix="b#") == ["b#1", "b#2", "b#3"]
+    assert db.table_partitions("t", prefix="b#", limit=2) == ["b#1", "b#2"]
+    assert db.table_partitions("t", prefix="b#", after="b#2") == ["b#3"]
+    assert db.table_partitions("t", after="b#3") == ["c"]
+    assert db.table_partitions("t", prefix="z") == []
+    assert db.table_count("t") == 15 and db.table_count("nothing") == 0
+
+
+def test_fan_out_says_which_subscriptions_took_the_message(state):
+    db = store(state)
+    db.set_subscriptions([("events", "all", {}), ("events", "paid", {"type": ["order.paid"]})])
+    _, delivered = db.fan_out("events", OutgoingMessage(body=b"{}", attributes={"type": "order.new"}))
+    assert delivered == ["events~all"]
+    _, delivered = db.fan_out("events", OutgoingMessage(body=b"{}", attributes={"type": "order.paid"}))
+    assert sorted(delivered) == ["events~all", "events~paid"]

@@ -56,7 +56,7 @@ def test_every_route_but_the_public_ones_requires_credentials(cloud):
     checked = 0
     for route in app.routes:
         if OPERATIONS[(route.method, route.template)].permission == PUBLIC:
-            assert route.template in ("/health", "/openapi.json", "/admin/bootstrap")
+            assert route.template in ("/health", "/openapi.json", "/admin/bootstrap", "/ui", "/ui/{name}")
             continue
         path = route.template.replace("{", "").replace("}", "")
         response = cloud.http(route.method, path, {"name": "x"} if route.method in ("POST", "PUT", "PATCH") else None)

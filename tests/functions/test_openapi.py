@@ -60,6 +60,7 @@ class World:
             "webhook_id": self.webhook,
             "key": "n1",
             "key_id": self.key_id,
+            "name": "app.js",  # a file of the dashboard (/ui/{name})
         }
 
     def call(self, method, path, payload=None, *, token="admin", headers=None):
@@ -154,6 +155,12 @@ SPECIAL: dict[tuple[str, str, int], Callable] = {
     ("DELETE", "/agents/{agent_id}/notes/{key}", 204): lambda w, mp: w.call(
         "DELETE", f"{w.base}/notes/n1"
     ),
+    ("GET", "/agents/{agent_id}/metrics", 400): lambda w, mp: w.call(
+        "GET", f"{w.base}/metrics?minutes=0"
+    ),
+    ("GET", "/ui", 200): lambda w, mp: w.call("GET", "/ui/"),
+    ("GET", "/ui", 308): lambda w, mp: w.call("GET", "/ui"),
+    ("GET", "/ui/{name}", 200): lambda w, mp: w.call("GET", "/ui/app.js"),
 }
 
 
@@ -255,10 +262,13 @@ def test_every_documented_answer_and_error_is_what_the_handler_gives(
                     assert header.lower() in {h.lower() for h in response.headers}, (
                         f"{where}: no {header} header"
                     )
-            if "content" in documented:
+            if "content" in documented and "application/json" in documented["content"]:
                 _validator(doc, f"{pointer}/content/application~1json/schema").validate(
                     body(response)
                 )
+            elif "content" in documented:  # the dashboard's files
+                media = response.headers["content-type"].split(";")[0]
+                assert media in documented["content"] and response.body_bytes(), where
             else:
                 assert response.body_bytes() == b"", where
             seen.append((method, template, status))

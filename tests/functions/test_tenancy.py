@@ -88,9 +88,15 @@ def _authenticated_operations():
     return [op for op in OPERATIONS.values() if op.permission != PUBLIC]
 
 
-def test_the_route_table_has_no_public_route_but_health_openapi_and_bootstrap():
+def test_the_route_table_has_no_public_route_but_health_openapi_bootstrap_and_the_dashboards_files():
     public = {(op.method, op.template) for op in OPERATIONS.values() if op.permission == PUBLIC}
-    assert public == {("GET", "/health"), ("GET", "/openapi.json"), ("POST", "/admin/bootstrap")}
+    assert public == {
+        ("GET", "/health"),
+        ("GET", "/openapi.json"),
+        ("POST", "/admin/bootstrap"),
+        ("GET", "/ui"),
+        ("GET", "/ui/{name}"),
+    }
 
 
 def test_every_route_refuses_another_tenants_objects(

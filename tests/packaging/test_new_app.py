@@ -248,6 +248,18 @@ def test_the_installed_package_is_the_wheel_not_the_repository(installed, tmp_pa
     assert missing.returncode != 0 and "No module named 'functions'" in missing.stderr
     version = run([str(installed["omnicloud"]), "--version"], tmp_path).stdout.strip()
     assert version == f"omnicloud {installed['wheel'].name.split('-')[1]}"
+    # The console's page is in the wheel (omnicloud dev serves it from the installed package).
+    console = run(
+        [
+            str(installed["python"]),
+            "-c",
+            "from omnicloud.dev.local_routes import CONSOLE_DIR, CONSOLE_FILES;"
+            "print(all((CONSOLE_DIR / n).is_file() for n in CONSOLE_FILES), CONSOLE_DIR)",
+        ],
+        tmp_path,
+    )
+    shipped, where = console.stdout.split()
+    assert shipped == "True" and Path(where).is_relative_to(site)
 
 
 @pytest.mark.parametrize("template", list(TEMPLATES))

@@ -401,6 +401,7 @@ def test_secret_value_is_deployed_only_when_the_stack_config_holds_one(tmp_path)
     stack = (ROOT / "Pulumi.dev.yaml").read_text() + "  omnicloud:jwt-secret:\n    secure: v1:c2VjcmV0\n"
     (tmp_path / "Pulumi.dev.yaml").write_text(stack)
     shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    shutil.copy(ROOT / "__main__.py", tmp_path / "__main__.py")
     result = preview("aws", project=str(tmp_path), app=str(ROOT / "app.yaml"))
     (version,) = result.of_type("aws:secretsmanager/secretVersion:SecretVersion")
     jwt = outputs(only(children(result, "Secret", "jwt-secret", NATIVE["secret"])))
@@ -499,6 +500,7 @@ def test_unset_visibility_timeout_is_six_times_the_consumers_timeout_overrides_i
     stack = (ROOT / "Pulumi.dev.yaml").read_text() + "  omnicloud:functions:\n    worker:\n      timeout: 600\n"
     (tmp_path / "Pulumi.dev.yaml").write_text(stack)
     shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    shutil.copy(ROOT / "__main__.py", tmp_path / "__main__.py")
     result = run_preview(tmp_path, "aws", "dev", app=str(ROOT / "app.yaml"))
     assert main_queue(result, "Queue", "task-queue").props["visibilityTimeoutSeconds"] == 3600
 

@@ -490,6 +490,7 @@ def test_secret_takes_its_value_from_stack_config(tmp_path):
     stack = (ROOT / "Pulumi.dev.yaml").read_text() + "  omnicloud:jwt-secret: s3cr3t-from-config\n"
     (tmp_path / "Pulumi.dev.yaml").write_text(stack)
     shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    shutil.copy(ROOT / "__main__.py", tmp_path / "__main__.py")
     result = run_preview(tmp_path, "azure", "dev", app=str(ROOT / "app.yaml"))
     values = {}
     for r in result.of_type("azure-native:keyvault:Secret"):

@@ -403,8 +403,11 @@ def test_stack_labels_on_every_resource_that_takes_labels():
 
 
 def test_missing_project_is_one_clear_line(tmp_path):
+    from omnicloud.preview import ProgramError
+
     (tmp_path / "Pulumi.dev.yaml").write_text("config:\n  omnicloud:environment: dev\n  gcp:region: us-central1\n")
-    with pytest.raises(ValueError) as err:
+    (tmp_path / "__main__.py").write_text((ROOT / "__main__.py").read_text())
+    with pytest.raises(ProgramError) as err:
         run_preview(tmp_path, "gcp", "dev", app=str(ROOT / "app.yaml"))
     message = str(err.value)
     assert "gcp:project is not set" in message and "pulumi config set gcp:project" in message

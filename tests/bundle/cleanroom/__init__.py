@@ -45,6 +45,7 @@ from omnicloud.bundle import build_artifacts
 from runtime.links import env_name
 from spec import load_app
 from tests import emulators
+from tests.conftest import cache_dir
 
 HERE = Path(__file__).resolve().parent
 DRIVER = HERE.parent / "cleanroom_driver.py"
@@ -141,7 +142,7 @@ class Provided:
     @classmethod
     def of(cls, cloud: str, config: pytest.Config) -> Provided:
         """The cloud's runtime on its Python, its installs cached in the pytest cache."""
-        return cls(cloud, interpreter(PYTHONS[cloud]), Path(config.cache.mkdir("cleanroom")))
+        return cls(cloud, interpreter(PYTHONS[cloud]), cache_dir(config, "cleanroom"))
 
     def paths_for(self, code: Path) -> tuple[list[str], list[str]]:
         """(sys.path entries, site directories) beyond the unpacked zip itself."""

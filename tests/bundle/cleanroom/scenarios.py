@@ -41,7 +41,9 @@ status, body = http("GET", "/health")
 assert status == 200, body
 status, body = http("POST", "/admin/bootstrap", {"authorization": "Bearer " + SECRETS["bootstrap-token"]})
 assert status == 201, body
-auth = {"authorization": "Bearer " + json.loads(body)["key"], "content-type": "application/json"}
+created = json.loads(body)
+tenant = created["tenant"]["tenant_id"]
+auth = {"authorization": "Bearer " + created["key"], "content-type": "application/json"}
 status, body = http("POST", "/agents", auth, {"name": "cleanroom", "model": "echo", "tools": ["calculator"]})
 assert status == 201, body
 agent = json.loads(body)["agent_id"]
@@ -52,9 +54,17 @@ assert status == 200 and json.loads(body)["name"] == "cleanroom", body
 import time
 import jwt  # the artifact's vendored PyJWT (on Google Cloud: installed from its requirements.txt)
 token = jwt.encode({"sub": "cleanroom", "aud": "agents-api", "iss": "agents", "exp": int(time.time()) + 600,
-                    "permissions": ["agent:read"]}, SECRETS["jwt-secret"], algorithm="HS256")
+                    "tenant": tenant, "permissions": ["agent:read"]}, SECRETS["jwt-secret"], algorithm="HS256")
 status, body = http("GET", "/me", {"authorization": "Bearer " + token})
-assert status == 200 and json.loads(body)["kind"] == "jwt", body
+assert status == 200 and json.loads(body)["kind"] == "jwt" and json.loads(body)["tenant_id"] == tenant, body
+status, body = http("GET", f"/agents/{agent}", {"authorization": "Bearer " + token})
+assert status == 200 and json.loads(body)["agent_id"] == agent, body  # the token's tenant owns the agent
+# The dashboard's files ship inside the artifact (functions/static) and are served from it.
+status, body = http("GET", "/ui/")
+assert status == 200 and b'<script type="module" src="app.js">' in body, body
+for name in ("app.js", "charts.js", "style.css"):
+    status, body = http("GET", "/ui/" + name)
+    assert status == 200 and body, (name, status)
 """,
         "worker": CONSUME,
         "notifier": CONSUME,
