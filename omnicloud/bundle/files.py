@@ -88,6 +88,9 @@ def _is_type_checking(test: ast.expr) -> bool:
         isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
 
 
+_BLOCK_NODES = (ast.stmt, ast.excepthandler, ast.match_case)
+
+
 def import_sites(tree: ast.AST, module: str, is_package: bool) -> list[ImportSite]:
     """Every import statement of a parsed module, with relative imports made absolute."""
     package = module if is_package else module.rpartition(".")[0]
@@ -125,8 +128,11 @@ def import_sites(tree: ast.AST, module: str, is_package: bool) -> list[ImportSit
             for child in node.orelse:
                 visit(child, guarded)
             return
+        # Imports are statements: only blocks of statements (bodies, handlers, match cases) can
+        # hold one, so expressions are never walked.
         for child in ast.iter_child_nodes(node):
-            visit(child, guarded)
+            if isinstance(child, _BLOCK_NODES):
+                visit(child, guarded)
 
     visit(tree, False)
     return sites
