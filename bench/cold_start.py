@@ -11,7 +11,8 @@ table, a queue, a topic and a secret (so its artifact carries those SDKs) is pac
 `omnicloud package`, unpacked, and run in the clean room of tests/bundle/cleanroom (`python -I -S`
 on the cloud's Python, sys.path = the zip plus what the cloud provides). The events they handle
 touch no client: this is the SDK-free path, which must not pay for the SDKs in the artifact.
-Their hosts (`*_artifact_host`, `bare_py312`) are the same clean room without our entry. They run
+Their hosts (`*_artifact_host`) are the same clean room without our entry (for Lambda: with what the
+Lambda runtime imports and sets up before it imports a handler). They run
 with -B, as on Lambda and Azure (read-only code: nothing is written); the artifacts carry the
 bytecode `omnicloud package` compiled for the cloud's Python, and the hosts' libraries theirs.
 
@@ -257,8 +258,18 @@ secrets: {token: {}}
 CLEAN_PRELUDE = ("import sys, time\nsys.path[0:0] = {paths!r}\n"
                  "import site\nfor _d in {sites!r}:\n    site.addsitedir(_d)\n_t0 = time.perf_counter()\n")
 
+# What the Lambda runtime has done before it imports the handler: awslambdaric/bootstrap.py imports
+# importlib, json, logging, os, sys, time and traceback, and _setup_logging puts its own handler on the
+# root logger (https://github.com/aws/aws-lambda-python-runtime-interface-client, awslambdaric/bootstrap.py).
+# Its sink writes to stdout; this stand-in writes to stderr, which the benchmark leaves alone.
+LAMBDA_RUNTIME_HOST = """
+import importlib, json, logging, os, traceback
+os.environ["AWS_LAMBDA_FUNCTION_NAME"] = "bench"
+logging.getLogger().addHandler(logging.StreamHandler(sys.stderr))
+_t1 = time.perf_counter()
+"""
+
 AWS_ARTIFACT = """
-_t1 = _t0
 import omnicloud_entry
 r1 = omnicloud_entry.handler({http_event!r}, Ctx())
 assert r1["statusCode"] == 200 and "hello world" in r1["body"], r1
@@ -377,10 +388,10 @@ def candidates(workdir: Path, nopyc: Path, artifacts: dict | None = None) -> lis
         Candidate("azure_functionapp", "azure-functions 1.26 FunctionApp (HTTP + Service Bus)", "peer",
                   host="azure_host", code=code(both, AZURE_HOST, AZURE_NATIVE)),
     ] + ([] if artifacts is None else [
-        Candidate("bare_py312", "python3.12 -I -S, the clean room of Lambda and Cloud Functions", "host",
-                  **clean("aws", "_t1 = _t0\n")),
+        Candidate("aws_artifact_host", "Lambda's runtime in the clean room: python3.12 -I -S with what its"
+                  " bootstrap imports and sets up", "host", **clean("aws", LAMBDA_RUNTIME_HOST)),
         Candidate("aws_artifact", "omnicloud AWS from the unpacked artifact (HTTP; boto3 1.34.0 beside it)", "ours",
-                  host="bare_py312", **clean("aws", LAMBDA_CONTEXT, AWS_ARTIFACT)),
+                  host="aws_artifact_host", **clean("aws", LAMBDA_RUNTIME_HOST, LAMBDA_CONTEXT, AWS_ARTIFACT)),
         Candidate("azure_artifact_host", "Azure host in the clean room: azure.functions + HttpRequest", "host",
                   **clean("azure", AZURE_HOST)),
         Candidate("azure_artifact", "omnicloud Azure from the unpacked artifact (HTTP; SDKs in .python_packages)",
@@ -408,8 +419,8 @@ def run_once(c: Candidate, env: dict[str, str], extra: tuple[str, ...] = ()) -> 
         tail = "\n".join(proc.stderr.strip().splitlines()[-6:])
         raise SystemExit(f"cold start: candidate {c.name} failed (exit {proc.returncode}):\n{tail}")
     host = entry = 0.0
-    if proc.stdout.strip():
-        host, entry = (float(x) for x in proc.stdout.split())
+    if proc.stdout.strip():  # the last line: on Lambda, our log line goes to stdout too
+        host, entry = (float(x) for x in proc.stdout.strip().splitlines()[-1].split())
     return wall, host, entry, proc.stderr
 
 
@@ -557,12 +568,13 @@ def _target(c: Candidate, line: dict, ours: float, peer: float | None) -> dict:
     if c.name == "aws_nopyc":
         return {}
     if cloud in ("aws", "local"):
-        # Above the bare interpreter: the in-repo venv's for aws/local, the clean room's own for the artifact.
+        # Above the bare interpreter: `python -I -c pass` for aws/local; for the artifact, the interpreter
+        # as Lambda's runtime hands it over (aws_artifact_host).
         above = line["added_above_host_ms"] if c.host else ours
         factor = round(peer / above, 2) if peer and above > 0 else None
+        bare = "Lambda's runtime" if c.host else "the bare interpreter"
         return {"peer": PEER, "peer_factor": factor, "above_bare_ms": round(above, 2),
-                "target": f"<= {OVERHEAD_TARGET_MS:g} ms above the bare interpreter and >= {PEER_FACTOR:g}x below "
-                          f"{PEER}",
+                "target": f"<= {OVERHEAD_TARGET_MS:g} ms above {bare} and >= {PEER_FACTOR:g}x below {PEER}",
                 "met": bool(above <= OVERHEAD_TARGET_MS and (factor is None or factor >= PEER_FACTOR))}
     return {"target": f"<= {HOST_TARGET_MS:g} ms above the host's library",
             "met": bool(line["added_above_host_ms"] <= HOST_TARGET_MS)}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from .links import current_environ
 from .types import BadRequest, Request, Response
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on the cold path
@@ -32,15 +31,20 @@ _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}")
 
 
 class Route:
-    """One registered route: method, path template, its compiled pattern, the handler."""
+    """One registered route: method, path template, the handler, and its pattern, compiled when a
+    request first reaches it (a cold start pays for the routes it tries, not for every route)."""
 
     __slots__ = ("method", "template", "pattern", "handler")
 
-    def __init__(self, method: str, template: str, pattern: re.Pattern[str], handler: Handler):
+    def __init__(self, method: str, template: str, handler: Handler):
         self.method = method
         self.template = template
-        self.pattern = pattern
+        self.pattern: re.Pattern[str] | None = None
         self.handler = handler
+
+    def compile(self) -> re.Pattern[str]:
+        self.pattern = _compile(self.template)
+        return self.pattern
 
     def __repr__(self) -> str:
         return f"Route({self.method} {self.template} -> {getattr(self.handler, '__qualname__', self.handler)!r})"
@@ -80,14 +84,17 @@ class Router:
 
     @property
     def prefix(self) -> str:
-        # current_environ: under `omnicloud dev` each function's prefix is in its own environment.
-        prefix = self._prefix if self._prefix is not None else current_environ().get("OMNICLOUD_HTTP_PREFIX", "/")
-        return _normalized_prefix(prefix)
+        if self._prefix is not None:
+            return _normalized_prefix(self._prefix)
+        # Under `omnicloud dev` each function's prefix is in its own environment (runtime.links).
+        from .links import current_environ
+
+        return _normalized_prefix(current_environ().get("OMNICLOUD_HTTP_PREFIX", "/"))
 
     def route(self, method: str, template: str) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             for verb in method.upper().split(","):
-                self.routes.append(Route(verb.strip(), template, _compile(template), handler))
+                self.routes.append(Route(verb.strip(), template, handler))
             return handler
 
         return register
@@ -145,7 +152,7 @@ class Router:
         request.route_path = path
         allowed: list[str] = []
         for route in self.routes:
-            match = route.pattern.match(path)
+            match = (route.pattern or route.compile()).match(path)
             if not match:
                 continue
             if route.method != request.method and not (route.method == "GET" and request.method == "HEAD"):
