@@ -60,19 +60,29 @@ for module, cls, name, kwargs in json.loads(Path(__file__).with_name("resources.
 '''
 
 
-def _preview(project: Path, cloud: str) -> dict:
-    """The preview of `project` as `omnicloud preview` runs it, timed on a second run in this process
-    (the first imports the SDK and, for ours, fills the artifact cache, as a second `pulumi preview` would)."""
+def _preview(project: Path, cloud: str, repeats: int) -> dict:
+    """The preview of `project` as `omnicloud preview` runs it: the median of `repeats` runs after a first
+    one in this process (which imports the SDK and, for ours, fills the artifact cache, as a second
+    `pulumi preview` would)."""
     from omnicloud.preview import run_preview
 
-    run_preview(project, cloud, "dev")
-    start, cpu = time.perf_counter(), time.process_time()
     result = run_preview(project, cloud, "dev")
-    return {"seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu, "result": result}
+    runs = []
+    for _ in range(repeats):
+        start, cpu = time.perf_counter(), time.process_time()
+        result = run_preview(project, cloud, "dev")
+        runs.append((time.perf_counter() - start, time.process_time() - cpu))
+    seconds, cpu = sorted(runs)[len(runs) // 2]
+    return {"seconds": seconds, "cpu_seconds": cpu, "runs": repeats, "result": result}
 
 
-def _measure_ours(project: Path, cloud: str, dump: Path | None) -> dict:
-    run = _preview(project, cloud)
+def _repeats(functions: int) -> int:
+    """Runs per measurement: three up to 100 functions (the machine is noisy), one above (minutes each)."""
+    return 3 if functions <= 100 else 1
+
+
+def _measure_ours(project: Path, cloud: str, dump: Path | None, repeats: int) -> dict:
+    run = _preview(project, cloud, repeats)
     result = run.pop("result")
     if dump:
         custom = [{"type": r.type, "name": r.name, "props": r.props} for r in result.resources if r.custom]
@@ -80,8 +90,8 @@ def _measure_ours(project: Path, cloud: str, dump: Path | None) -> dict:
     return {**run, "resources": len(result.resources), "custom": sum(1 for r in result.resources if r.custom)}
 
 
-def _measure_floor(project: Path, cloud: str) -> dict:
-    run = _preview(project, cloud)
+def _measure_floor(project: Path, cloud: str, repeats: int) -> dict:
+    run = _preview(project, cloud, repeats)
     result = run.pop("result")
     return {**run, "resources": len(result.resources)}
 
@@ -133,11 +143,46 @@ def write_floor(dump: Path, cloud: str, project: Path, generated: Path) -> Path:
     return project
 
 
+# Functions whose cumulative time (main thread, where the program and Pulumi's registration run) the
+# profile reports, for ours and for the floor.
+PROFILED = {
+    "stack capture": ("pulumi/runtime/resource.py", "_get_stack_trace"),
+    "app.yaml and spec": ("spec/loader.py", "load_app_with_warnings"),
+    "artifacts (warm cache)": ("omnicloud/bundle/__init__.py", "build_artifacts"),
+}
+
+
+def _profile(project: Path, cloud: str) -> dict:
+    """One more preview of `project` under cProfile: where the main thread's time goes."""
+    import cProfile
+    import pstats
+
+    from omnicloud.preview import run_preview
+
+    run_preview(project, cloud, "dev")  # imports and caches, as for the timed runs
+    profiler = cProfile.Profile()
+    profiler.enable()
+    run_preview(project, cloud, "dev")
+    profiler.disable()
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    total = sum(own for _, _, own, _, _ in stats.values())
+    out = {"profiled_seconds": round(total, 3)}
+    for label, (path, name) in PROFILED.items():
+        out[label] = round(sum(cum for (f, _, n), (_, _, _, cum, _) in stats.items() if n == name and f.endswith(path)), 3)
+    frames = sum(calls for (f, _, n), (_, calls, _, _, _) in stats.items() if n == "rpc_frame")
+    captures = sum(calls for (f, _, n), (_, calls, _, _, _) in stats.items() if n == "_get_stack_trace")
+    out["frames per registration"] = round(frames / captures, 1) if captures else None
+    return out
+
+
 def _child(args) -> int:
+    if args.profile:
+        print(json.dumps(_profile(Path(args.floor or args.project), args.cloud)))
+        return 0
     if args.floor:
-        out = _measure_floor(Path(args.floor), args.cloud)
+        out = _measure_floor(Path(args.floor), args.cloud, args.repeats)
     else:
-        out = _measure_ours(Path(args.project), args.cloud, Path(args.dump) if args.dump else None)
+        out = _measure_ours(Path(args.project), args.cloud, Path(args.dump) if args.dump else None, args.repeats)
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(out))
     return 0
@@ -157,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--project")
     parser.add_argument("--dump")
     parser.add_argument("--floor")
+    parser.add_argument("--profile", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--repeats", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--profile-size", type=int, default=100,
+                        help="size at which ours and the floor are also profiled (0: none)")
     parser.add_argument("--sizes", default="10,100,1000")
     parser.add_argument("--clouds", default="aws,azure,gcp")
     args = parser.parse_args(argv)
@@ -172,20 +221,28 @@ def main(argv: list[str] | None = None) -> int:
                     generate(project, n)
                 dump = Path(tmp) / f"{cloud}-{n}.json"
                 log(f"plan time: {cloud}, {n} functions")
-                ours = _run_child("--cloud", cloud, "--project", str(project), "--dump", str(dump))
+                repeats = str(_repeats(n))
+                ours = _run_child("--cloud", cloud, "--project", str(project), "--dump", str(dump), "--repeats", repeats)
                 floor_project = write_floor(dump, cloud, Path(tmp) / f"floor-{cloud}-{n}", project)
-                floor = _run_child("--cloud", cloud, "--floor", str(floor_project))
+                floor = _run_child("--cloud", cloud, "--floor", str(floor_project), "--repeats", repeats)
                 seconds.append(ours["seconds"])
                 floors.append(floor["seconds"])
                 ratio = ours["seconds"] / floor["seconds"]
                 emit("plan_time", f"{cloud}.{n}.seconds", ours["seconds"], "s", resources=ours["resources"],
-                     custom_resources=ours["custom"], cpu_seconds=round(ours["cpu_seconds"], 4))
+                     custom_resources=ours["custom"], cpu_seconds=round(ours["cpu_seconds"], 4), runs=ours["runs"])
                 emit("plan_time", f"{cloud}.{n}.peak_rss", ours["peak_rss_mb"], "MB")
                 emit("plan_time", f"{cloud}.{n}.floor_seconds", floor["seconds"], "s", resources=floor["resources"],
                      cpu_seconds=round(floor["cpu_seconds"], 4), peak_rss_mb=round(floor["peak_rss_mb"], 1),
                      what="a hand-written program: the same resources through the same SDK classes")
                 emit("plan_time", f"{cloud}.{n}.ratio_to_floor", ratio, "x", target=f"<= {FLOOR_TARGET:g}",
                      met=ratio <= FLOOR_TARGET)
+                if n == args.profile_size:
+                    mine = _run_child("--profile", "--cloud", cloud, "--project", str(project))
+                    theirs = _run_child("--profile", "--cloud", cloud, "--floor", str(floor_project))
+                    emit("plan_time", f"{cloud}.{n}.profile", mine["profiled_seconds"] / theirs["profiled_seconds"],
+                         "x", ours=mine, floor=theirs, registrations=ours["resources"],
+                         floor_registrations=floor["resources"],
+                         note="one more preview of each under cProfile (main thread): seconds inside each part")
             if len(sizes) > 1:
                 emit("plan_time", f"{cloud}.growth_exponent", growth_exponent(sizes, seconds), "", target="~1.0 (linear)")
                 emit("plan_time", f"{cloud}.floor_growth_exponent", growth_exponent(sizes, floors), "",
