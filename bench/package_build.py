@@ -98,6 +98,47 @@ def edit(app: Path, n: int) -> None:
     module.write_text(module.read_text() + f"\n# edit {n}\n")
 
 
+# Where a one-function change's `omnicloud package` spends its time: cumulative seconds of these
+# functions under cProfile (the import closures are walked by the check and by the build).
+CHANGED_PARTS = {
+    "load app.yaml (spec.load_app)": ("spec/loader.py", "load_app"),
+    "dependency check (bundle.deps.dependency_problems)": ("omnicloud/bundle/deps.py", "dependency_problems"),
+    "build (bundle.build_artifacts)": ("omnicloud/bundle/__init__.py", "build_artifacts"),
+    "import closures, in the check and the build (bundle.files.import_closure)": ("omnicloud/bundle/files.py",
+                                                                                  "import_closure"),
+    "bytecode: the cloud's python compiling the changed file": ("omnicloud/bundle/bytecode.py", "compile"),
+    "writing the changed zip (bundle.write_zip)": ("omnicloud/bundle/__init__.py", "write_zip"),
+    "manifest (bundle.write_manifest)": ("omnicloud/bundle/__init__.py", "write_manifest"),
+    "stamp (package_stamp.record)": ("omnicloud/package_stamp.py", "record"),
+}
+
+
+def profile_changed(app: Path, cloud: str, out: Path, cache: Path) -> dict[str, float]:
+    """A one-function change, packaged twice more: under `python -X importtime` (seconds of imports)
+    and under cProfile (seconds in each of CHANGED_PARTS)."""
+    import pstats
+
+    env = _env(cache, pip_cache=False)
+    command = ["package", "--cloud", cloud, "--app", str(app / "app.yaml"), "--out", str(out)]
+    edit(app, 900)
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "omnicloud", *command], capture_output=True,
+                          text=True, env=env, cwd=app, check=True)
+    imports = sum(int(line.split("|")[1]) for line in proc.stderr.splitlines()
+                  if line.startswith("import time:") and line.split("|")[2].startswith(" ") and
+                  not line.split("|")[2].startswith("  ") and line.split("|")[1].strip().isdigit()) / 1e6
+    edit(app, 901)
+    stats_file = out.parent / f"{cloud}-changed.pstats"
+    subprocess.run([sys.executable, "-m", "cProfile", "-o", str(stats_file), "-m", "omnicloud", *command],
+                   capture_output=True, text=True, env=env, cwd=app, check=True)
+    stats = pstats.Stats(str(stats_file)).stats  # type: ignore[attr-defined]
+    parts = {"imports (python -X importtime, top level)": round(imports, 3)}
+    for label, (path, name) in CHANGED_PARTS.items():
+        parts[label] = round(sum(cum for (f, _, n), (_, _, _, cum, _) in stats.items()
+                                 if n == name and f.endswith(path)), 3)
+    parts["whole command under cProfile"] = round(max(cum for _, _, _, cum, _ in stats.values()), 3)
+    return parts
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cold-runs", type=int, default=1)
@@ -147,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
                  in_process_s=round(median(unchanged_in), 3), target=f"<= {UNCHANGED_TARGET_S} s",
                  met=median(unchanged) <= UNCHANGED_TARGET_S,
                  note="same output directory again: answered from the last build's stamp", **common)
+            emit(BENCH, f"{cloud}.changed_profile", median(changed), "s", parts=profile_changed(app, cloud, out, cache),
+                 note="a one-function change once more under -X importtime, and once under cProfile (cumulative "
+                      "seconds; profiling inflates them)")
             emit(BENCH, f"{cloud}.artifact_bytes", sum(sizes.values()), "bytes",
                  largest_function=max(sizes, key=sizes.get), largest_bytes=max(sizes.values()),
                  per_function=sizes, files_per_function=files, **common)
