@@ -122,12 +122,13 @@ def _sdk_kwargs(cls, typ: str, props: dict) -> dict:
     return kwargs
 
 
-def write_floor(dump: Path, cloud: str, project: Path, generated: Path) -> Path:
+def write_floor(dump: Path, project: Path, generated: Path) -> Path:
     """The hand-written program's project for the resources in `dump` (our preview's custom resources)."""
     import importlib
 
-    importlib.import_module({"aws": "pulumi_aws", "azure": "pulumi_azure_native", "gcp": "pulumi_gcp"}[cloud])
     resources = json.loads(dump.read_text())
+    for package in {r["type"].split(":")[0] for r in resources}:  # each SDK registers its classes when imported
+        importlib.import_module("pulumi_" + package.replace("-", "_"))
     classes = {typ: _sdk_class(typ) for typ in {r["type"] for r in resources}}
     calls = []
     for i, r in enumerate(resources):
@@ -223,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"plan time: {cloud}, {n} functions")
                 repeats = str(_repeats(n))
                 ours = _run_child("--cloud", cloud, "--project", str(project), "--dump", str(dump), "--repeats", repeats)
-                floor_project = write_floor(dump, cloud, Path(tmp) / f"floor-{cloud}-{n}", project)
+                floor_project = write_floor(dump, Path(tmp) / f"floor-{cloud}-{n}", project)
                 floor = _run_child("--cloud", cloud, "--floor", str(floor_project), "--repeats", repeats)
                 seconds.append(ours["seconds"])
                 floors.append(floor["seconds"])
