@@ -6,8 +6,10 @@ import ast
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pathspec
+if TYPE_CHECKING:
+    import pathspec
 
 # Never shipped, whatever .omnicloudignore says.
 ALWAYS_EXCLUDED_DIRS = frozenset({
@@ -23,14 +25,16 @@ class AppFiles:
     """The app directory with its ignore rules applied."""
 
     root: Path
-    ignore: pathspec.PathSpec
+    ignore: pathspec.PathSpec | None  # None: no .omnicloudignore
 
     @classmethod
     def load(cls, root: Path) -> AppFiles:
-        lines: list[str] = []
         ignore_file = root / IGNORE_FILE
-        if ignore_file.is_file():
-            lines = ignore_file.read_text(encoding="utf-8").splitlines()
+        if not ignore_file.is_file():
+            return cls(root=root.resolve(), ignore=None)
+        import pathspec  # only for an app that has ignore rules: the build's start-up is shorter without it
+
+        lines = ignore_file.read_text(encoding="utf-8").splitlines()
         return cls(root=root.resolve(), ignore=pathspec.PathSpec.from_lines("gitignore", lines))
 
     def excluded(self, rel: str, is_dir: bool = False) -> bool:
@@ -39,7 +43,7 @@ class AppFiles:
             return True
         if not is_dir and rel.endswith(ALWAYS_EXCLUDED_SUFFIXES):
             return True
-        return self.ignore.match_file(rel + ("/" if is_dir else ""))
+        return self.ignore is not None and self.ignore.match_file(rel + ("/" if is_dir else ""))
 
     def walk(self, directory: Path) -> list[str]:
         """Relative paths (posix) of every shipped file below `directory`, sorted."""
