@@ -295,8 +295,9 @@ class Report:
                  "fresh process, timed after a first run in that process (median of three up to 100 functions). "
                  "The floor is a hand-written Pulumi program: the same cloud resources our preview registered, "
                  "each through the SDK class a team would call (pulumi_aws, pulumi_azure_native, pulumi_gcp) with "
-                 "its inputs written out, run by the same harness (mocks, GC policy, recording); no spec, no "
-                 "components, no providers. "
+                 "its inputs written out, an input ours takes from another resource's output (an ARN, an id) "
+                 "taken from that resource's Output, run by the same harness (mocks, GC policy, recording); no "
+                 "spec, no components, no providers. It registers exactly our inputs. "
                  f"Targets (issue 14): within {FLOOR_RATIO}x of the floor, and linear growth to 1,000 functions "
                  f"(exponent <= {LINEAR_EXPONENT:.2f} counted as linear).", "")
         rows = []
