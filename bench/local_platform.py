@@ -316,9 +316,9 @@ def bench_tasks(platform: Platform, key: str, agent_id: str, receiver: Receiver,
             f"CPU-bound in one process: {per_task * 1000:.2f} ms of dev-server CPU per task (5 invocations: the "
             "POST, the worker, 3 notifier events; their SQLite transactions; 1 webhook POST), so at most "
             f"~{1 / per_task:.0f} tasks/s while the GIL keeps the Python part on one core; this run's load "
-            f"average was {_load()} on {os.cpu_count()} CPUs. Where that CPU goes: `tasks_profile.c{c}`, spread "
-            "over the runtime, the local backend, SQLite, JSON, the agent platform, HTTP serving, log lines and "
-            "webhook delivery, no part over about a sixth. What would fix it: 1,000 tasks/s needs about 1 ms of "
+            f"average was {_load()} on {os.cpu_count()} CPUs. Where that CPU goes: `tasks_profile.c{c}` (its shares: "
+            "the runtime, the local backend, SQLite, JSON, the agent platform, HTTP serving, log lines, webhook "
+            "delivery). What would fix it: 1,000 tasks/s needs about 1 ms of "
             "CPU per task on the one core the GIL gives a process, several times less than today, so no single "
             "change does it; the worker and the notifier in processes of their own (the second core), and fewer "
             "SQLite transactions and JSON round trips per task (notifier events delivered in batches)")
