@@ -11,9 +11,14 @@ table, a queue, a topic and a secret (so its artifact carries those SDKs) is pac
 `omnicloud package`, unpacked, and run in the clean room of tests/bundle/cleanroom (`python -I -S`
 on the cloud's Python, sys.path = the zip plus what the cloud provides). The events they handle
 touch no client: this is the SDK-free path, which must not pay for the SDKs in the artifact.
-Their hosts (`*_artifact_host`, `bare_py312`) are the same clean room without our entry. They run
-with -B from sources only, as on Lambda and Azure (read-only code, no bytecode shipped; on Google
-Cloud, Cloud Build's pip compiles site-packages, so there the host part is overstated alike).
+Their hosts (`*_artifact_host`) are the same clean room without our entry (for Lambda: with what the
+Lambda runtime imports and sets up before it imports a handler). They run
+with -B, as on Lambda and Azure (read-only code: nothing is written); the artifacts carry the
+bytecode `omnicloud package` compiled for the cloud's Python, and the hosts' libraries theirs.
+
+Targets (issue 14): AWS and local at most 5 ms above the bare interpreter and at least 15x below
+Powertools; Azure and GCP at most 2 ms above their host's library; the same for the artifacts, which
+are what a cloud runs.
 """
 
 from __future__ import annotations
@@ -42,8 +47,10 @@ BENCH = "cold_start"
 HTTP_TARGET = "bench.handlers:app"
 QUEUE_TARGET = "bench.handlers:consume"
 BODY = '{"message": "hello world", "username": "tom"}'
-OVERHEAD_TARGET_MS = 10.0
-PEER_FACTOR = 4.0
+OVERHEAD_TARGET_MS = 5.0  # AWS and local, above the bare interpreter
+PEER_FACTOR = 15.0  # ... and at least this many times below Powertools
+HOST_TARGET_MS = 2.0  # Azure and GCP, above their host's library
+PEER = "powertools"
 
 
 @dataclass(frozen=True)
@@ -251,8 +258,18 @@ secrets: {token: {}}
 CLEAN_PRELUDE = ("import sys, time\nsys.path[0:0] = {paths!r}\n"
                  "import site\nfor _d in {sites!r}:\n    site.addsitedir(_d)\n_t0 = time.perf_counter()\n")
 
+# What the Lambda runtime has done before it imports the handler: awslambdaric/bootstrap.py imports
+# importlib, json, logging, os, sys, time and traceback, and _setup_logging puts its own handler on the
+# root logger (https://github.com/aws/aws-lambda-python-runtime-interface-client, awslambdaric/bootstrap.py).
+# Its sink writes to stdout; this stand-in writes to stderr, which the benchmark leaves alone.
+LAMBDA_RUNTIME_HOST = """
+import importlib, json, logging, os, traceback
+os.environ["AWS_LAMBDA_FUNCTION_NAME"] = "bench"
+logging.getLogger().addHandler(logging.StreamHandler(sys.stderr))
+_t1 = time.perf_counter()
+"""
+
 AWS_ARTIFACT = """
-_t1 = _t0
 import omnicloud_entry
 r1 = omnicloud_entry.handler({http_event!r}, Ctx())
 assert r1["statusCode"] == 200 and "hello world" in r1["body"], r1
@@ -352,7 +369,7 @@ def candidates(workdir: Path, nopyc: Path, artifacts: dict | None = None) -> lis
         Candidate("bare", "python -I -c pass", "bare"),
         Candidate("aws", "omnicloud AWS (make_handler: API GW v2 + SQS)", "ours",
                   code=code(root, LAMBDA_CONTEXT, AWS)),
-        Candidate("aws_nopyc", "omnicloud AWS, sources only (as the zip ships: no .pyc)", "ours",
+        Candidate("aws_nopyc", "omnicloud AWS, sources only (no bytecode: what the zip shipped before issue 14)", "ours",
                   code=code([nopyc], LAMBDA_CONTEXT, AWS), flags=("-B",)),
         Candidate("azure_host", "Azure host: azure.functions + HttpRequest/ServiceBusMessage", "host",
                   code=code(both, AZURE_HOST)),
@@ -371,10 +388,10 @@ def candidates(workdir: Path, nopyc: Path, artifacts: dict | None = None) -> lis
         Candidate("azure_functionapp", "azure-functions 1.26 FunctionApp (HTTP + Service Bus)", "peer",
                   host="azure_host", code=code(both, AZURE_HOST, AZURE_NATIVE)),
     ] + ([] if artifacts is None else [
-        Candidate("bare_py312", "python3.12 -I -S, the clean room of Lambda and Cloud Functions", "host",
-                  **clean("aws", "_t1 = _t0\n")),
+        Candidate("aws_artifact_host", "Lambda's runtime in the clean room: python3.12 -I -S with what its"
+                  " bootstrap imports and sets up", "host", **clean("aws", LAMBDA_RUNTIME_HOST)),
         Candidate("aws_artifact", "omnicloud AWS from the unpacked artifact (HTTP; boto3 1.34.0 beside it)", "ours",
-                  host="bare_py312", **clean("aws", LAMBDA_CONTEXT, AWS_ARTIFACT)),
+                  host="aws_artifact_host", **clean("aws", LAMBDA_RUNTIME_HOST, LAMBDA_CONTEXT, AWS_ARTIFACT)),
         Candidate("azure_artifact_host", "Azure host in the clean room: azure.functions + HttpRequest", "host",
                   **clean("azure", AZURE_HOST)),
         Candidate("azure_artifact", "omnicloud Azure from the unpacked artifact (HTTP; SDKs in .python_packages)",
@@ -402,8 +419,8 @@ def run_once(c: Candidate, env: dict[str, str], extra: tuple[str, ...] = ()) -> 
         tail = "\n".join(proc.stderr.strip().splitlines()[-6:])
         raise SystemExit(f"cold start: candidate {c.name} failed (exit {proc.returncode}):\n{tail}")
     host = entry = 0.0
-    if proc.stdout.strip():
-        host, entry = (float(x) for x in proc.stdout.split())
+    if proc.stdout.strip():  # the last line: on Lambda, our log line goes to stdout too
+        host, entry = (float(x) for x in proc.stdout.strip().splitlines()[-1].split())
     return wall, host, entry, proc.stderr
 
 
@@ -449,21 +466,32 @@ def profile_imports(by_name: dict[str, Candidate], env: dict[str, str], repeats:
         return _median_profile([importtime(by_name[name], env) for _ in range(repeats)])
 
     bare = prof("bare")
-    hosts = {name: prof(name) for name in ("azure_host", "gcp_host")}
-    for name in ("aws", "azure", "gcp", "local"):
+    hosts: dict[str, dict[str, tuple[float, float, str]]] = {}
+    for name in ("aws", "azure", "gcp", "local", "aws_artifact"):
+        host = by_name[name].host if name in by_name else None
+        if name not in by_name or (host and host not in by_name):
+            continue
+        if host and host not in hosts:
+            hosts[host] = prof(host)
         profile = prof(name)
-        skip = set(bare) | set(hosts.get(by_name[name].host or "", {}))
+        # The artifact runs on another interpreter: only its host (Lambda's runtime) is subtracted.
+        skip = set(hosts.get(host or "", {})) | (set() if name.endswith("_artifact") else set(bare))
         ours = {m: v for m, v in profile.items() if m not in skip}
         total_ms = sum(v[0] for v in ours.values()) / 1000
         packages: dict[str, float] = {}
+        groups = {"ours": 0.0, "json": 0.0, "other standard library and packages": 0.0}
         for module, (self_us, _, via) in ours.items():
             # Charge each module to the module of ours that imports it (itself if it is ours).
             owner = module if module.startswith(OURS) else (via or module.split(".")[0])
             packages[owner] = packages.get(owner, 0.0) + self_us
+            group = ("ours" if module.startswith(OURS) else "json" if module.split(".")[0] in ("json", "_json")
+                     else "other standard library and packages")
+            groups[group] += self_us / 1000
         top_modules = sorted(ours.items(), key=lambda kv: -kv[1][0])[:12]
         emit(BENCH, f"{name}.importtime", total_ms, "ms", adapter=name, modules=len(ours),
              note="self time of modules the entry imports beyond the bare interpreter"
-                  + (" and the cloud host's library" if by_name[name].host else "") + " (-X importtime, median)",
+                  + (" and the cloud host's library" if host else "") + " (-X importtime, median)",
+             groups={g: round(ms, 2) for g, ms in groups.items()},
              by_importer=[{"module": p, "ms": round(us / 1000, 2)}
                            for p, us in sorted(packages.items(), key=lambda kv: -kv[1])[:10]],
              top_modules=[{"module": m, "self_ms": round(v[0] / 1000, 2), "cumulative_ms": round(v[1] / 1000, 2),
@@ -504,8 +532,7 @@ def main(argv: list[str] | None = None) -> int:
                 if round_no >= args.warmup:
                     samples[c.name].append((wall, host, entry))
         _report(cands, samples)
-        if all(n in by_name for n in ("aws", "azure", "gcp", "local", "azure_host", "gcp_host")):
-            profile_imports(by_name, env, args.importtime_runs)
+        profile_imports(by_name, env, args.importtime_runs)
     return 0
 
 
@@ -534,20 +561,33 @@ def _report(cands: list[Candidate], samples: dict[str, list[tuple[float, float, 
                              overhead_ms=round(overhead[c.name], 2),
                              overhead_p90_ms=round(percentile(diffs, 90), 2), runs=len(walls),
                              host=c.host, value=median(walls), **extra)
-    peers = {n: overhead[n] for n in overhead if lines[n]["kind"] == "peer"}
-    fastest = min(peers, key=peers.get) if peers else None
+    peer = overhead.get(PEER)
     for c in cands:
         if c.name not in lines:
             continue
         line = lines[c.name]
         value = line.pop("value")
-        if c.kind == "ours" and fastest:
-            ours = overhead[c.name]
-            line["fastest_peer"] = fastest
-            line["peer_factor"] = round(peers[fastest] / ours, 2) if ours > 0 else None
-            line["target"] = f"overhead < {OVERHEAD_TARGET_MS:g} ms and <= fastest peer / {PEER_FACTOR:g}"
-            line["met"] = bool(ours < OVERHEAD_TARGET_MS and ours * PEER_FACTOR <= peers[fastest])
+        if c.kind == "ours":
+            line.update(_target(c, line, overhead[c.name], peer))
         emit(BENCH, f"{c.name}.wall", value, "ms", **line)
+
+
+def _target(c: Candidate, line: dict, ours: float, peer: float | None) -> dict:
+    """The issue-14 target of one of our candidates, and whether it is met."""
+    cloud = c.name.split("_")[0]
+    if c.name == "aws_nopyc":
+        return {}
+    if cloud in ("aws", "local"):
+        # Above the bare interpreter: `python -I -c pass` for aws/local; for the artifact, the interpreter
+        # as Lambda's runtime hands it over (aws_artifact_host).
+        above = line["added_above_host_ms"] if c.host else ours
+        factor = round(peer / above, 2) if peer and above > 0 else None
+        bare = "Lambda's runtime" if c.host else "the bare interpreter"
+        return {"peer": PEER, "peer_factor": factor, "above_bare_ms": round(above, 2),
+                "target": f"<= {OVERHEAD_TARGET_MS:g} ms above {bare} and >= {PEER_FACTOR:g}x below {PEER}",
+                "met": bool(above <= OVERHEAD_TARGET_MS and (factor is None or factor >= PEER_FACTOR))}
+    return {"target": f"<= {HOST_TARGET_MS:g} ms above the host's library",
+            "met": bool(line["added_above_host_ms"] <= HOST_TARGET_MS)}
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
 }
 # Hooks for figures 6 and 7: run when the script exists.
 OPTIONAL: dict[str, tuple[str, list[str], list[str]]] = {
-    "local_platform": ("local_platform.py", [], ["--quick"]),
+    "local_platform": ("local_platform.py", ["--profile"], ["--quick", "--profile"]),
     "scale": ("scale.py", [], ["--quick"]),
 }
 PEERS = ["aws-lambda-powertools", "mangum", "fastapi", "functions-framework", "azure-functions"]

@@ -141,6 +141,13 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 
 def cmd_package(args: argparse.Namespace) -> int:
+    from omnicloud import package_stamp
+
+    app = Path(args.app)
+    printed = package_stamp.unchanged(package_stamp.out_dir(app, args.cloud, args.out), args.cloud, app.resolve())
+    if printed is not None:  # nothing the last build read has changed: its artifacts stand
+        print("\n".join(printed))
+        return 0
     from omnicloud.bundle.cli import run
 
     return run(args)

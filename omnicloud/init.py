@@ -11,9 +11,11 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass
-from importlib import resources
-from importlib.abc import Traversable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the CLI reads TEMPLATES for every command: importlib.resources only when init runs
+    from importlib.abc import Traversable
 
 COMMON = "common"
 ABOUT = "ABOUT.md"  # a template's own paragraph for README.md
@@ -164,6 +166,8 @@ def plan(directory: Path, template: str, name: str, cloud: str) -> dict[str, str
     from spec.schema import app_schema
 
     chosen = TEMPLATES[template]
+    from importlib import resources
+
     root = resources.files("omnicloud.templates")
     own = {rel: entry.read_text(encoding="utf-8") for rel, entry in _walk(root / chosen.directory)}
     about = own.pop(ABOUT)  # the template's README paragraph, rendered into README.md

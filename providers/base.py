@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import pulumi
 
+from omnicloud.bundle.artifact import Artifact  # noqa: F401  (providers' name for it)
 from spec.model import AppSpec, FunctionSpec
 
 if TYPE_CHECKING:
@@ -32,15 +33,6 @@ N = TypeVar("N")
 # The tags (Google Cloud: labels) omnicloud puts on every resource that takes them, besides a
 # stack's own `omnicloud:tags`.
 STACK_TAG_KEYS = ("omnicloud-app", "omnicloud-stack", "managed-by")
-
-
-@dataclass(frozen=True)
-class Artifact:
-    """One function's deployable code: a zip whose sha256 keys the deployment."""
-
-    path: Path
-    sha256: str
-    bytes: int
 
 
 @dataclass

@@ -5,34 +5,49 @@ from __future__ import annotations
 import contextvars
 import os
 import re
-from _random import Random
 
 TRACEPARENT = "traceparent"
 
-# Trace and span ids need to be unique, not secret (OpenTelemetry draws them the same way): a
-# Mersenne Twister seeded from the OS, reseeded in a forked child, costs a fraction of `secrets`
-# per id and imports nothing (secrets pulls in hmac and hashlib).
-_random = Random(int.from_bytes(os.urandom(32), "big"))
-_bits = _random.getrandbits
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=lambda: _random.seed(int.from_bytes(os.urandom(32), "big")))
+# Trace and span ids need to be unique, not secret: os.urandom, with nothing to import (`random`
+# and `secrets` cost a cold start milliseconds) and nothing to reseed in a forked child. An
+# invocation draws its ids only when something reads them (the log line, a client forwarding the
+# traceparent): a queue record that succeeds without either draws none.
 
 _VALID = re.compile(r"[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
 _ZERO_TRACE = "0" * 32
 
 
 class Invocation:
-    """Who runs (function), which run (invocation_id) and in which trace (traceparent)."""
+    """Who runs (function), which run (invocation_id) and in which trace (traceparent).
 
-    __slots__ = ("function", "invocation_id", "traceparent", "correlation_id")
+    `correlation_id` is the trace id: the same from HTTP request to topic subscriber, taken from
+    the incoming traceparent (or new) when first read; this invocation's own span id is drawn when
+    its traceparent is first read.
+    """
+
+    __slots__ = ("function", "invocation_id", "_parent", "_correlation_id", "_traceparent")
 
     def __init__(self, function: str, invocation_id: str, traceparent: str):
         self.function = function
         self.invocation_id = invocation_id
-        self.traceparent = traceparent
-        # The trace id part of the traceparent: the same from HTTP request to topic subscriber.
+        self._parent = None
+        self._traceparent: str | None = traceparent
         parts = traceparent.split("-")
-        self.correlation_id = parts[1] if len(parts) == 4 else traceparent
+        self._correlation_id: str | None = parts[1] if len(parts) == 4 else traceparent
+
+    @property
+    def correlation_id(self) -> str:
+        correlation_id = self._correlation_id
+        if correlation_id is None:
+            correlation_id = self._correlation_id = _trace_id(self._parent)
+        return correlation_id
+
+    @property
+    def traceparent(self) -> str:
+        traceparent = self._traceparent
+        if traceparent is None:
+            traceparent = self._traceparent = f"00-{self.correlation_id}-{_hex(8)}-01"
+        return traceparent
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Invocation):
@@ -51,8 +66,8 @@ _current: contextvars.ContextVar[Invocation | None] = contextvars.ContextVar("om
 
 
 def _hex(size: int) -> str:
-    """`size` random bytes as hex (bytes.hex is cheaper than formatting the int)."""
-    return _bits(size * 8).to_bytes(size, "little").hex()
+    """`size` random bytes as hex."""
+    return os.urandom(size).hex()
 
 
 def new_id() -> str:
@@ -71,13 +86,18 @@ def valid_traceparent(value: str | None) -> bool:
     return match is not None and match.group(1) != _ZERO_TRACE
 
 
-def child_traceparent(parent: str | None) -> str:
-    """A new span in the parent's trace (or a new trace when there is no valid parent)."""
+def _trace_id(parent: str | None) -> str:
+    """The trace id of a valid parent traceparent, else a new one."""
     if parent:
         match = _VALID.fullmatch(parent) or _VALID.fullmatch(parent.strip().lower())
         if match is not None and match.group(1) != _ZERO_TRACE:
-            return f"00-{match.group(1)}-{_hex(8)}-01"
-    return new_traceparent()
+            return match.group(1)
+    return _hex(16)
+
+
+def child_traceparent(parent: str | None) -> str:
+    """A new span in the parent's trace (or a new trace when there is no valid parent)."""
+    return f"00-{_trace_id(parent)}-{_hex(8)}-01"
 
 
 def function_name() -> str:
@@ -86,11 +106,11 @@ def function_name() -> str:
 
 
 def begin(invocation_id: str | None = None, traceparent: str | None = None, function: str | None = None) -> contextvars.Token:
-    invocation = Invocation(
-        function or os.environ.get("OMNICLOUD_FUNCTION", "local"),
-        invocation_id or _hex(8),
-        child_traceparent(traceparent),
-    )
+    invocation = Invocation.__new__(Invocation)
+    invocation.function = function or os.environ.get("OMNICLOUD_FUNCTION", "local")
+    invocation.invocation_id = invocation_id or _hex(8)
+    invocation._parent = traceparent  # the trace id and a span id of its own when first read
+    invocation._correlation_id = invocation._traceparent = None
     return _current.set(invocation)
 
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import re
 
-from .links import current_environ
 from .types import BadRequest, Request, Response
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on the cold path
@@ -13,8 +11,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     Handler = Callable[..., Response | dict | list | str | bytes | None]
-
-log = logging.getLogger("omnicloud.router")
 
 
 class HTTPError(Exception):
@@ -35,15 +31,20 @@ _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}")
 
 
 class Route:
-    """One registered route: method, path template, its compiled pattern, the handler."""
+    """One registered route: method, path template, the handler, and its pattern, compiled when a
+    request first reaches it (a cold start pays for the routes it tries, not for every route)."""
 
     __slots__ = ("method", "template", "pattern", "handler")
 
-    def __init__(self, method: str, template: str, pattern: re.Pattern[str], handler: Handler):
+    def __init__(self, method: str, template: str, handler: Handler):
         self.method = method
         self.template = template
-        self.pattern = pattern
+        self.pattern: re.Pattern[str] | None = None
         self.handler = handler
+
+    def compile(self) -> re.Pattern[str]:
+        self.pattern = _compile(self.template)
+        return self.pattern
 
     def __repr__(self) -> str:
         return f"Route({self.method} {self.template} -> {getattr(self.handler, '__qualname__', self.handler)!r})"
@@ -83,14 +84,17 @@ class Router:
 
     @property
     def prefix(self) -> str:
-        # current_environ: under `omnicloud dev` each function's prefix is in its own environment.
-        prefix = self._prefix if self._prefix is not None else current_environ().get("OMNICLOUD_HTTP_PREFIX", "/")
-        return _normalized_prefix(prefix)
+        if self._prefix is not None:
+            return _normalized_prefix(self._prefix)
+        # Under `omnicloud dev` each function's prefix is in its own environment (runtime.links).
+        from .links import current_environ
+
+        return _normalized_prefix(current_environ().get("OMNICLOUD_HTTP_PREFIX", "/"))
 
     def route(self, method: str, template: str) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             for verb in method.upper().split(","):
-                self.routes.append(Route(verb.strip(), template, _compile(template), handler))
+                self.routes.append(Route(verb.strip(), template, handler))
             return handler
 
         return register
@@ -135,7 +139,9 @@ class Router:
         except BadRequest as exc:
             response = Response.error(400, "bad_request", str(exc))
         except Exception:
-            log.exception("unhandled error in %s %s", request.method, request.path)
+            from .log import get_logger  # only for a bug: logging is not on the cold path
+
+            get_logger("omnicloud.router").exception("unhandled error in %s %s", request.method, request.path)
             response = Response.error(500, "internal", "internal error; the log has the details")
         for hook in self._after:
             response = hook(request, response) or response
@@ -146,7 +152,7 @@ class Router:
         request.route_path = path
         allowed: list[str] = []
         for route in self.routes:
-            match = route.pattern.match(path)
+            match = (route.pattern or route.compile()).match(path)
             if not match:
                 continue
             if route.method != request.method and not (route.method == "GET" and request.method == "HEAD"):

@@ -213,9 +213,22 @@ class Message(_Record):
         self.attributes = {} if attributes is None else attributes
         self.delivery_attempt = delivery_attempt
         self.source = source
-        self.correlation_id = correlation_id
+        self._correlation_id = correlation_id
+        self._invocation: Any = None
         self._published_at = published_at
         self._published_ms: str | None = None
+
+    @property
+    def correlation_id(self) -> str | None:
+        """The trace id the message is handled in (the runtime sets it; drawn when first read)."""
+        invocation = self._invocation
+        if invocation is not None:
+            self._correlation_id, self._invocation = invocation.correlation_id, None
+        return self._correlation_id
+
+    @correlation_id.setter
+    def correlation_id(self, value: str | None) -> None:
+        self._correlation_id, self._invocation = value, None
 
     @property
     def published_at(self) -> datetime | None:
@@ -263,6 +276,11 @@ class ScheduledEvent(_Record):
         self.time = time
         self.schedule = schedule
         self.id = id
+
+
+def correlate(message: Message, invocation: Any) -> None:
+    """`message.correlation_id` becomes `invocation`'s correlation id, read from it when first asked."""
+    message._invocation = invocation
 
 
 def published_epoch_ms(message: Message, epoch_ms: str) -> Message:

@@ -16,18 +16,19 @@ import importlib
 import json
 import os
 import re
+import shutil
 import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-from providers.base import Artifact
-from spec.model import AppSpec
-
-from .deps import dependency_problems, requirements_file
-from .files import AppFiles, import_closure
+from .artifact import Artifact
+from .bytecode import BytecodeError, Compiler, compiler_for
+from .deps import dependency_problems, requirement_candidates, requirements_file
+from .files import IGNORE_FILE, AppFiles, import_closure
 from .vendor import (
     LAMBDA_PROVIDED,
     Target,
@@ -37,6 +38,9 @@ from .vendor import (
     resolve,
     vendor,
 )
+
+if TYPE_CHECKING:
+    from spec.model import AppSpec
 
 __all__ = ["Artifact", "PackageError", "build_artifacts", "build_dir", "check_code", "code_problems", "cloud_sdks",
            "write_manifest", "PYTHON_VERSIONS", "SIZE_LIMITS"]
@@ -81,6 +85,37 @@ SIZE_LIMITS = {
 
 class PackageError(Exception):
     """Packaging cannot proceed; the message is one line that says what to do."""
+
+
+# The bundler's own code and templates, and the kinds that read app.yaml (spec and the registry):
+# a change to them can change every artifact.
+BUNDLER_FILES = ("omnicloud/bundle/*.py", "runtime/adapters/azure_templates.py", "runtime/adapters/templates/*",
+                 "spec/*.py", "omnicloud/registry.py", "omnicloud/kinds.py")
+
+
+@dataclass
+class BuildInputs:
+    """What a build read (files) and which directory listings it depended on, for stamp.py."""
+
+    files: set[Path]
+    directories: set[Path]
+
+    @classmethod
+    def empty(cls) -> BuildInputs:
+        inputs = cls(set(), set())
+        for pattern in BUNDLER_FILES:
+            inputs.files.update(ROOT.glob(pattern))
+        inputs.files.add(CONSTRAINTS)
+        return inputs
+
+    def entries(self, app_dir: Path, entries: list[Entry]) -> None:
+        for e in entries:
+            if e.source is not None:
+                self.files.add(e.source)
+                parent = e.source.parent
+                while parent != app_dir and app_dir in parent.parents:
+                    self.directories.add(parent)
+                    parent = parent.parent
 
 
 @dataclass(frozen=True)
@@ -227,11 +262,13 @@ def _merge_requirements(app_requirements: str, extra: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_zip(entries: list[Entry], target: Path) -> Artifact:
-    """A byte-reproducible zip: sorted names, fixed timestamps, normalised permissions."""
-    names = [e.name for e in entries]
-    if len(set(names)) != len(names):
-        dupes = sorted({n for n in names if names.count(n) > 1})
+def write_zip(entries: list[Entry], target: Path, template: SiteZip | None = None) -> Artifact:
+    """A byte-reproducible zip: sorted names, fixed timestamps, normalised permissions. With
+    `template`, the zip starts as a copy of it (its entries compressed once, when it was made) and
+    `entries` follow."""
+    seen: set[str] = set(template.names) if template else set()
+    dupes = sorted({e.name for e in entries if e.name in seen or seen.add(e.name)})  # add: None, so falsy
+    if dupes:
         raise PackageError(f"{target.name}: two sources for {', '.join(dupes[:3])}; rename the app module that clashes")
     target.parent.mkdir(parents=True, exist_ok=True)
     # A temporary name of this build's own: two builds into one directory never write one file.
@@ -239,7 +276,9 @@ def write_zip(entries: list[Entry], target: Path) -> Artifact:
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        digest = _write_entries(entries, tmp)
+        if template is not None:
+            shutil.copyfile(template.path, tmp)
+        digest = _write_entries(entries, tmp, "a" if template is not None else "w")
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -247,15 +286,102 @@ def write_zip(entries: list[Entry], target: Path) -> Artifact:
     return Artifact(path=target, sha256=digest, bytes=target.stat().st_size)
 
 
-def _write_entries(entries: list[Entry], tmp: Path) -> str:
-    with zipfile.ZipFile(tmp, "w") as zf:
+def _write_entries(entries: list[Entry], tmp: Path, mode: str = "w") -> str:
+    with zipfile.ZipFile(tmp, mode) as zf:
         for entry in sorted(entries, key=lambda e: e.name):
             info = zipfile.ZipInfo(entry.name, FIXED_TIME)
             info.external_attr = ((0o755 if entry.executable else 0o644) | 0o100000) << 16
             info.create_system = 3  # unix, whatever the building machine is
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, entry.read(), compresslevel=6)
-    return hashlib.sha256(tmp.read_bytes()).hexdigest()
+    digest = hashlib.sha256()
+    with open(tmp, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# ---- vendored trees, compressed once --------------------------------------------------------------
+#
+# A function's vendored dependencies (and their bytecode) are the bulk of its zip and the same for
+# every function with the same requirements: they are compressed once into a site zip, cached next
+# to the vendored tree, and each function's zip starts as a copy of it. A site zip depends only on
+# the vendored tree, the prefix and the bytecode interpreter, so copies are byte-identical too.
+SITE_ZIP_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class SiteZip:
+    """A vendored tree as zip entries under `prefix`, compressed once: the start of each zip."""
+
+    path: Path
+    names: list[str]
+    unzipped: int
+    by_top: dict[str, int]
+
+    def stamp(self, stats: dict[Path, tuple[int, int]]) -> str:
+        size, mtime = _stat(self.path, stats)
+        return f"{self.path}:{size}:{mtime}"
+
+
+def site_zip(site: Path, prefix: str, compiler: Compiler | None, cache_dir: Path) -> SiteZip:
+    """The site zip of the vendored tree `site` (made on first use, then reused)."""
+    key = hashlib.sha256(f"{site.name}\0{prefix}\0{compiler.tag + '-' + compiler.version if compiler else 'src'}"
+                         f"\0{SITE_ZIP_FORMAT}".encode()).hexdigest()[:20]
+    path = cache_dir / "site-zips" / f"{site.name}-{key}.zip"
+    index = path.with_suffix(".json")
+    try:
+        meta = json.loads(index.read_text(encoding="utf-8"))
+        if path.is_file():
+            return SiteZip(path, meta["names"], meta["unzipped"], meta["by_top"])
+    except (OSError, ValueError, KeyError):
+        pass
+    entries = _site_entries(site, prefix)
+    entries += _bytecode_entries(entries, compiler, cache_dir, strict=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        _write_entries(entries, Path(tmp_name))
+        by_top: dict[str, int] = {}
+        for e in entries:
+            top = _top(e.name)
+            by_top[top] = by_top.get(top, 0) + e.size()
+        made = SiteZip(path, sorted(e.name for e in entries), sum(by_top.values()), by_top)
+        write_atomically(index, json.dumps({"names": made.names, "unzipped": made.unzipped, "by_top": by_top}))
+        os.replace(tmp_name, path)  # after its index: a site zip on disk always has one
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return made
+
+
+def _top(name: str) -> str:
+    """What _check_size sums sizes by: the top directory (a package under .python_packages)."""
+    top = name.split("/")[0] if "/" in name else name
+    return "/".join(name.split("/")[:4]) if top == ".python_packages" else top
+
+
+def _bytecode_entries(entries: list[Entry], compiler: Compiler | None, cache_dir: Path, *,
+                      strict: bool) -> list[Entry]:
+    """A pyc entry for each .py entry, compiled by `compiler` (none without one). `strict`: a module
+    that does not compile is an error (the app's, the runtime's); else it ships without bytecode
+    (vendored files that never import on that Python, such as a package's Python 2 leftovers)."""
+    if compiler is None:
+        return []
+    sources = [(e.name, e.data if e.data is not None else e.source) for e in entries if e.name.endswith(".py")]
+    try:
+        compiled = compiler.compile(sources, cache_dir)  # type: ignore[arg-type]
+    except BytecodeError as exc:
+        raise PackageError(str(exc)) from None
+    out = []
+    for (name, source), pyc in zip(sources, compiled, strict=True):
+        if pyc is not None:
+            out.append(Entry(compiler.pyc_name(name), source=pyc))
+        elif strict:
+            why = compiler.failure(name, source, cache_dir) or "does not compile"  # type: ignore[arg-type]
+            raise PackageError(f"{name}: {why} on Python {compiler.version}, the cloud's; fix it")
+    return out
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -276,11 +402,13 @@ def _stat(source: Path, stats: dict[Path, tuple[int, int]]) -> tuple[int, int]:
     return found
 
 
-def _inputs_key(entries: list[Entry], stats: dict[Path, tuple[int, int]] | None = None) -> str:
+def _inputs_key(entries: list[Entry], stats: dict[Path, tuple[int, int]] | None = None,
+                template: SiteZip | None = None) -> str:
     """What the zip is built from: names, and each source's size and mtime (content for generated
-    files). A changed key rebuilds; the zip itself never depends on mtimes."""
+    files), and the site zip it starts from. A changed key rebuilds; the zip itself never depends
+    on mtimes."""
     stats = {} if stats is None else stats
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(template.stamp(stats).encode() if template else b"")
     for e in sorted(entries, key=lambda e: e.name):
         if e.data is not None:
             stamp = hashlib.sha256(e.data).hexdigest()
@@ -308,17 +436,16 @@ def _remember(key: str, artifact: Artifact) -> None:
 
 
 def _check_size(cloud: str, function: str, entries: list[Entry], artifact: Artifact,
-                stats: dict[Path, tuple[int, int]] | None = None) -> None:
+                stats: dict[Path, tuple[int, int]] | None = None, template: SiteZip | None = None) -> None:
     zipped_max, unzipped_max = SIZE_LIMITS[cloud]
     stats = {} if stats is None else stats
     unzipped = sum(len(e.data) if e.data is not None else _stat(e.source, stats)[0] for e in entries)  # type: ignore[arg-type]
+    unzipped += template.unzipped if template else 0
     if artifact.bytes <= zipped_max and unzipped <= unzipped_max:
         return
-    by_top: dict[str, int] = {}
+    by_top: dict[str, int] = dict(template.by_top) if template else {}
     for e in entries:
-        top = e.name.split("/")[0] if "/" in e.name else e.name
-        if top == ".python_packages":
-            top = "/".join(e.name.split("/")[:4])
+        top = _top(e.name)
         by_top[top] = by_top.get(top, 0) + e.size()
     largest = ", ".join(f"{name} {size / 2**20:.1f} MB" for name, size in sorted(by_top.items(), key=lambda kv: -kv[1])[:3])
     raise PackageError(
@@ -355,24 +482,34 @@ def check_code(app: AppSpec, app_dir: Path, shown_dir: Path | None = None) -> No
 
 def build_artifacts(app: AppSpec, app_dir: Path, cloud: str, out_dir: Path | None = None, *,
                     architecture: str | None = None, python_version: str | None = None,
-                    progress=_progress) -> dict[str, Artifact]:
+                    progress=_progress, inputs: BuildInputs | None = None) -> dict[str, Artifact]:
     """Build one artifact per function of `app` for `cloud`; return them by function name.
 
-    `python_version` overrides the cloud's Python for vendoring (tests use it to load the
-    artifact in this interpreter).
+    `python_version` overrides the cloud's Python for vendoring and bytecode (tests use it to load
+    the artifact in this interpreter). `inputs` collects what the build depended on (stamp.py).
     """
     app_dir = app_dir.resolve()
     out_dir = (out_dir or build_dir(app_dir, cloud)).resolve()
-    # A shared wheel cache (OMNICLOUD_CACHE_DIR) makes rebuilds in other checkouts offline too.
-    cache_dir = Path(os.environ.get("OMNICLOUD_CACHE_DIR") or app_dir / ".omnicloud" / "cache")
+    cache_dir = cache_dir_for(app_dir)
     check_code(app, app_dir)
     files = AppFiles.load(app_dir)
+    version = python_version or PYTHON_VERSIONS[cloud]
+    compiler = compiler_for(version, cache_dir)
+    if compiler is None and progress:
+        progress(f"no Python {version} on this machine: the {cloud} artifacts ship sources only, so each cold"
+                 f" start compiles them (install it, e.g. `pyenv install {version}`, or set"
+                 f" OMNICLOUD_PYTHON_{version.replace('.', '_')})")
     runtime = _runtime_entries(cloud)
-    artifacts: dict[str, Artifact] = {}
+    if inputs is not None:
+        inputs.files.add(app_dir / IGNORE_FILE)
+        inputs.directories.update({app_dir, RUNTIME_DIR, *(p for p in RUNTIME_DIR.rglob("*") if p.is_dir())})
+        if compiler is not None:
+            inputs.files.add(compiler.python)
     vendored: dict[tuple[str, str], Path] = {}
+    site_zips: dict[tuple[Path, str], SiteZip] = {}
     locks: dict[tuple[tuple[str, ...], str], list[str]] = {}
-    stats: dict[Path, tuple[int, int]] = {}
     closures: dict[str, list[str]] = {}  # functions sharing a handler module share its closure
+    planned: dict[str, tuple[list[Entry], SiteZip | None]] = {}
     for name, fn in sorted(app.functions.items()):
         module = fn.handler.split(":")[0]
         if module not in closures:
@@ -384,11 +521,13 @@ def build_artifacts(app: AppSpec, app_dir: Path, cloud: str, out_dir: Path | Non
         entries = [Entry(rel, source=app_dir / rel) for rel in app_files if not rel.startswith("runtime/")]
         entries += runtime
         requirements_path = requirements_file(app_dir, fn.handler)
+        if inputs is not None:
+            inputs.files.update(requirement_candidates(app_dir, fn.handler))
         source = requirements_path.relative_to(app_dir).as_posix() if requirements_path else "requirements.txt"
         requirements = (_function_requirements(requirements_path.read_text(encoding="utf-8"),
                                                 requirements_path.parent) if requirements_path else "")
         arch = architecture or (fn.architecture if cloud == "aws" else "x86_64")
-        target = Target(python_version or PYTHON_VERSIONS[cloud], "aarch64" if arch == "arm64" else "x86_64")
+        target = Target(version, "aarch64" if arch == "arm64" else "x86_64")
         sdks = cloud_sdks(app, fn.links, cloud)
         if cloud == "gcp":
             sdks = [FUNCTIONS_FRAMEWORK, *sdks]
@@ -402,6 +541,7 @@ def build_artifacts(app: AppSpec, app_dir: Path, cloud: str, out_dir: Path | Non
                     raise PackageError(str(exc)) from None
             requirements = _with_lock(requirements, source, locks[lock_key], f"the {cloud} SDKs")
         site_prefix = {"aws": "", "azure": ".python_packages/lib/site-packages/"}.get(cloud)
+        template = None
         if requirements.strip() and site_prefix is not None:
             key = (requirements, target.key)
             if key not in vendored:
@@ -411,26 +551,75 @@ def build_artifacts(app: AppSpec, app_dir: Path, cloud: str, out_dir: Path | Non
                                            progress=progress)
                 except VendorError as exc:
                     raise PackageError(str(exc)) from None
-            entries += _site_entries(vendored[key], site_prefix)
+            if (vendored[key], site_prefix) not in site_zips:
+                site_zips[vendored[key], site_prefix] = site_zip(vendored[key], site_prefix, compiler, cache_dir)
+            template = site_zips[vendored[key], site_prefix]
         entries += _entry_shims(cloud, name, fn.handler, fn.trigger, fn.http, requirements, fn.timeout)
-        key = _inputs_key(entries, stats)
+        planned[name] = (entries, template)
+        if inputs is not None:
+            inputs.entries(app_dir, entries)
+            if template is not None:
+                inputs.files.add(template.path)
+    # Bytecode for every function's own modules at once: one compiler process for what the cache lacks.
+    own = _unique_py(planned)
+    pycs = dict(zip(own, _bytecode_entries([e for _, e in own.items()], compiler, cache_dir, strict=True),
+                    strict=False)) if compiler else {}
+    artifacts: dict[str, Artifact] = {}
+    stats: dict[Path, tuple[int, int]] = {}
+    for name, (entries, template) in planned.items():
+        entries = entries + [pycs[_identity(e)] for e in entries if _identity(e) in pycs]
+        key = _inputs_key(entries, stats, template)
         artifact = _reuse(key, out_dir / f"{name}.zip")
         if artifact is None:
-            artifact = write_zip(entries, out_dir / f"{name}.zip")
+            artifact = write_zip(entries, out_dir / f"{name}.zip", template)
             _remember(key, artifact)
-        _check_size(cloud, name, entries, artifact, stats)
+        _check_size(cloud, name, entries, artifact, stats, template)
         artifacts[name] = artifact
     return artifacts
 
 
-def write_manifest(cloud: str, artifacts: dict[str, Artifact], out_dir: Path) -> Path:
-    """manifest.json: {"cloud", "artifacts": {function: {path, sha256, bytes, files}}}."""
-    body = {"cloud": cloud, "artifacts": {}}
+def cache_dir_for(app_dir: Path) -> Path:
+    """The build cache: OMNICLOUD_CACHE_DIR (a shared one makes rebuilds in other checkouts offline
+    too), else .omnicloud/cache next to app.yaml."""
+    return Path(os.environ.get("OMNICLOUD_CACHE_DIR") or app_dir / ".omnicloud" / "cache")
+
+
+def _identity(entry: Entry) -> tuple[str, Path | bytes | None]:
+    return entry.name, entry.data if entry.data is not None else entry.source
+
+
+def _unique_py(planned: dict[str, tuple[list[Entry], SiteZip | None]]) -> dict[tuple[str, Path | bytes | None], Entry]:
+    """Each .py entry of the planned zips once (the runtime and shared modules are in several zips;
+    a generated entry file differs per function, so it is one per content)."""
+    unique: dict[tuple[str, Path | bytes | None], Entry] = {}
+    for entries, _ in planned.values():
+        for e in entries:
+            if e.name.endswith(".py"):
+                unique.setdefault(_identity(e), e)
+    return unique
+
+
+def write_manifest(cloud: str, artifacts: dict[str, Artifact], out_dir: Path, *,
+                   python_version: str | None = None) -> Path:
+    """manifest.json: {"cloud", "python", "artifacts": {function: {path, sha256, bytes, files}}}.
+
+    "python" says which Python the artifacts are for ("version", the cloud runtime's) and which
+    bytecode they carry ("bytecode": the cache tag of their pycs, null for sources only;
+    "compiled_by": the interpreter that compiled them).
+    """
+    version = python_version or PYTHON_VERSIONS[cloud]
+    compiler = compiler_for(version, None)
+    body: dict = {"cloud": cloud, "artifacts": {}}
+    tags = set()
     for name, artifact in sorted(artifacts.items()):
         with zipfile.ZipFile(artifact.path) as zf:
-            count = len(zf.namelist())
+            names = zf.namelist()
+        tags.update(n.rsplit(".", 2)[-2] for n in names if "/__pycache__/" in f"/{n}" and n.endswith(".pyc"))
         body["artifacts"][name] = {"path": artifact.path.name, "sha256": artifact.sha256, "bytes": artifact.bytes,
-                                   "files": count}
+                                   "files": len(names)}
+    shipped = compiler is not None and tags == {compiler.tag}
+    body["python"] = {"version": version, "bytecode": compiler.tag if shipped else None,  # type: ignore[union-attr]
+                      "compiled_by": compiler.description if shipped else None}  # type: ignore[union-attr]
     path = out_dir / "manifest.json"
     write_atomically(path, json.dumps(body, indent=2, sort_keys=True) + "\n")
     return path

@@ -7,11 +7,15 @@ from pathlib import Path
 
 
 def run(args) -> int:
+    """Build (omnicloud/cli.py has already found that something changed since the last build)."""
+    from omnicloud import package_stamp as stamp
     from spec import SpecError, load_app
 
-    from . import PackageError, build_artifacts, code_problems, write_manifest
+    from . import BuildInputs, PackageError, build_artifacts, code_problems, write_manifest
 
     app_path = Path(args.app)
+    out = stamp.out_dir(app_path, args.cloud, args.out)
+    stamp.forget(out)
     try:
         app = load_app(app_path, cloud=args.cloud)
     except SpecError as exc:
@@ -23,14 +27,18 @@ def run(args) -> int:
         for problem in problems:
             print(problem, file=sys.stderr)
         return 2
-    out = Path(args.out) if args.out else app_path.resolve().parent / ".omnicloud" / "package" / args.cloud
+    inputs = BuildInputs.empty()
+    inputs.files.add(app_path.resolve())
     try:
-        artifacts = build_artifacts(app, app_path.resolve().parent, args.cloud, out)
+        artifacts = build_artifacts(app, app_path.resolve().parent, args.cloud, out, inputs=inputs)
     except PackageError as exc:
         print(f"omnicloud package: {exc}", file=sys.stderr)
         return 2
     manifest = write_manifest(args.cloud, artifacts, out)
-    for name, artifact in sorted(artifacts.items()):
-        print(f"{name:<20} {artifact.bytes / 1024:>9.1f} KiB  sha256:{artifact.sha256[:16]}  {artifact.path}")
-    print(f"manifest: {manifest}")
+    printed = [f"{name:<20} {artifact.bytes / 1024:>9.1f} KiB  sha256:{artifact.sha256[:16]}  {artifact.path}"
+               for name, artifact in sorted(artifacts.items())]
+    printed.append(f"manifest: {manifest}")
+    print("\n".join(printed))
+    stamp.record(out, args.cloud, app_path.resolve(), inputs.files, inputs.directories,
+                 [manifest, *(a.path for a in artifacts.values())], printed)
     return 0

@@ -12,17 +12,18 @@ a distribution not installed here is taken to provide the module of its own name
 
 from __future__ import annotations
 
-import ast
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from spec.model import AppSpec
-
-from .files import AppFiles, function_closures, import_sites
+from .files import AppFiles, file_import_sites, function_closures
 from .vendor import canonical, requirement_names
+
+if TYPE_CHECKING:
+    from spec.model import AppSpec
 
 REQUIREMENTS = "requirements.txt"
 # Provided to every function whatever its requirements say.
@@ -43,13 +44,14 @@ class ImportProblem:
 
 def requirements_file(app_dir: Path, handler: str) -> Path | None:
     """The requirements file that applies to `handler` (module:attribute), or None."""
-    for candidate in _candidates(app_dir, handler):
+    for candidate in requirement_candidates(app_dir, handler):
         if candidate.is_file():
             return candidate
     return None
 
 
-def _candidates(app_dir: Path, handler: str) -> list[Path]:
+def requirement_candidates(app_dir: Path, handler: str) -> list[Path]:
+    """Where `handler`'s requirements file may be, first match wins."""
     top = handler.split(":")[0].split(".")[0]
     package = app_dir / top
     return ([package / REQUIREMENTS] if package.is_dir() else []) + [app_dir / REQUIREMENTS]
@@ -57,7 +59,7 @@ def _candidates(app_dir: Path, handler: str) -> list[Path]:
 
 def _suggested_file(app_dir: Path, handler: str) -> Path:
     """Where to add a missing requirement: the file that applies, else the handler package's."""
-    return requirements_file(app_dir, handler) or _candidates(app_dir, handler)[0]
+    return requirements_file(app_dir, handler) or requirement_candidates(app_dir, handler)[0]
 
 
 @lru_cache(maxsize=256)
@@ -150,13 +152,8 @@ def dependency_problems(
 def _third_party_sites(files: AppFiles, rel: str):
     """Absolute, unguarded imports of one app file (relative imports are always the app's own)."""
     module = rel.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
-    source = (files.root / rel).read_text(encoding="utf-8")
     try:
-        tree = ast.parse(source)
+        sites = file_import_sites(files.root / rel, module, rel.endswith("__init__.py"))
     except SyntaxError:
         return []
-    return [
-        s
-        for s in import_sites(tree, module, rel.endswith("__init__.py"))
-        if not s.relative and not s.guarded
-    ]
+    return [s for s in sites if not s.relative and not s.guarded]

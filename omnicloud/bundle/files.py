@@ -5,13 +5,12 @@ from __future__ import annotations
 import ast
 import os
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pathspec
-
 if TYPE_CHECKING:
+    import pathspec
+
     from spec.model import AppSpec
 
 # Never shipped, whatever .omnicloudignore says.
@@ -28,14 +27,16 @@ class AppFiles:
     """The app directory with its ignore rules applied."""
 
     root: Path
-    ignore: pathspec.PathSpec
+    ignore: pathspec.PathSpec | None  # None: no .omnicloudignore
 
     @classmethod
     def load(cls, root: Path) -> AppFiles:
-        lines: list[str] = []
         ignore_file = root / IGNORE_FILE
-        if ignore_file.is_file():
-            lines = ignore_file.read_text(encoding="utf-8").splitlines()
+        if not ignore_file.is_file():
+            return cls(root=root.resolve(), ignore=None)
+        import pathspec  # only for an app that has ignore rules: the build's start-up is shorter without it
+
+        lines = ignore_file.read_text(encoding="utf-8").splitlines()
         return cls(root=root.resolve(), ignore=pathspec.PathSpec.from_lines("gitignore", lines))
 
     def excluded(self, rel: str, is_dir: bool = False) -> bool:
@@ -44,7 +45,7 @@ class AppFiles:
             return True
         if not is_dir and rel.endswith(ALWAYS_EXCLUDED_SUFFIXES):
             return True
-        return self.ignore.match_file(rel + ("/" if is_dir else ""))
+        return self.ignore is not None and self.ignore.match_file(rel + ("/" if is_dir else ""))
 
     def walk(self, directory: Path) -> list[str]:
         """Relative paths (posix) of every shipped file below `directory`, sorted."""
@@ -143,6 +144,9 @@ def function_closures(app: AppSpec, files: AppFiles) -> dict[str, list[str]]:
     return closures
 
 
+_BLOCK_NODES = (ast.stmt, ast.excepthandler, ast.match_case)
+
+
 def import_sites(tree: ast.AST, module: str, is_package: bool) -> list[ImportSite]:
     """Every import statement of a parsed module, with relative imports made absolute."""
     package = module if is_package else module.rpartition(".")[0]
@@ -173,19 +177,33 @@ def import_sites(tree: ast.AST, module: str, is_package: bool) -> list[ImportSit
             for child in node.orelse:
                 visit(child, guarded)
             return
+        # Imports are statements: only blocks of statements (bodies, handlers, match cases) can
+        # hold one, so expressions are never walked.
         for child in ast.iter_child_nodes(node):
-            visit(child, guarded)
+            if isinstance(child, _BLOCK_NODES):
+                visit(child, guarded)
 
     visit(tree, False)
     return sites
 
 
-@lru_cache(maxsize=2048)
-def _imported_modules(source: str, module: str, is_package: bool) -> frozenset[str]:
-    """Absolute names of the modules `module` imports (statically; relative imports resolved).
-    Cached by source text: the closures of several handlers, and validate's two code checks,
-    share their modules."""
-    return frozenset(site.module for site in import_sites(ast.parse(source), module, is_package))
+_parsed: dict[tuple[Path, int, int], tuple[ImportSite, ...]] = {}
+
+
+def file_import_sites(path: Path, module: str, is_package: bool) -> tuple[ImportSite, ...]:
+    """import_sites of a file, parsed once per content (size and mtime) however often a build asks:
+    every function's closure and the dependency check read the same modules. SyntaxError as ast."""
+    stat = path.stat()
+    key = (path, stat.st_size, stat.st_mtime_ns)
+    sites = _parsed.get(key)
+    if sites is None:
+        sites = _parsed[key] = tuple(import_sites(ast.parse(path.read_text(encoding="utf-8")), module, is_package))
+    return sites
+
+
+def _imported_modules(path: Path, module: str, is_package: bool) -> set[str]:
+    """Absolute names of the modules `module` imports (statically; relative imports resolved)."""
+    return {site.module for site in file_import_sites(path, module, is_package)}
 
 
 def import_closure(files: AppFiles, entry_module: str, skip_top: frozenset[str] = frozenset({"runtime"})) -> list[str]:
@@ -217,9 +235,8 @@ def import_closure(files: AppFiles, entry_module: str, skip_top: frozenset[str] 
         is_package = rel.endswith("__init__.py")
         if is_package:
             packages.add(rel.rpartition("/")[0])
-        source = (files.root / rel).read_text(encoding="utf-8")
         try:
-            pending.extend(_imported_modules(source, module, is_package))
+            pending.extend(_imported_modules(files.root / rel, module, is_package))
         except SyntaxError as exc:
             raise ValueError(f"{rel}:{exc.lineno}: syntax error: {exc.msg}; fix it before packaging") from None
     # Data files (templates, schemas) of the packages the closure touches ship too, including

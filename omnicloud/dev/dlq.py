@@ -12,15 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from .deadletters import (
-    UnknownMessage,
-    UnknownQueue,
-    dead_letter,
-    describe,
-    queues_of,
-    redrive,
-    resolve,
-)
+# The actions import the local state (.deadletters, runtime.backends.local) when they run: every
+# `omnicloud` command builds this parser, and most never touch the state.
 
 EXIT_USAGE = 2
 EXIT_NOT_FOUND = 1
@@ -55,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
     from runtime.backends.local import Store
     from spec import SpecError, load_app
 
+    from .deadletters import UnknownMessage, UnknownQueue
+
     try:
         spec = load_app(Path(args.app))
     except SpecError as exc:
@@ -75,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _list(args, spec, store) -> int:
+    from .deadletters import queues_of, resolve
+
     if args.queue is None:
         rows = [["QUEUE", "DEAD LETTERS", "WAITING", "CONSUMER"]]
         for info in queues_of(spec):
@@ -105,6 +102,8 @@ def _list(args, spec, store) -> int:
 
 
 def _show(args, spec, store) -> int:
+    from .deadletters import dead_letter, describe, resolve
+
     info = resolve(spec, args.queue)
     message = describe(dead_letter(store, info, args.message_id))
     if args.json:
@@ -124,6 +123,8 @@ def _show(args, spec, store) -> int:
 
 
 def _redrive(args, spec, store) -> int:
+    from .deadletters import redrive, resolve
+
     info = resolve(spec, args.queue)
     if (args.message_id is None) == (not args.all):
         return _fail("name one MESSAGE_ID to redrive, or pass --all (not both)")
@@ -133,6 +134,8 @@ def _redrive(args, spec, store) -> int:
 
 
 def _purge(args, spec, store) -> int:
+    from .deadletters import resolve
+
     info = resolve(spec, args.queue)
     purged = store.purge(info.dlq)
     print(f"purged {purged} dead letter{'s' if purged != 1 else ''} from {info.dlq}")

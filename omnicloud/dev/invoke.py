@@ -16,12 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from runtime.types import Message, Request, ScheduledEvent
+if TYPE_CHECKING:  # the CLI reads EVENT_HELP for every command: nothing else is imported for it
+    from typing import Any
 
 EVENT_HELP = __doc__.split("\n", 2)[2].split("The function runs")[0].strip()
 
@@ -89,6 +88,11 @@ def _string_map(event: dict[str, Any], key: str, source: str, trigger: str) -> d
 
 def build_event(trigger: str, event: Any, source: str, *, prefix: str | None = None, name: str = "") -> Any:
     """The neutral event for `trigger` from the event file's JSON; EventFileError when malformed."""
+    import uuid
+    from datetime import UTC, datetime
+
+    from runtime.types import Message, Request, ScheduledEvent
+
     article = "an" if trigger == "http" else "a"
     if not isinstance(event, dict):
         raise EventFileError(f"{source}: {article} {trigger} event must be a JSON object, found {type(event).__name__}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from urllib.parse import unquote, unquote_plus
+from time import perf_counter
 
 from .. import context as invocation_context
 from ..types import Message, Request, Response, ScheduledEvent, published_epoch_ms
@@ -119,6 +119,18 @@ def _names(kind: type | tuple[type, ...]) -> str:
     kinds = kind if isinstance(kind, tuple) else (kind,)
     return " or ".join({str: "string", dict: "object", list: "list", int: "number", float: "number",
                         bool: "boolean"}.get(k, k.__name__) for k in kinds)
+
+
+def unquote(text: str) -> str:
+    from urllib.parse import unquote  # only for a path with percent-escapes: not on the cold path
+
+    return unquote(text)
+
+
+def unquote_plus(text: str) -> str:
+    from urllib.parse import unquote_plus
+
+    return unquote_plus(text)
 
 
 def _decode_body(body: Any, is_base64: bool, source: str) -> bytes:
@@ -358,33 +370,27 @@ class SqsRecord(_Wrapper):
 
     @property
     def message_id(self) -> str:
-        return self._require("messageId")
+        value = self._data.get("messageId")
+        if type(value) is str or isinstance(value, str):
+            return value
+        raise self._malformed(("messageId",), value, "a string")
 
     @property
     def body(self) -> str:
-        return self._optional("body", default="")
+        body = self._data.get("body")
+        if body is None:
+            return ""
+        if type(body) is str or isinstance(body, str):
+            return body
+        raise self._malformed(("body",), body, "a string")
 
     @property
     def receive_count(self) -> int:
-        count = self._get("attributes", "ApproximateReceiveCount", default=1)
-        if type(count) is str and count.isdecimal():  # what SQS sends
-            return int(count) or 1
-        try:
-            return max(1, int(count))
-        except (TypeError, ValueError):
-            return 1
+        return _receive_count(self._get("attributes", "ApproximateReceiveCount", default=1))
 
     @property
     def sent_at(self) -> datetime | None:
         return base.parse_time(self._get("attributes", "SentTimestamp"), ADAPTER, "SQS SentTimestamp")
-
-    def _published(self, message: Message) -> Message:
-        """SentTimestamp (epoch ms) becomes message.published_at when a handler reads it; checked now."""
-        sent = self._get("attributes", "SentTimestamp")
-        if type(sent) is str and sent.isdecimal():
-            return published_epoch_ms(message, sent)
-        message.published_at = base.parse_time(sent, ADAPTER, "SQS SentTimestamp")
-        return message
 
     @property
     def source_arn(self) -> str:
@@ -393,34 +399,79 @@ class SqsRecord(_Wrapper):
     @property
     def message_attributes(self) -> dict[str, str]:
         # Raw SNS delivery lands the SNS attributes here too.
-        attrs = self._get("messageAttributes")
+        attrs = self._data.get("messageAttributes")
+        out: dict[str, str] = {}
         if not attrs or not _is_mapping(attrs):
-            return {}
-        return {str(k): str(v["stringValue"]) for k, v in attrs.items()
-                if _is_mapping(v) and v.get("stringValue") is not None}
+            return out
+        for key, value in attrs.items():
+            try:
+                text = value["stringValue"] if type(value) is dict or isinstance(value, Mapping) else None
+            except KeyError:
+                continue
+            if text is not None:
+                out[key if type(key) is str else str(key)] = text if type(text) is str else str(text)
+        return out
 
     @property
     def sns_envelope(self) -> SnsNotification | None:
-        body = self.body
-        if not (isinstance(body, str) and body.lstrip().startswith("{") and '"TopicArn"' in body):
-            return None
-        try:
-            data = json.loads(body)
-        except ValueError:
-            return None
-        if isinstance(data, dict) and data.get("Type") == "Notification" and "Message" in data and "MessageId" in data:
-            return SnsNotification(data)
-        return None
-
+        return _sns_envelope(self.body)
     def to_message(self, message_id: str | None = None) -> Message:
-        envelope = self.sns_envelope
-        if envelope is not None:
-            message = envelope.to_message(self.receive_count)
-            message.attributes = {**self.message_attributes, **message.attributes}
-            return message
-        body, attributes = _decoded_body(self.body, self.message_attributes)
-        return self._published(Message(message_id or self.message_id, body, attributes, self.receive_count,
-                                       self.source_arn))
+        # Once per record of every batch: each field is read once, straight from the dicts.
+        data = self._data
+        body = data.get("body")
+        if body is None:
+            body = ""
+        elif type(body) is not str and not isinstance(body, str):
+            raise self._malformed(("body",), body, "a string")
+        system = data.get("attributes")
+        if type(system) is not dict and not _is_mapping(system):
+            system = {}
+        count = system.get("ApproximateReceiveCount", 1)
+        count = (int(count) or 1) if type(count) is str and count.isdecimal() else _receive_count(count)
+        if '"TopicArn"' in body:
+            envelope = _sns_envelope(body)
+            if envelope is not None:
+                message = envelope.to_message(count)
+                message.attributes = {**self.message_attributes, **message.attributes}
+                return message
+        source = data.get("eventSourceARN")
+        if source is None:
+            source = ""
+        elif type(source) is not str and not isinstance(source, str):
+            raise self._malformed(("eventSourceARN",), source, "a string")
+        attributes = self.message_attributes if data.get("messageAttributes") else {}
+        if BODY_ENCODING_ATTRIBUTE in attributes:
+            body_bytes, attributes = _decoded_body(body, attributes)
+        else:
+            body_bytes = body.encode("utf-8")
+        message = Message(message_id or self.message_id, body_bytes, attributes, count, source)
+        sent = system.get("SentTimestamp")
+        if type(sent) is str and sent.isdecimal():
+            return published_epoch_ms(message, sent)
+        message.published_at = base.parse_time(sent, ADAPTER, "SQS SentTimestamp")
+        return message
+
+
+def _receive_count(count: Any) -> int:
+    if type(count) is str and count.isdecimal():  # what SQS sends
+        return int(count) or 1
+    try:
+        return max(1, int(count))
+    except (TypeError, ValueError):
+        return 1
+
+
+def _sns_envelope(body: str) -> SnsNotification | None:
+    """The SNS notification an SQS body carries (SNS -> SQS without raw message delivery), if any."""
+    if '"TopicArn"' not in body or not body.lstrip().startswith("{"):
+        return None
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    if isinstance(data, dict) and data.get("Type") == "Notification" and "Message" in data and "MessageId" in data:
+        return SnsNotification(data)
+    return None
 
 
 # What runtime/backends/aws.py marks a body with when SQS/SNS text could not carry it as sent.
@@ -551,10 +602,16 @@ class SqsAdapter:
         return bool(records) and _is_mapping(records[0]) and records[0].get("eventSource") == "aws:sqs"
 
     def handle(self, target: str, trigger: str, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        # A failed record logs its own line (message id, correlation id, error); the others are
+        # summed up in one line for the batch.
+        started = perf_counter()
         failures: list[str] = []
         request_id = _request_id(context)
         function = invocation_context.function_name()  # once per batch, not per record
-        for record in (SqsRecord(r if _is_mapping(r) else {}) for r in _records(event)):
+        records = _records(event)
+        record = SqsRecord({})  # one read-only view, moved from record to record
+        for raw in records:
+            record._data = raw if type(raw) is dict or _is_mapping(raw) else {}
             message_id = record.message_id
             # FIFO: once a record fails, later ones in the batch must not overtake it.
             if failures and record.source_arn.endswith(".fifo"):
@@ -568,11 +625,14 @@ class SqsAdapter:
                 failures.append(message_id)
                 continue
             try:
-                base.run_message(target, message, trigger=trigger, invocation_id=request_id, function=function)
+                base.run_message(target, message, trigger=trigger, invocation_id=request_id, function=function,
+                                 log_success=False)
             except HandlerNotFound:
                 raise
             except Exception:
                 failures.append(message_id)
+        base.log_batch(trigger, len(records), len(failures), (perf_counter() - started) * 1000,
+                       invocation_id=request_id, function=function)
         return {"batchItemFailures": [{"itemIdentifier": i} for i in failures]}
 
 
@@ -651,10 +711,15 @@ ADAPTERS: tuple[Adapter, ...] = (
 def make_handler(target: str, trigger: str) -> Callable[[Any, Any], Any]:
     """The Lambda handler for the neutral handler `target` ("module:attr") behind `trigger`."""
     kind = base.trigger_kind(trigger)
+    # The adapters of this kind are asked first (an event matches one adapter; the refused shapes,
+    # which also look like HTTP requests, stay ahead of the HTTP adapters); the others only name
+    # what arrived instead.
+    adapters = (*(a for a in ADAPTERS if a.kind == kind or (kind == "http" and isinstance(a, _Refused))),
+                *(a for a in ADAPTERS if a.kind != kind and not (kind == "http" and isinstance(a, _Refused))))
 
     def handler(event: Any, context: Any) -> Any:
         base.configure_logging()
-        for adapter in ADAPTERS:
+        for adapter in adapters:
             if adapter.infer(event, context):
                 break
         else:

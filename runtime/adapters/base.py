@@ -6,35 +6,37 @@ handler (and reporting how it went) is done here, the same way on every cloud.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-import logging
 import os
 import sys
-import threading
+from _thread import allocate_lock
 from collections.abc import Mapping
-from os import getpid as _getpid
-from threading import current_thread as _current_thread
-from threading import get_ident as _get_ident
 from time import perf_counter
-from time import time as _time
 
 from .. import context
 from .. import log as jsonlog
 from ..router import HTTPError, as_response
-from ..types import BadRequest, Headers, Message, Request, Response, ScheduledEvent
+from ..types import BadRequest, Headers, Message, Request, Response, ScheduledEvent, correlate
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on the cold path
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
     from datetime import datetime
     from typing import Any
 
-log = logging.getLogger("omnicloud.invocation")
-_INFO = logging.INFO
+_INFO, _ERROR = jsonlog.INFO, jsonlog.ERROR
 
 # The handler signature each trigger kind calls, keyed by app.yaml's trigger.
 TRIGGER_KINDS = {"http": "http", "queue": "message", "topic": "message", "schedule": "schedule"}
+
+
+def __getattr__(name: str) -> object:
+    # `log`, the invocation logger, without importing logging on the cold path (runtime/log.py).
+    if name == "log":
+        import logging
+
+        return logging.getLogger(jsonlog.INVOCATION_LOGGER)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class EventError(ValueError):
@@ -54,14 +56,26 @@ _logging_ready = False
 
 def configure_logging() -> None:
     """JSON log lines on a cloud: the platform's root handlers (the Lambda runtime's, the Azure
-    worker's) are kept, so lines still reach its log service, but speak JSON; otherwise stderr."""
+    worker's) are kept, so lines still reach its log service, but speak JSON; otherwise stderr.
+
+    In an interpreter where nothing has imported `logging` yet, nothing is set up: the invocation
+    line goes to stderr by itself (runtime/log.py), at LOG_LEVEL, and logging is configured as soon
+    as something imports it (checked on every invocation, and after the handler's module loads).
+    """
     global _logging_ready
     if _logging_ready:
         return
-    _logging_ready = True
     level = os.environ.get("LOG_LEVEL", "INFO").upper()
-    if not isinstance(logging.getLevelName(level), int):
+    if level not in jsonlog.LEVELS:
         level = "INFO"
+    if "logging" not in sys.modules:
+        jsonlog.set_bare_level(jsonlog.LEVELS[level])
+        jsonlog.defer(configure_logging)
+        return
+    _logging_ready = True
+    jsonlog.defer(None)
+    import logging
+
     root = logging.getLogger()
     if not root.handlers:
         jsonlog.configure(level)
@@ -69,6 +83,8 @@ def configure_logging() -> None:
     for handler in root.handlers:
         handler.setFormatter(jsonlog.JsonFormatter())
     root.setLevel(level)
+    # Lambda's runtime handlers write where stdout goes (runtime/log.py explains).
+    jsonlog.set_platform_handlers(list(root.handlers) if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") else None)
 
 
 def trigger_kind(trigger: str) -> str:
@@ -90,7 +106,7 @@ def describe(event: Any) -> str:
 
 
 _handlers: dict[str, Callable[..., Any]] = {}
-_load_lock = threading.Lock()
+_load_lock = allocate_lock()
 
 
 def load_handler(target: str) -> Callable[..., Any]:
@@ -101,7 +117,8 @@ def load_handler(target: str) -> Callable[..., Any]:
     with _load_lock:
         if target not in _handlers:
             _handlers[target] = _import_target(target)
-        return _handlers[target]
+        jsonlog.configure_deferred()  # in case the handler's module imported logging
+    return _handlers[target]
 
 
 def _import_target(target: str) -> Callable[..., Any]:
@@ -150,74 +167,50 @@ class Outcome:
         return f"Outcome(trigger={self.trigger!r}, fields={self.fields!r}, result={self.result!r}, error={self.error!r})"
 
 
-@contextlib.contextmanager
-def invocation(trigger: str, *, invocation_id: str | None = None, traceparent: str | None = None,
-               function: str | None = None, **fields: Any) -> Iterator[Outcome]:
+class invocation:  # noqa: N801  (used as a function: `with invocation(...) as outcome:`)
     """Run the body inside an invocation context; log one JSON line when it ends.
 
     The context carries the incoming traceparent, so clients forward it to the next hop.
-    (run_http / run_message inline the same steps: a generator context manager per event costs
-    more than the rest of the bookkeeping.)
+    (run_http / run_message inline the same steps, without the Outcome, on the warm path.)
     """
-    token = context.begin(invocation_id=invocation_id, traceparent=traceparent, function=function)
-    outcome = Outcome(trigger, {k: v for k, v in fields.items() if v is not None})
-    started = perf_counter()
-    try:
-        yield outcome
-    except BaseException as exc:
-        if outcome.error is None:
+
+    __slots__ = ("_begin", "_outcome", "_started", "_token")
+
+    def __init__(self, trigger: str, *, invocation_id: str | None = None, traceparent: str | None = None,
+                 function: str | None = None, **fields: Any):
+        self._begin = (invocation_id, traceparent, function)
+        self._outcome = Outcome(trigger, {k: v for k, v in fields.items() if v is not None})
+
+    def __enter__(self) -> Outcome:
+        self._token = context.begin(*self._begin)
+        self._started = perf_counter()
+        return self._outcome
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        outcome = self._outcome
+        if exc is not None and outcome.error is None:
             outcome.fail(exc)
-        raise
-    finally:
-        _log_outcome(outcome, (perf_counter() - started) * 1000)
-        context.end(token)
-
-
-# The invocation line is a LogRecord like any other (the platform's handlers and filters see
-# it), but made without Logger.info's stack walk for the caller and without LogRecord.__init__'s
-# per-record path and process lookups: a copy of a first record's attributes, with the time,
-# thread and values of this one. A custom record factory (e.g. a tracing library's) is honoured.
-_LogRecord = logging.LogRecord
-_template: dict[str, Any] | None = None
-
-
-def _info_record(result: str, fields: dict[str, Any]) -> logging.LogRecord:
-    global _template
-    if (logging.getLogRecordFactory() is not _LogRecord or _template is None
-            or ("taskName" in _template and "asyncio" in sys.modules)):  # 3.12+ names the asyncio task
-        record = log.makeRecord(log.name, _INFO, __file__, 0, "invocation %s", (result,), None, "_log_outcome",
-                                {"fields": fields})
-        if type(record) is _LogRecord and _template is None:
-            _template = dict(record.__dict__)
-        return record
-    record = _LogRecord.__new__(_LogRecord)
-    attrs = record.__dict__
-    attrs.update(_template)
-    now = _time()
-    attrs["created"] = now
-    attrs["msecs"] = int((now - int(now)) * 1000) + 0.0
-    attrs["relativeCreated"] = _template["relativeCreated"] + (now - _template["created"]) * 1000
-    if _template["thread"] is not None:
-        attrs["thread"] = _get_ident()
-        attrs["threadName"] = _current_thread().name
-    if _template["process"] is not None:
-        attrs["process"] = _getpid()
-    attrs["args"] = (result,)
-    attrs["fields"] = fields
-    return record
+        try:
+            _log_outcome(outcome, (perf_counter() - self._started) * 1000)
+        finally:
+            context.end(self._token)
 
 
 def _log_outcome(outcome: Outcome, duration_ms: float) -> None:
-    exc = outcome.error
-    if exc is None:
-        if log.isEnabledFor(_INFO):
-            log.handle(_info_record(outcome.result, {"trigger": outcome.trigger, "outcome": outcome.result,
-                                                     "duration_ms": round(duration_ms, 2), **outcome.fields}))
+    _log_line(outcome.trigger, outcome.result, duration_ms, outcome.fields, outcome.error)
+
+
+def _log_line(trigger: str, result: str, duration_ms: float, fields: dict[str, Any],
+              error: BaseException | None) -> None:
+    """The invocation's line: INFO when it went well, ERROR with the error (and, for a bug, its
+    traceback) when not. runtime/log.py says where it goes."""
+    if error is None:
+        jsonlog.invocation_line(_INFO, f"invocation {result}", {"trigger": trigger, "outcome": result,
+                                                                "duration_ms": round(duration_ms, 2), **fields})
         return
-    fields = {"trigger": outcome.trigger, "outcome": outcome.result, "duration_ms": round(duration_ms, 2),
-              **outcome.fields, "error": _one_line(exc)}
-    log.error("invocation %s", outcome.result, extra={"fields": fields},
-              exc_info=None if is_expected_error(exc) else (type(exc), exc, exc.__traceback__))
+    jsonlog.invocation_line(_ERROR, f"invocation {result}", {"trigger": trigger, "outcome": result, "duration_ms": round(duration_ms, 2),
+                                             **fields, "error": _one_line(error)},
+                            error, traceback=not is_expected_error(error))
 
 
 def is_expected_error(exc: BaseException) -> bool:
@@ -236,8 +229,8 @@ def run_http(target: str, request: Request, *, invocation_id: str | None = None,
     """Call an HTTP handler; errors become JSON error responses, never a traceback to the caller."""
     token = context.begin(invocation_id or request.request_id,
                           traceparent or request.headers.get(context.TRACEPARENT), function)
-    outcome = Outcome("http", {"method": request.method, "path": request.path})
     started = perf_counter()
+    result, error, status = "ok", None, None
     try:
         try:
             response = as_response(load_handler(target)(request))
@@ -246,37 +239,58 @@ def run_http(target: str, request: Request, *, invocation_id: str | None = None,
         except BadRequest as exc:
             response = Response.error(400, "bad_request", str(exc))
         except Exception as exc:
-            outcome.fail(exc)
+            result, error = "error", exc
             response = Response.error(500, "internal", "internal error; the log has the details")
-        outcome.fields["status"] = response.status
-        if response.status >= 500 and outcome.error is None:
-            outcome.result = "error"
+        status = response.status
+        if status >= 500:
+            result = "error"
         return response
     except BaseException as exc:
-        if outcome.error is None:
-            outcome.fail(exc)
+        if error is None:
+            result, error = "error", exc
         raise
     finally:
-        _log_outcome(outcome, (perf_counter() - started) * 1000)
+        fields = {"method": request.method, "path": request.path}
+        if status is not None:
+            fields["status"] = status
+        _log_line("http", result, (perf_counter() - started) * 1000, fields, error)
         context.end(token)
 
 
 def run_message(target: str, message: Message, *, trigger: str = "queue", invocation_id: str | None = None,
-                function: str | None = None, traceparent: str | None = None) -> None:
-    """Call a queue/topic handler; its exception propagates so the cloud retries the message."""
+                function: str | None = None, traceparent: str | None = None, log_success: bool = True) -> None:
+    """Call a queue/topic handler; its exception propagates so the cloud retries the message.
+
+    A failure is always logged, with the message's id and correlation id; `log_success=False`
+    leaves a success to the caller's summary (an SQS batch logs one line, runtime/adapters/aws.py).
+    """
     token = context.begin(invocation_id or message.id,
                           traceparent or message.attributes.get(context.TRACEPARENT), function)
-    outcome = Outcome(trigger, {"message_id": message.id, "delivery_attempt": message.delivery_attempt})
     started = perf_counter()
     try:
-        message.correlation_id = context.current().correlation_id  # type: ignore[union-attr]
+        correlate(message, context.current())
         load_handler(target)(message)
     except BaseException as exc:
-        outcome.fail(exc)
+        _log_line(trigger, "error", (perf_counter() - started) * 1000,
+                  {"message_id": message.id, "delivery_attempt": message.delivery_attempt}, exc)
         raise
+    else:
+        if log_success:
+            _log_line(trigger, "ok", (perf_counter() - started) * 1000,
+                      {"message_id": message.id, "delivery_attempt": message.delivery_attempt}, None)
     finally:
-        _log_outcome(outcome, (perf_counter() - started) * 1000)
         context.end(token)
+
+
+def log_batch(trigger: str, records: int, failed: int, duration_ms: float, *, invocation_id: str | None = None,
+              function: str | None = None) -> None:
+    """One INFO line for a batch of messages whose records logged only their failures (each with its
+    message id and correlation id): how many there were, how many failed. A batch has no one
+    correlation id, so this line has none."""
+    result = "ok" if not failed else ("error" if failed == records else "partial")
+    jsonlog.invocation_line(_INFO, f"batch {result}", {
+        "function": function or context.function_name(), "invocation_id": invocation_id, "trigger": trigger,
+        "outcome": result, "duration_ms": round(duration_ms, 2), "records": records, "failed": failed})
 
 
 def run_schedule(target: str, event: ScheduledEvent, *, invocation_id: str | None = None,

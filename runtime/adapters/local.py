@@ -10,6 +10,7 @@ for a dev server that hosts several functions in one process.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 
 from .. import links
@@ -27,10 +28,19 @@ def to_request(method: str, path: str, headers: list[tuple[str, str]], *, query_
                              request_id=request_id)
 
 
+def _configure_logging() -> None:
+    """JSON lines on stderr (runtime/log.py), set up once something has imported logging."""
+    if "logging" in sys.modules:
+        jsonlog.configure()
+        jsonlog.defer(None)
+    else:
+        jsonlog.defer(_configure_logging)
+
+
 def invoke_http(target: str, request: Request, *, function: str | None = None,
                 environ: Mapping[str, str] | None = None) -> Response:
     """Run an HTTP handler; errors come back as JSON error responses (500 for a handler bug)."""
-    jsonlog.configure()
+    _configure_logging()
     if environ is None:
         return base.run_http(target, request, function=function)
     with links.use_environ(environ):
@@ -40,7 +50,7 @@ def invoke_http(target: str, request: Request, *, function: str | None = None,
 def invoke_message(target: str, message: Message, *, trigger: str = "queue", function: str | None = None,
                    environ: Mapping[str, str] | None = None) -> None:
     """Run a queue/topic handler; raises what the handler raised (the dev server retries)."""
-    jsonlog.configure()
+    _configure_logging()
     if environ is None:
         base.run_message(target, message, trigger=trigger, function=function)
         return
@@ -51,7 +61,7 @@ def invoke_message(target: str, message: Message, *, trigger: str = "queue", fun
 def invoke_schedule(target: str, event: ScheduledEvent, *, function: str | None = None,
                     environ: Mapping[str, str] | None = None) -> None:
     """Run a schedule handler; raises what the handler raised."""
-    jsonlog.configure()
+    _configure_logging()
     if environ is None:
         base.run_schedule(target, event, function=function)
         return

@@ -127,6 +127,16 @@ def test_aws_vendors_no_sdk_because_lambda_ships_boto3(tmp_path):
     assert "jwt/__init__.py" in names
 
 
+def test_omnicloudignore_keeps_matching_files_out_of_the_artifact_and_without_one_they_ship(gcp, tmp_path):
+    shipped = _names(gcp["web"].path)  # the sample's .omnicloudignore: *.log and shop/scratch/
+    assert "shop/debug.log" not in shipped and "shop/templates/page.html" in shipped
+    app = tmp_path / "app"
+    shutil.copytree(SAMPLE, app)
+    (app / ".omnicloudignore").unlink()
+    names = _names(build_artifacts(load_app(app / "app.yaml"), app, "gcp", tmp_path / "gcp", progress=None)["web"].path)
+    assert names - shipped == {"shop/debug.log"}
+
+
 # -- undeclared imports ----------------------------------------------------------------------
 
 
@@ -238,7 +248,9 @@ def test_concurrent_package_commands_into_one_directory_all_succeed(tmp_path):
     for thread in threads:
         thread.join()
     assert codes == [0, 0, 0]
-    assert sorted(p.name for p in out.iterdir() if not p.name.endswith(".inputs")) == [
+    from omnicloud.package_stamp import STAMP
+
+    assert sorted(p.name for p in out.iterdir() if not p.name.endswith(".inputs") and p.name != STAMP) == [
         "jobs.zip",
         "manifest.json",
         "tick.zip",

@@ -73,10 +73,39 @@ def test_zip_entries_are_normalised(two_checkouts):
     with zipfile.ZipFile(artifact.path) as zf:
         infos = zf.infolist()
     names = [i.filename for i in infos]
-    assert names == sorted(names)
+    # The vendored tree (compressed once, in its site zip) comes first, then the function's own files;
+    # each part in name order.
+    vendored = [n for n in names if n.split("/")[0] == "jwt" or n.split("/")[0].endswith(".dist-info")]
+    assert names[: len(vendored)] == vendored == sorted(vendored) and vendored
+    assert names[len(vendored) :] == sorted(names[len(vendored) :])
     assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
     assert {(i.external_attr >> 16) & 0o777 for i in infos if not i.filename.endswith(".so")} == {0o644}
-    assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
+
+
+def test_artifacts_carry_bytecode_for_the_clouds_python_and_the_manifest_says_which(tmp_path):
+    from omnicloud.bundle import PYTHON_VERSIONS
+    from omnicloud.bundle.bytecode import compiler_for
+
+    app = _checkout(tmp_path, "bytecode")
+    compiler = compiler_for(PYTHON_VERSIONS["aws"], None)
+    if compiler is None:
+        pytest.skip(f"no Python {PYTHON_VERSIONS['aws']} on this machine to compile Lambda's bytecode")
+    out = tmp_path / "out"
+    assert main(["package", "--cloud", "aws", "--app", str(app / "app.yaml"), "--out", str(out)]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["python"] == {"version": "3.12", "bytecode": "cpython-312", "compiled_by": compiler.description}
+    with zipfile.ZipFile(out / "web.zip") as zf:
+        names = set(zf.namelist())
+        pycs = {n for n in names if n.endswith(".pyc")}
+        sources = {n for n in names if n.endswith(".py")}
+        # One pyc per module, where the import system looks for it, and nothing else in __pycache__.
+        assert pycs == {compiler.pyc_name(n) for n in sources}
+        assert {n for n in names if "__pycache__" in n} == pycs
+        for name in ("omnicloud_entry.py", "runtime/adapters/aws.py", "shop/web.py", "jwt/__init__.py"):
+            header = zf.read(compiler.pyc_name(name))[:16]
+            # PEP 552: flags 0b01, a hash-based pyc the loader does not check against its source
+            # (a zip's timestamps are fixed; Lambda's code directory is read-only).
+            assert int.from_bytes(header[4:8], "little") == 0b01, name
 
 
 def test_only_the_handlers_own_modules_and_no_ignored_files(two_checkouts):
@@ -238,6 +267,81 @@ def test_gcp_artifact_serves_a_request_under_functions_framework(tmp_path):
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["status"] == 200 and result["body"]["message"] == "hello grace"
+
+
+# ---- `omnicloud package` when little or nothing changed ---------------------------------------------
+
+
+def _package(app: Path, out: Path, capsys) -> dict[str, str]:
+    """`omnicloud package --cloud aws` into `out`: {function: sha256} from the manifest."""
+    assert main(["package", "--cloud", "aws", "--app", str(app / "app.yaml"), "--out", str(out)]) == 0
+    capsys.readouterr()
+    return {n: a["sha256"] for n, a in json.loads((out / "manifest.json").read_text())["artifacts"].items()}
+
+
+def test_unchanged_package_answers_from_the_last_build_without_building_again(tmp_path, capsys, monkeypatch):
+    import omnicloud.bundle.cli
+
+    app, out = _checkout(tmp_path, "stamp"), tmp_path / "out"
+    first = _package(app, out, capsys)
+    zips = {p: p.stat().st_mtime_ns for p in out.glob("*.zip")}
+
+    def no_build(args):
+        raise AssertionError("rebuilt although nothing changed")
+
+    monkeypatch.setattr(omnicloud.bundle.cli, "run", no_build)
+    assert main(["package", "--cloud", "aws", "--app", str(app / "app.yaml"), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert all(f"sha256:{sha[:16]}" in printed for sha in first.values()) and "manifest:" in printed
+    assert {p: p.stat().st_mtime_ns for p in out.glob("*.zip")} == zips
+    # Another cloud, or another output directory, is not the same build.
+    with pytest.raises(AssertionError, match="rebuilt"):
+        main(["package", "--cloud", "gcp", "--app", str(app / "app.yaml"), "--out", str(out)])
+
+
+def test_package_rebuilds_what_a_change_touches(tmp_path, capsys):
+    app, out = _checkout(tmp_path, "changes"), tmp_path / "out"
+    first = _package(app, out, capsys)
+    tick = app / "shop" / "tick.py"
+    tick.write_text(tick.read_text() + "\n# changed\n")
+    second = _package(app, out, capsys)
+    assert second["tick"] != first["tick"] and {n: second[n] for n in ("web", "jobs")} == {
+        n: first[n] for n in ("web", "jobs")}
+    # A data file added to a package a handler imports is shipped (the package's listing changed).
+    (app / "shop" / "templates" / "extra.html").write_text("<p>new</p>")
+    third = _package(app, out, capsys)
+    with zipfile.ZipFile(out / "web.zip") as zf:
+        assert "shop/templates/extra.html" in zf.namelist()
+    assert third["web"] != second["web"]
+    # app.yaml itself: a new timeout is a new artifact only where it shows (nowhere on AWS), but the
+    # build runs again and the manifest stays right.
+    text = (app / "app.yaml").read_text().replace("timeout: 30", "timeout: 40")
+    (app / "app.yaml").write_text(text)
+    assert _package(app, out, capsys) == third
+
+
+def test_the_clouds_python_runs_the_shipped_bytecode_without_compiling_the_sources(tmp_path):
+    """Lambda's python3.12, clean (-I -S, nothing written: -B), imports the runtime from the pycs:
+    with every runtime source made unreadable as Python, the artifact still answers."""
+    from omnicloud.bundle import PYTHON_VERSIONS
+    from omnicloud.bundle.bytecode import compiler_for
+
+    compiler = compiler_for(PYTHON_VERSIONS["aws"], None)
+    if compiler is None:
+        pytest.skip(f"no Python {PYTHON_VERSIONS['aws']} on this machine")
+    artifact = _build(_checkout(tmp_path, "pyc"), "aws", architecture="x86_64")["web"]
+    task = tmp_path / "task"
+    with zipfile.ZipFile(artifact.path) as zf:
+        zf.extractall(task)
+    for source in (task / "runtime").rglob("*.py"):
+        source.write_text("raise SystemExit('the source was compiled, not the shipped bytecode')\n")
+    event = json.dumps(_api_gateway_event("/hello/ada"))
+    code = (f"import sys, json\nsys.path[:0] = [{str(task)!r}]\nimport omnicloud_entry\n"
+            f"print(json.dumps(omnicloud_entry.handler(json.loads({event!r}), None)['statusCode']))\n")
+    proc = subprocess.run([str(compiler.python), "-I", "-S", "-B", "-c", code], capture_output=True, text=True,
+                          cwd=tmp_path, env={"OMNICLOUD_FUNCTION": "web"})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "200"
 
 
 @pytest.mark.parametrize(

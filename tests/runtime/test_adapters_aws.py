@@ -227,8 +227,27 @@ def test_sqs_message_attributes_delivery_count_and_traceparent(seen, invocation_
     assert message["delivery_attempt"] == 3
     assert message["correlation_id"] == TRACE_ID == message["message_correlation_id"]
     assert message["forwarded_traceparent"].split("-")[1] == TRACE_ID
-    (line,) = invocation_log()
-    assert line["correlation_id"] == TRACE_ID and line["delivery_attempt"] == 3 and line["trigger"] == "queue"
+    (line,) = invocation_log()  # a batch that went well is one line, with no per-record ids
+    assert line["message"] == "batch ok" and line["records"] == 1 and line["failed"] == 0
+    assert line["trigger"] == "queue" and line["invocation_id"] == CTX.aws_request_id
+
+
+def test_sqs_batch_logs_each_failed_record_with_its_ids_and_one_summary(seen, invocation_log):
+    event = load("aws", "sqs_message_attributes")
+    record = event["Records"][0]
+    event["Records"] = [record, {**record, "messageId": "second", "body": json.dumps({"fail": True})},
+                        {**record, "messageId": "third"}]
+
+    result = aws.make_handler(target("on_message"), "queue")(event, CTX)
+
+    assert result == {"batchItemFailures": [{"itemIdentifier": "second"}]}
+    failed, summary = invocation_log()
+    assert failed["level"] == "error" and failed["message"] == "invocation error"
+    assert failed["message_id"] == "second" and failed["correlation_id"] == TRACE_ID
+    assert failed["delivery_attempt"] == 3 and failed["invocation_id"] == CTX.aws_request_id
+    assert "asked to fail: second" in failed["error"] and "Traceback" in failed["exception"]
+    assert summary["message"] == "batch partial" and summary["outcome"] == "partial"
+    assert (summary["records"], summary["failed"]) == (3, 1) and "correlation_id" not in summary
 
 
 def test_malformed_record_is_reported_alone_and_the_rest_still_run(seen, invocation_log):
