@@ -269,18 +269,31 @@ class Store:
                     end: str | None = None, limit: int = 100, cursor: str | None = None,
                     descending: bool = False) -> Page:
         where, params = ["tbl = ?", "pk = ?"], [table, pk]
+        # At most one lower and one upper bound on sk: SQLite seeks the index on one of each and only
+        # filters by the others, so a prefix and a cursor as two lower bounds would make every page
+        # scan from the prefix again (page n costing n pages).
+        lower: tuple[str, bool] | None = None  # (value, inclusive)
+        upper: tuple[str, bool] | None = None
         if prefix:
-            where.append("sk >= ? AND substr(sk, 1, ?) = ?")
-            params += [prefix, len(prefix), prefix]
+            where.append("substr(sk, 1, ?) = ?")
+            params += [len(prefix), prefix]
+            lower = (prefix, True)
         if start is not None:
-            where.append("sk >= ?")
-            params.append(start)
+            lower = _tighter(lower, (start, True), max)
         if end is not None:
-            where.append("sk <= ?")
-            params.append(end)
+            upper = (end, True)
         if cursor:
-            where.append("sk < ?" if descending else "sk > ?")
-            params.append(_decode_cursor(cursor, table, pk, descending))
+            after = (_decode_cursor(cursor, table, pk, descending), False)
+            if descending:
+                upper = _tighter(upper, after, min)
+            else:
+                lower = _tighter(lower, after, max)
+        if lower is not None:
+            where.append("sk >= ?" if lower[1] else "sk > ?")
+            params.append(lower[0])
+        if upper is not None:
+            where.append("sk <= ?" if upper[1] else "sk < ?")
+            params.append(upper[0])
         order = "DESC" if descending else "ASC"
         rows = self._all(f"SELECT sk, item FROM items WHERE {' AND '.join(where)} ORDER BY sk {order} LIMIT ?",
                          (*params, limit + 1))
@@ -621,6 +634,14 @@ def _check_condition(table: str, pk: str, sk: str, row: tuple | None, condition:
 def _encode_cursor(sk: str, table: str, pk: str, descending: bool) -> str:
     data = json.dumps({"t": table, "p": pk, "s": sk, "d": descending}, separators=(",", ":"))
     return base64.urlsafe_b64encode(data.encode()).decode().rstrip("=")
+
+
+def _tighter(bound: tuple[str, bool] | None, other: tuple[str, bool], pick) -> tuple[str, bool]:
+    """The tighter of two bounds on sk (`pick` is max for lower bounds, min for upper ones); at equal
+    values the exclusive one."""
+    if bound is None or bound[0] != other[0]:
+        return other if bound is None else (bound if pick(bound[0], other[0]) == bound[0] else other)
+    return bound if not bound[1] else other
 
 
 def _decode_cursor(cursor: str, table: str, pk: str, descending: bool) -> str:

@@ -103,6 +103,11 @@ def test_query_pages_with_cursor_prefix_range_and_order(linked):
 
     ranged = notes.query("p", start="task#02", end="task#04")
     assert [item["n"] for item in ranged] == [2, 3, 4]
+    # A cursor and a range bound on the same side: the tighter one holds, whichever it is.
+    for descending, expected in ((False, [2, 3, 4, 5]), (True, [5, 4, 3, 2])):
+        first = notes.query("p", start="task#02", end="task#05", limit=2, descending=descending)
+        rest = notes.query("p", start="task#02", end="task#05", limit=10, descending=descending, cursor=first.cursor)
+        assert [item["n"] for item in [*first, *rest]] == expected
     assert [item["n"] for item in notes.query("p")] == [-1, 0, 1, 2, 3, 4, 5, 6]
     with pytest.raises(ValueError, match="cursor"):
         notes.query("other", cursor=newest.cursor)
