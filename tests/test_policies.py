@@ -67,6 +67,9 @@ def test_taggable_table_covers_every_type_the_providers_emit(cloud):
     emitted = {r.type for stack in STACKS for r in preview(cloud, stack).resources if not r.type.startswith("omnicloud:")}
     for type_ in emitted:
         package, module, cls = type_.split(":")
+        if package == "pulumi-python":  # a dynamic resource (Azure's trigger sync): a step, nothing to tag
+            assert type_ not in policies.TAGGABLE
+            continue
         module = module.split("/")[0]
         module = {"lambda": "lambda_"}.get(module, module)
         sdk = importlib.import_module(_SDK[package] if module == "index" else f"{_SDK[package]}.{module}")

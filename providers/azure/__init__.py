@@ -23,6 +23,8 @@ import pulumi_random as random
 
 from providers.base import CloudProvider, DeployContext, LinkTarget, Mapping
 
+from .sync import arm_endpoint
+
 if TYPE_CHECKING:
     from components.base import Component
 
@@ -145,6 +147,7 @@ class AzureProvider(CloudProvider):
             opts=pulumi.InvokeOutputOptions(parent=app)
         )
         self.subscription_id = client.subscription_id
+        self.arm_endpoint = arm_endpoint()
         self.tenant_id = client.tenant_id
         group = app.node("resource_group", azure.resources.ResourceGroup, f"{name}-rg")
         self.rg_name = group.name

@@ -19,6 +19,7 @@ from spec.model import QueueSpec
 from spec.schedule import parse_schedule
 
 from . import clock, host_id, iso_duration
+from .sync import TriggerSync
 
 if TYPE_CHECKING:
     from components.base import Component
@@ -35,6 +36,8 @@ class FunctionNodes:
     host_storage: azure.authorization.RoleAssignment
     app: azure.web.WebApp | None = None
     package: azure.storage.Blob | None = None
+    # The trigger sync after each new package (sync.py).
+    sync: TriggerSync | None = None
     # A topic subscriber's subscription and the rule that filters it.
     subscription: azure.servicebus.Subscription | None = None
     filter: azure.servicebus.DefaultRule | None = None
@@ -133,12 +136,12 @@ class FunctionOnAzure(Mapping):
             }
         )
         if request.artifact is not None:
-            # A new package must reach the scale controller as its triggers ("trigger syncing",
-            # learn.microsoft.com/azure/azure-functions/functions-deployment-technologies#trigger-syncing):
-            # a package in the deployment container is not synced by itself. Changing an app
-            # setting restarts the app (learn.microsoft.com/azure/azure-functions/functions-app-settings),
-            # and the host syncs triggers when it starts; this setting changes with every package.
-            # (azure-native has neither the one-deploy publish nor a syncfunctiontriggers call.)
+            # A new package must reach the running instances and the scale controller ("trigger
+            # syncing", learn.microsoft.com/azure/azure-functions/functions-deployment-technologies
+            # #trigger-syncing): a package in the deployment container is not picked up by itself.
+            # Changing an app setting restarts the app (learn.microsoft.com/azure/azure-functions/
+            # functions-app-settings), so this setting, new with every package, moves running
+            # instances to it; the TriggerSync below then tells the scale controller its triggers.
             settings["OMNICLOUD_PACKAGE_SHA256"] = request.artifact.sha256
         depends += self._trigger(component, request, nodes, settings)
 
@@ -201,6 +204,19 @@ class FunctionOnAzure(Mapping):
                 ),
             ),
         )
+        if request.artifact is not None:
+            # The documented trigger sync (POST .../syncfunctiontriggers) after every new package
+            # or app, as a step of `pulumi up`: without it the Service Bus, topic and timer
+            # triggers of an externally deployed package may never scale out (see sync.py).
+            nodes.sync = component.node(
+                "sync",
+                TriggerSync,
+                f"{logical}-sync-triggers",
+                pulumi.ResourceOptions(parent=component, depends_on=[nodes.app, *depends]),
+                site_id=nodes.app.id,
+                package_sha256=request.artifact.sha256,
+                endpoint=provider.arm_endpoint,
+            )
         return Built(name=nodes.app.name, nodes=nodes, native=nodes.app, spec=spec)
 
     def _trigger(
