@@ -20,7 +20,11 @@ from spec.model import FunctionSpec, StackSettings, effective_visibility_timeout
 OVERRIDABLE = ("memory", "timeout", "min_instances", "max_instances", "reserved_concurrency", "architecture")
 # Every omnicloud:* setting a stack file may hold (Pulumi.yaml declares the first three). The
 # HTTP API's publisher fields are read by the Azure mapping (API Management requires them).
-SETTINGS = ("cloud", "environment", "app", "functions", "tags", "provider", "publisher_name", "publisher_email")
+SETTINGS = ("cloud", "environment", "app", "functions", "tags", "provider", "publisher_name", "publisher_email",
+            "azure_suffix", "azure_recover")
+# Azure only: pin the names' suffix, and bring back what soft delete keeps (providers/azure).
+AZURE_SETTINGS = ("azure_suffix", "azure_recover")
+RECOVERABLE = ("key-vault", "api-management")
 
 
 class StackConfigError(Exception):
@@ -87,7 +91,46 @@ def settings_from_config(config: dict[str, Any], where: str) -> StackSettings:
         raise StackConfigError(f"{where}: omnicloud:tags has {len(tags)} tags; with omnicloud's own {len(STACK_TAG_KEYS)}"
                                f" that is over the {limit} per resource {cloud} allows ({TAG_RULES[cloud].source})")
     values["tags"] = tags
+    _check_azure_settings(values, cloud, where)
     return StackSettings(**{k: v for k, v in values.items() if k in StackSettings.model_fields})
+
+
+def azure_recover_items(value: Any) -> Any:
+    """omnicloud:azure_recover as a list: YAML's list arrives as JSON text, one item may be bare."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return [value]
+    return value
+
+
+def _check_azure_settings(values: dict[str, Any], cloud: str, where: str) -> None:
+    """omnicloud:azure_suffix / azure_recover: what a stack sets to bring back a soft-deleted Key
+    Vault or API Management service under its old name (README, "Azure names")."""
+    import re
+
+    from spec.loader import did_you_mean
+
+    for key in AZURE_SETTINGS:
+        if key in values and cloud != "azure":
+            raise StackConfigError(f"{where}: omnicloud:{key} applies to Azure stacks only; this stack deploys to {cloud}")
+    suffix = values.get("azure_suffix")
+    if suffix is not None and not (isinstance(suffix, str) and re.fullmatch(r"[a-z0-9]{8}", suffix)):
+        raise StackConfigError(f"{where}: omnicloud:azure_suffix is {suffix!r}; it is the 8 lowercase letters and digits"
+                               " the names of the deployment to recover end in (agents-k3x9q2mz: k3x9q2mz)")
+    if "azure_recover" not in values:
+        return
+    recover = azure_recover_items(values["azure_recover"])
+    if not isinstance(recover, list) or not recover:
+        raise StackConfigError(f"{where}: omnicloud:azure_recover must be a list of {', '.join(RECOVERABLE)}")
+    for item in recover:
+        if item not in RECOVERABLE:
+            raise StackConfigError(f"{where}: omnicloud:azure_recover: {item!r} cannot be recovered; use"
+                                   f" {', '.join(RECOVERABLE)}{did_you_mean(str(item), RECOVERABLE)}")
+    if suffix is None:
+        raise StackConfigError(f"{where}: omnicloud:azure_recover needs omnicloud:azure_suffix, the 8 characters the"
+                               " deleted resources' names end in, so they are named as they were")
 
 
 def unknown_settings(config: dict[str, Any], where: str, *, project: str, secrets: Iterable[str]) -> None:

@@ -209,3 +209,34 @@ def test_a_concurrency_setting_a_cloud_lacks_is_refused_naming_the_cloud(cloud, 
     with pytest.raises(StackConfigError) as err:
         apply_overrides(load_app(ROOT / "app.yaml"), settings, "Pulumi.dev.yaml")
     assert expected in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("config, expected", [
+    ({"omnicloud:cloud": "aws", "omnicloud:azure_suffix": "k3x9q2mz"},
+     "Pulumi.dev.yaml: omnicloud:azure_suffix applies to Azure stacks only; this stack deploys to aws"),
+    ({"omnicloud:cloud": "azure", "omnicloud:azure_suffix": "K3X9"},
+     "Pulumi.dev.yaml: omnicloud:azure_suffix is 'K3X9'; it is the 8 lowercase letters and digits the names of the"
+     " deployment to recover end in (agents-k3x9q2mz: k3x9q2mz)"),
+    ({"omnicloud:cloud": "azure", "omnicloud:azure_recover": '["key-vault"]'},
+     "Pulumi.dev.yaml: omnicloud:azure_recover needs omnicloud:azure_suffix, the 8 characters the deleted resources'"
+     " names end in, so they are named as they were"),
+    ({"omnicloud:cloud": "azure", "omnicloud:azure_suffix": "k3x9q2mz", "omnicloud:azure_recover": '["keyvault"]'},
+     "Pulumi.dev.yaml: omnicloud:azure_recover: 'keyvault' cannot be recovered; use key-vault, api-management;"
+     " did you mean 'key-vault'?"),
+    ({"omnicloud:cloud": "azure", "omnicloud:azure_suffix": "k3x9q2mz", "omnicloud:azure_recover": "[]"},
+     "Pulumi.dev.yaml: omnicloud:azure_recover must be a list of key-vault, api-management"),
+])
+def test_azure_recovery_settings_are_checked_with_one_line(config, expected):
+    with pytest.raises(StackConfigError) as err:
+        settings_from_config(config, "Pulumi.dev.yaml")
+    assert str(err.value) == expected
+
+
+def test_azure_recovery_settings_accept_a_list_or_one_bare_item():
+    from omnicloud.program import azure_recover_items
+
+    for value in ('["key-vault", "api-management"]', "api-management"):
+        config = {"omnicloud:cloud": "azure", "omnicloud:azure_suffix": "k3x9q2mz", "omnicloud:azure_recover": value}
+        settings_from_config(config, "Pulumi.dev.yaml")  # accepted
+    assert azure_recover_items("api-management") == ["api-management"]
+    assert azure_recover_items('["key-vault"]') == ["key-vault"]

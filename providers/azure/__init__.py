@@ -21,6 +21,7 @@ import pulumi
 import pulumi_azure_native as azure
 import pulumi_random as random
 
+from omnicloud.program import azure_recover_items
 from providers.base import CloudProvider, DeployContext, LinkTarget, Mapping
 
 from .sync import arm_endpoint
@@ -90,7 +91,8 @@ class AzureNodes:
     """The app-wide resources every kind on Azure shares (nodes of the App)."""
 
     resource_group: azure.resources.ResourceGroup
-    suffix: random.RandomString
+    # None when the stack pins the suffix (omnicloud:azure_suffix, to recover deleted resources).
+    suffix: random.RandomString | None
     storage: azure.storage.StorageAccount
     bus: azure.servicebus.Namespace
     vault: azure.keyvault.Vault
@@ -151,17 +153,33 @@ class AzureProvider(CloudProvider):
         self.tenant_id = client.tenant_id
         group = app.node("resource_group", azure.resources.ResourceGroup, f"{name}-rg")
         self.rg_name = group.name
-        # Lowercase letters and digits: the one alphabet every globally named resource accepts.
-        suffix = app.node(
-            "suffix",
-            random.RandomString,
-            f"{name}-suffix",
-            length=SUFFIX_LENGTH,
-            special=False,
-            upper=False,
-            keepers={"resource_group": group.name},
-        )
-        self.suffix = suffix.result
+        config = pulumi.Config("omnicloud")
+        pinned = config.get("azure_suffix")
+        # What to bring back from soft delete under the pinned names: key-vault, api-management
+        # (checked by omnicloud.program).
+        self.recover = frozenset(azure_recover_items(config.get("azure_recover") or "[]"))
+        if pinned:
+            # A stack that brings back soft-deleted resources names them as they were.
+            suffix = None
+            self.suffix = pulumi.Output.from_input(pinned)
+        else:
+            # Lowercase letters and digits: the one alphabet every globally named resource accepts.
+            suffix = app.node(
+                "suffix",
+                random.RandomString,
+                f"{name}-suffix",
+                length=SUFFIX_LENGTH,
+                special=False,
+                upper=False,
+                keepers={"resource_group": group.name},
+            )
+            self.suffix = suffix.result
+        if self.recover:
+            pulumi.log.warn(
+                f"omnicloud:azure_recover is set: this `pulumi up` recovers the soft-deleted"
+                f" {' and '.join(sorted(self.recover))} named with suffix {pinned}; remove"
+                " omnicloud:azure_recover once it succeeded (keep omnicloud:azure_suffix)"
+            )
 
         # Function host state and deployment packages (and, in dev, the tables).
         storage = app.node(
@@ -214,6 +232,9 @@ class AzureProvider(CloudProvider):
                 soft_delete_retention_in_days=90 if self.ctx.prod else 7,
                 # Purge protection cannot be turned off once on, so dev leaves it unset.
                 enable_purge_protection=True if self.ctx.prod else None,
+                # "recover" undeletes the soft-deleted vault of this name, secrets and all
+                # (learn.microsoft.com/azure/key-vault/general/key-vault-recovery).
+                create_mode=azure.keyvault.CreateMode.RECOVER if "key-vault" in self.recover else None,
             ),
         )
         self.vault_url = vault_name.apply(lambda vault: f"https://{vault}.vault.azure.net/")

@@ -61,6 +61,9 @@ class HttpOnAzure(Mapping):
             ),
             publisher_name=config.get("publisher_name") or app,
             publisher_email=config.get("publisher_email") or f"{app}@example.com",
+            # Undeletes the soft-deleted service of this name instead of creating one
+            # (learn.microsoft.com/azure/api-management/soft-delete#recover-a-soft-deleted-instance).
+            restore=True if "api-management" in provider.recover else None,
         )
         nodes = HttpNodes(service=service)
         for prefix, function in routes:

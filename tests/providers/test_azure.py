@@ -446,6 +446,35 @@ def test_a_new_deployment_gets_new_global_names_and_replacements_create_first(mo
             assert not resource.delete_before_replace, type_
 
 
+def test_a_stack_recovers_its_soft_deleted_vault_and_gateway_under_their_old_names(tmp_path):
+    """The recover path: a stack pinning the deleted deployment's suffix names everything as it was;
+    with azure_recover the vault is created in "recover" mode and API Management with restore, and
+    the program warns to remove azure_recover afterwards. Without it, the same names deploy plainly."""
+    from omnicloud.preview import run_preview
+
+    stack = (ROOT / "Pulumi.dev.yaml").read_text() + "  omnicloud:azure_suffix: k3x9q2mz\n"
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    shutil.copy(ROOT / "__main__.py", tmp_path / "__main__.py")
+    results = []
+    for extra in ("  omnicloud:azure_recover: [key-vault, api-management]\n", ""):
+        (tmp_path / "Pulumi.dev.yaml").write_text(stack + extra)
+        results.append(run_preview(tmp_path, "azure", "dev", app=str(ROOT / "app.yaml")))
+    recovering, after = results
+    for result in results:
+        assert result.of_type("random:index/randomString:RandomString") == []
+        storage, vault, apps, apim, _ = global_names(result)
+        assert all(name.endswith("k3x9q2mz") for name in (storage, vault, *apps, apim))
+    assert global_names(recovering) == global_names(after)
+    (vault,) = recovering.of_type("azure-native:keyvault:Vault")
+    (service,) = recovering.of_type("azure-native:apimanagement:ApiManagementService")
+    assert vault.props["properties"]["createMode"] == "recover" and service.props["restore"] is True
+    assert any("omnicloud:azure_recover is set" in w and "remove" in w for w in recovering.warnings)
+    (vault,) = after.of_type("azure-native:keyvault:Vault")
+    (service,) = after.of_type("azure-native:apimanagement:ApiManagementService")
+    assert "createMode" not in vault.props["properties"] and service.props.get("restore") is not True
+    assert not any("azure_recover" in w for w in after.warnings)
+
+
 def test_every_taggable_resource_carries_the_stack_tags():
     import importlib
     import inspect
