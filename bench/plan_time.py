@@ -107,9 +107,16 @@ def _measure_floor(project: Path, cloud: str, repeats: int) -> dict:
     return {**run, "resources": len(result.resources)}
 
 
+# A dynamic resource has no SDK module: a hand-written program declares it through the same class.
+DYNAMIC = {"pulumi-python:dynamic/omnicloud-azure:TriggerSync": ("providers.azure.sync", "TriggerSync")}
+
+
 def _sdk_class(typ: str) -> tuple[str, str]:
     """(module, class name) of the SDK class registered for a resource type token (e.g. azure-native:web:WebApp)."""
     from pulumi.runtime import rpc
+
+    if typ in DYNAMIC:
+        return DYNAMIC[typ]
 
     pkg, mod, _ = typ.split(":")
     module = rpc.get_resource_module(pkg, mod, "")
@@ -122,10 +129,14 @@ def _sdk_kwargs(cls, typ: str, props: dict) -> dict:
     """camelCase wire inputs -> the class's snake_case keyword arguments (nested values as plain dicts)."""
     import inspect
 
-    params = [p for p in inspect.signature(cls._internal_init).parameters if p not in ("self", "resource_name", "opts")]
+    init = cls.__init__ if typ in DYNAMIC else cls._internal_init
+    skip = ("self", "name", "opts") if typ in DYNAMIC else ("self", "resource_name", "opts")
+    params = [p for p in inspect.signature(init).parameters if p not in skip]
     by_key = {p.replace("_", "").lower(): p for p in params}
     kwargs = {}
     for key, value in props.items():
+        if typ in DYNAMIC and key == "__provider":  # the class passes its provider itself
+            continue
         param = by_key.get(key.replace("_", "").lower())
         if param is None:
             raise SystemExit(f"plan time floor: {typ} takes no argument for input {key!r}")
@@ -188,7 +199,7 @@ def write_floor(dump: Path, project: Path, generated: Path) -> tuple[Path, int]:
     import importlib
 
     resources = json.loads(dump.read_text())
-    for package in {r["type"].split(":")[0] for r in resources}:  # each SDK registers its classes when imported
+    for package in {r["type"].split(":")[0] for r in resources} - {"pulumi-python"}:  # each SDK registers its classes when imported
         importlib.import_module("pulumi_" + package.replace("-", "_"))
     classes = {typ: _sdk_class(typ) for typ in {r["type"] for r in resources}}
     order, props = _wired(resources)
