@@ -30,7 +30,7 @@ def run(args) -> int:
     inputs = BuildInputs.empty()
     inputs.files.add(app_path.resolve())
     try:
-        artifacts = build_artifacts(app, app_path.resolve().parent, args.cloud, out, inputs=inputs)
+        artifacts = build_artifacts(app, app_path.resolve().parent, args.cloud, out, inputs=inputs, checked=True)
     except PackageError as exc:
         print(f"omnicloud package: {exc}", file=sys.stderr)
         return 2
