@@ -432,8 +432,8 @@ class Report:
             + ", and loading and validating app.yaml. The checks (handlers, dependencies, resource names) and the "
             "import closures share one parse per module and keep what they read in the build cache by content "
             "hash, so only the edited module is parsed; the stamp and the cached shims, site zips and bytecode "
-            "leave one zip to write and one file to compile (by a second interpreter where the cloud's Python is "
-            "not the one running omnicloud).")
+            "leave one zip to write and one file to compile (in this process when the cloud's Python is the one "
+            "running omnicloud, else by the cloud's interpreter, started while app.yaml loads).")
         if missed:
             self.add(
                 "What holds the target back, and what would fix it:", "",
@@ -441,8 +441,7 @@ class Report:
                 f"; the interpreter alone starts in {_f(start['value'], 2) if start else '—'} s here. {where} "
                 "What would fix it: when the stamp shows that only app modules changed, rebuild those functions' "
                 "zips from the last build's plan (each function's links, requirements and entries) without "
-                "importing pydantic or loading app.yaml, and start the cloud's interpreter for the bytecode while "
-                "the checks run.", "")
+                "importing pydantic or loading app.yaml (the checks need only the plan's links and requirements).", "")
         elif profiles:
             self.add(f"Where a one-function change's time goes: {where}", "")
 

@@ -6,13 +6,14 @@ imports nothing but the standard library.
 
 Every reader (the handler check in spec, the import closure, the dependency check, the names check)
 asks `module_facts`: one parse per content per process, and an unchanged file is not parsed again in
-a later run. Entries are named by the hash of the bytes (with FORMAT and the interpreter's version),
-so an edited file is a new entry and an old one can never be read for it.
+a later run. Entries are named by the hash of the bytes (with this file's own source and the
+interpreter's version), so an edited file is a new entry and an old one can never be read for it.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import importlib.util
 import json
@@ -22,9 +23,15 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-# What is derived from a module; bump when that changes, and no older entry is read again.
+# The layout of an entry. An entry's name also hashes this file's own source and the interpreter's
+# version, so a change to what is derived (or to the parser) never reads an older entry.
 FORMAT = 1
-_SALT = f"omnicloud-sources\0{FORMAT}\0{sys.version_info[0]}.{sys.version_info[1]}\0".encode()
+
+
+@functools.cache
+def _salt() -> bytes:
+    own = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    return f"omnicloud-sources\0{FORMAT}\0{sys.version_info[0]}.{sys.version_info[1]}\0{own}\0".encode()
 
 
 def cache_dir_for(app_dir: Path) -> Path:
@@ -111,7 +118,7 @@ def module_facts(path: Path, cache_dir: Path | None = None) -> ModuleFacts:
     """The facts of the module at `path`, from its content's entry under `cache_dir`/sources when
     there is a readable one (else parsed, and the entry written). OSError when it cannot be read."""
     data = path.read_bytes()
-    digest = hashlib.sha256(_SALT + data).hexdigest()
+    digest = hashlib.sha256(_salt() + data).hexdigest()
     facts = _known.get(digest)
     if facts is not None:
         return facts

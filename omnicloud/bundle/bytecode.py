@@ -116,21 +116,42 @@ class Compiler:
             from .compile_pyc import compile_jobs
 
             return compile_jobs(jobs)
-        proc = subprocess.run(
-            [str(self.python), "-I", "-S", str(_WORKER)],
-            input=json.dumps(jobs),
-            capture_output=True,
-            text=True,
-        )
+        proc = _early.pop(self.python, None) or self.worker()
+        stdout, stderr = proc.communicate(json.dumps(jobs))
         if proc.returncode != 0:
-            tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            tail = (stderr.strip().splitlines() or ["no output"])[-1]
             raise BytecodeError(f"compiling bytecode with {self.python} failed: {tail}")
-        return json.loads(proc.stdout.strip().splitlines()[-1])
+        return json.loads(stdout.strip().splitlines()[-1])
+
+    def worker(self) -> subprocess.Popen:
+        """This interpreter running compile_pyc.py, waiting for its jobs on stdin."""
+        return subprocess.Popen([str(self.python), "-I", "-S", str(_WORKER)], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def failure(self, name: str, source: Path | bytes, cache_dir: Path) -> str | None:
         """Why `name` did not compile (after `compile`), or None."""
         failed = self._cached(self.store(cache_dir), name, source).with_suffix(".failed")
         return failed.read_text(encoding="utf-8").strip() if failed.is_file() else None
+
+
+# Workers started ahead by start_early, by interpreter: the next compile hands them its jobs.
+_early: dict[Path, subprocess.Popen] = {}
+
+
+def start_early(compiler: Compiler | None) -> None:
+    """Start `compiler`'s worker now, so that its interpreter has started by the time a build has
+    jobs for it (`omnicloud package` loads app.yaml and runs the checks meanwhile). Nothing to start
+    for the running interpreter, which compiles in this process."""
+    if compiler is not None and compiler.python != Path(sys.executable) and compiler.python not in _early:
+        _early[compiler.python] = compiler.worker()
+
+
+def stop_early() -> None:
+    """End the workers start_early started that no build used (no jobs: nothing is written)."""
+    while _early:
+        _, proc = _early.popitem()
+        proc.kill()
+        proc.communicate()
 
 
 def _candidates(version: str) -> list[str]:

@@ -390,8 +390,8 @@ def test_bytecode_compiled_in_this_process_is_what_a_fresh_interpreter_of_the_sa
     sources = [("shop/a.py", b"TAGS = {'x', 'y', 3}\n\n\ndef f(n):\n    assert n, 'no n'\n    return {n} | TAGS\n"),
                ("shop/broken.py", b"def f(:\n")]
     started = []
-    run = subprocess.run
-    monkeypatch.setattr(bytecode.subprocess, "run", lambda *a, **k: started.append(a) or run(*a, **k))
+    worker = bytecode.Compiler.worker
+    monkeypatch.setattr(bytecode.Compiler, "worker", lambda self: started.append(self) or worker(self))
     in_process = here.compile(sources, tmp_path / "here")
     assert not started
     fresh = elsewhere.compile(sources, tmp_path / "fresh")
@@ -421,3 +421,26 @@ def test_an_azure_entry_file_is_rendered_once_for_its_arguments_and_templates(tm
     monkeypatch.setattr(azure_templates, "TEMPLATES", templates)
     assert bundle._function_app("api", "shop.web:app", "http", "/", cache) == "new\n"
     assert renders == [("api", "shop.web:app", "http", "/v2"), ("api", "shop.web:app", "http", "/")]
+
+
+def test_a_compiler_started_early_takes_the_next_jobs_and_one_left_unused_is_ended(tmp_path, monkeypatch):
+    """`omnicloud package` starts the cloud's interpreter before loading app.yaml; the build's compile
+    then uses that process (no second start) and gets the same bytes; an unused one is ended."""
+    from omnicloud.bundle import PYTHON_VERSIONS, bytecode
+
+    compiler = bytecode.compiler_for(PYTHON_VERSIONS["aws"], None)
+    if compiler is None or compiler.python == Path(sys.executable):
+        pytest.skip(f"no separate Python {PYTHON_VERSIONS['aws']} on this machine")
+    sources = [("shop/a.py", b"TAGS = {'x', 'y'}\n")]
+    reference = compiler.compile(sources, tmp_path / "fresh")[0].read_bytes()
+    bytecode.start_early(compiler)
+    early = bytecode._early[compiler.python]
+    started = []
+    worker = bytecode.Compiler.worker
+    monkeypatch.setattr(bytecode.Compiler, "worker", lambda self: started.append(self) or worker(self))
+    assert compiler.compile(sources, tmp_path / "early")[0].read_bytes() == reference
+    assert not started and early.returncode == 0 and not bytecode._early
+    bytecode.start_early(compiler)
+    unused = bytecode._early[compiler.python]
+    bytecode.stop_early()
+    assert unused.returncode is not None and not bytecode._early
