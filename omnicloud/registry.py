@@ -232,7 +232,8 @@ class Registry:
         """Register the kinds and providers of every installed package (entry points)."""
         from importlib.metadata import entry_points
 
-        for entry in sorted(entry_points(group=KINDS_GROUP), key=lambda e: e.name):
+        installed = entry_points()  # one pass over the installed distributions for both groups
+        for entry in sorted(installed.select(group=KINDS_GROUP), key=lambda e: e.name):
             origin = f"{_dist_name(entry)} ({KINDS_GROUP} {entry.name} = {entry.value})"
             try:
                 kind = entry.load()
@@ -246,7 +247,7 @@ class Registry:
                     f" {kind.name!r}; name the entry point after the kind"
                 )
             self.register_kind(kind, origin)
-        for entry in sorted(entry_points(group=PROVIDERS_GROUP), key=lambda e: e.name):
+        for entry in sorted(installed.select(group=PROVIDERS_GROUP), key=lambda e: e.name):
             self.register_provider(
                 entry.name, entry.value, f"{_dist_name(entry)} ({PROVIDERS_GROUP} {entry.name})"
             )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import json
 import math
 from pathlib import Path
@@ -199,7 +198,7 @@ def _handlers(spec: AppSpec, source: SourceMap, app_dir: Path) -> list[Problem]:
             problems.append(source.problem(loc, _missing_module(app_dir, module)))
             continue
         rel = where.relative_to(app_dir).as_posix()
-        names, error = _top_level_names(where)
+        names, error = _top_level_names(where, app_dir)
         if error:
             problems.append(source.problem(loc, f"{rel}{error}"))
         elif names is not None and attr not in names:
@@ -233,78 +232,27 @@ def _missing_module(app_dir: Path, module: str) -> str:
     return message
 
 
-def _top_level_names(path: Path) -> tuple[set[str] | None, str | None]:
-    """Names a module binds at top level, found by parsing it (its code is not run).
+def _top_level_names(path: Path, app_dir: Path) -> tuple[set[str] | None, str | None]:
+    """Names a module binds at top level, found by parsing it (its code is not run; the parse is
+    the one the package checks share, kept in the build cache by content: omnicloud.sources).
 
     Returns (None, None) when the module can bind names dynamically (star import, __getattr__).
     """
+    from omnicloud.sources import cache_dir_for, module_facts
+
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+        facts = module_facts(path, cache_dir_for(app_dir))
+    except OSError as exc:
         return None, f": cannot read ({exc})"
-    try:
-        tree = ast.parse(text, filename=str(path))
-    except SyntaxError as exc:
-        where = f":{exc.lineno}" + (f":{exc.offset}" if exc.offset else "") if exc.lineno else ""
-        return None, f"{where}: syntax error: {exc.msg}; fix it (the module is parsed, not run)"
-    except ValueError as exc:  # e.g. null bytes
-        return None, f": cannot be parsed ({exc})"
-    names: set[str] = set()
-    dynamic = False
-
-    def bind(target: ast.AST) -> None:
-        for node in ast.walk(target):
-            if isinstance(node, ast.Name):
-                names.add(node.id)
-
-    def visit(body: list[ast.stmt]) -> None:
-        nonlocal dynamic
-        for node in body:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                names.add(node.name)
-                if node.name == "__getattr__":
-                    dynamic = True
-                for inner in ast.walk(node):
-                    if isinstance(inner, ast.Global):
-                        names.update(inner.names)
-                continue
-            if isinstance(node, ast.Assign):
-                for target in node.targets:
-                    bind(target)
-            elif isinstance(node, ast.AnnAssign) and node.value is not None:
-                bind(node.target)
-            elif isinstance(node, ast.AugAssign):
-                bind(node.target)
-            elif isinstance(node, (ast.Import, ast.ImportFrom)):
-                for alias in node.names:
-                    if alias.name == "*":
-                        dynamic = True
-                    else:
-                        names.add(alias.asname or alias.name.split(".")[0])
-            elif isinstance(node, (ast.For, ast.AsyncFor)):
-                bind(node.target)
-            elif isinstance(node, (ast.With, ast.AsyncWith)):
-                for item in node.items:
-                    if item.optional_vars is not None:
-                        bind(item.optional_vars)
-            elif isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
-                for handler in node.handlers:  # type: ignore[attr-defined]
-                    if handler.name:
-                        names.add(handler.name)
-                    visit(handler.body)
-            elif isinstance(node, ast.Match):
-                for case in node.cases:
-                    visit(case.body)
-            for inner in ast.walk(node):
-                if isinstance(inner, ast.NamedExpr):
-                    bind(inner.target)
-            for attr in ("body", "orelse", "finalbody"):
-                block = getattr(node, attr, None)
-                if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
-                    visit(block)
-
-    visit(tree.body)
-    return (None, None) if dynamic else (names, None)
+    error = facts.error
+    if error is None:
+        return (None if facts.top_level is None else set(facts.top_level)), None
+    if error.kind == "syntax":
+        where = f":{error.line}" + (f":{error.offset}" if error.offset else "") if error.line else ""
+        return None, f"{where}: syntax error: {error.message}; fix it (the module is parsed, not run)"
+    if error.kind == "read":
+        return None, f": cannot read ({error.message})"
+    return None, f": cannot be parsed ({error.message})"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -125,7 +125,7 @@ Verbs = Annotated[list[Verb], BeforeValidator(_verbs)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class QueueTrigger(Strict):

@@ -5,7 +5,7 @@ Its own small module, so building artifacts (`omnicloud package`) imports no Pul
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -16,3 +16,6 @@ class Artifact:
     path: Path
     sha256: str
     bytes: int
+    # The zip's entry names, when the build that made or reused it knows them (the manifest then
+    # need not read the zip again); None otherwise.
+    names: tuple[str, ...] | None = field(default=None, compare=False, repr=False)

@@ -9,10 +9,11 @@ zip's fixed ones would defeat, and without hashing the source.
 
 Where the interpreter comes from: the running one when its version is the cloud's, else
 OMNICLOUD_PYTHON_<major>_<minor> (e.g. OMNICLOUD_PYTHON_3_12), `python<X.Y>` on PATH, then pyenv's
-versions. It compiles in a fresh `python -I -S`, and each pyc names its source by its path in the
-zip, so a pyc depends only on its source and that interpreter (marshal writes sets in a fixed
-order since 3.11): artifacts stay byte-identical for a given interpreter. manifest.json names it; a machine without one ships
-sources only, and the manifest says so.
+versions. It compiles in a fresh `python -I -S` (in this process when the running interpreter is
+the cloud's: the same interpreter writes the same bytes), and each pyc names its source by its path
+in the zip, so a pyc depends only on its source and that interpreter (marshal writes sets in a
+fixed order since 3.11): artifacts stay byte-identical for a given interpreter. manifest.json names
+it; a machine without one ships sources only, and the manifest says so.
 """
 
 from __future__ import annotations
@@ -28,18 +29,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-# Compiles each {"source", "dfile", "out"} read from stdin; prints the dfiles that did not compile.
-_COMPILE = """
-import json, py_compile, sys
-failed = []
-for job in json.load(sys.stdin):
-    try:
-        py_compile.compile(job["source"], cfile=job["out"], dfile=job["dfile"], doraise=True, optimize=0,
-                           invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
-    except (py_compile.PyCompileError, UnicodeDecodeError, ValueError) as exc:
-        failed.append([job["dfile"], str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__])
-print(json.dumps(failed))
-"""
+# Run by the cloud's interpreter: compiles the jobs read from stdin, prints those that failed.
+_WORKER = Path(__file__).with_name("compile_pyc.py")
 _PROBE = "import sys; print(sys.implementation.name, sys.implementation.cache_tag, '%d.%d.%d' % sys.version_info[:3])"
 
 
@@ -106,16 +97,7 @@ class Compiler:
                     path.write_bytes(source)
                     source = path
                 jobs.append({"source": str(source), "dfile": name, "out": str(work / f"{i}.pyc")})
-            proc = subprocess.run(
-                [str(self.python), "-I", "-S", "-c", _COMPILE],
-                input=json.dumps(jobs),
-                capture_output=True,
-                text=True,
-            )
-            if proc.returncode != 0:
-                tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-                raise BytecodeError(f"compiling bytecode with {self.python} failed: {tail}")
-            failures = dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+            failures = dict(self._run(jobs))
             for i, (name, _, pyc) in enumerate(missing):
                 pyc.parent.mkdir(parents=True, exist_ok=True)
                 if name in failures:
@@ -127,10 +109,49 @@ class Compiler:
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
+    def _run(self, jobs: list[dict[str, str]]) -> list[list[str]]:
+        """[dfile, why] of each job that did not compile. In this process when the interpreter is
+        this one (same interpreter, same bytes; no second interpreter to start), else in the cloud's."""
+        if self.python == Path(sys.executable):
+            from .compile_pyc import compile_jobs
+
+            return compile_jobs(jobs)
+        proc = _early.pop(self.python, None) or self.worker()
+        stdout, stderr = proc.communicate(json.dumps(jobs))
+        if proc.returncode != 0:
+            tail = (stderr.strip().splitlines() or ["no output"])[-1]
+            raise BytecodeError(f"compiling bytecode with {self.python} failed: {tail}")
+        return json.loads(stdout.strip().splitlines()[-1])
+
+    def worker(self) -> subprocess.Popen:
+        """This interpreter running compile_pyc.py, waiting for its jobs on stdin."""
+        return subprocess.Popen([str(self.python), "-I", "-S", str(_WORKER)], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
     def failure(self, name: str, source: Path | bytes, cache_dir: Path) -> str | None:
         """Why `name` did not compile (after `compile`), or None."""
         failed = self._cached(self.store(cache_dir), name, source).with_suffix(".failed")
         return failed.read_text(encoding="utf-8").strip() if failed.is_file() else None
+
+
+# Workers started ahead by start_early, by interpreter: the next compile hands them its jobs.
+_early: dict[Path, subprocess.Popen] = {}
+
+
+def start_early(compiler: Compiler | None) -> None:
+    """Start `compiler`'s worker now, so that its interpreter has started by the time a build has
+    jobs for it (`omnicloud package` loads app.yaml and runs the checks meanwhile). Nothing to start
+    for the running interpreter, which compiles in this process."""
+    if compiler is not None and compiler.python != Path(sys.executable) and compiler.python not in _early:
+        _early[compiler.python] = compiler.worker()
+
+
+def stop_early() -> None:
+    """End the workers start_early started that no build used (no jobs: nothing is written)."""
+    while _early:
+        _, proc = _early.popitem()
+        proc.kill()
+        proc.communicate()
 
 
 def _candidates(version: str) -> list[str]:

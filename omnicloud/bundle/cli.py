@@ -9,13 +9,28 @@ from pathlib import Path
 def run(args) -> int:
     """Build (omnicloud/cli.py has already found that something changed since the last build)."""
     from omnicloud import package_stamp as stamp
-    from spec import SpecError, load_app
 
-    from . import BuildInputs, PackageError, build_artifacts, code_problems, write_manifest
+    from . import PYTHON_VERSIONS, cache_dir_for
+    from .bytecode import compiler_for, start_early, stop_early
 
     app_path = Path(args.app)
     out = stamp.out_dir(app_path, args.cloud, args.out)
     stamp.forget(out)
+    # The cloud's interpreter starts while app.yaml loads and the checks run: a changed module's
+    # bytecode then waits for its compile only.
+    start_early(compiler_for(PYTHON_VERSIONS[args.cloud], cache_dir_for(app_path.resolve().parent)))
+    try:
+        return _build(args, app_path, out)
+    finally:
+        stop_early()
+
+
+def _build(args, app_path: Path, out: Path) -> int:
+    from omnicloud import package_stamp as stamp
+    from spec import SpecError, load_app
+
+    from . import BuildInputs, PackageError, build_artifacts, code_problems, write_manifest
+
     try:
         app = load_app(app_path, cloud=args.cloud)
     except SpecError as exc:
@@ -30,7 +45,7 @@ def run(args) -> int:
     inputs = BuildInputs.empty()
     inputs.files.add(app_path.resolve())
     try:
-        artifacts = build_artifacts(app, app_path.resolve().parent, args.cloud, out, inputs=inputs)
+        artifacts = build_artifacts(app, app_path.resolve().parent, args.cloud, out, inputs=inputs, checked=True)
     except PackageError as exc:
         print(f"omnicloud package: {exc}", file=sys.stderr)
         return 2

@@ -99,18 +99,20 @@ def _is_app_module(files: AppFiles, top: str) -> bool:
 
 
 def dependency_problems(
-    app: AppSpec, app_dir: Path, shown_dir: Path | None = None
+    app: AppSpec, app_dir: Path, shown_dir: Path | None = None, *, files: AppFiles | None = None,
+    closures: dict[str, list[str]] | None = None,
 ) -> list[ImportProblem]:
     """One problem per import of a third-party module that the function's requirements do not provide.
 
     File names in the messages are relative to `shown_dir` (the app.yaml's directory as the user
-    named it; the app directory itself by default).
+    named it; the app directory itself by default). `files` and `closures` (function_closures), when
+    given, are the ones the caller's other checks use.
     """
     app_dir = app_dir.resolve()
-    files = AppFiles.load(app_dir)
+    files = files or AppFiles.load(app_dir)
     stdlib = sys.stdlib_module_names | set(sys.builtin_module_names)
     problems: dict[str, ImportProblem] = {}
-    closures = function_closures(app, files)
+    closures = closures if closures is not None else function_closures(app, files)
     for fname, fn in sorted(app.functions.items()):
         requirements = requirements_file(app_dir, fn.handler)
         declared = (
@@ -151,9 +153,4 @@ def dependency_problems(
 
 def _third_party_sites(files: AppFiles, rel: str):
     """Absolute, unguarded imports of one app file (relative imports are always the app's own)."""
-    module = rel.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
-    try:
-        sites = file_import_sites(files.root / rel, module, rel.endswith("__init__.py"))
-    except SyntaxError:
-        return []
-    return [s for s in sites if not s.relative and not s.guarded]
+    return [s for s in file_import_sites(files, rel) if not s.relative and not s.guarded]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import ast
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from omnicloud.sources import ImportStatement, ModuleFacts, module_facts
 
 if TYPE_CHECKING:
     import pathspec
@@ -24,20 +25,30 @@ IGNORE_FILE = ".omnicloudignore"
 
 @dataclass(frozen=True)
 class AppFiles:
-    """The app directory with its ignore rules applied."""
+    """The app directory with its ignore rules applied, as one check or build sees it."""
 
     root: Path
     ignore: pathspec.PathSpec | None  # None: no .omnicloudignore
+    cache_dir: Path | None = None  # where module facts are kept across runs (omnicloud.sources)
+    _module_files: dict[str, str | None] = field(default_factory=dict, compare=False, repr=False)
+    _facts: dict[str, ModuleFacts] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def load(cls, root: Path) -> AppFiles:
+    def load(cls, root: Path, cache_dir: Path | None = None) -> AppFiles:
         ignore_file = root / IGNORE_FILE
         if not ignore_file.is_file():
-            return cls(root=root.resolve(), ignore=None)
+            return cls(root=root.resolve(), ignore=None, cache_dir=cache_dir)
         import pathspec  # only for an app that has ignore rules: the build's start-up is shorter without it
 
         lines = ignore_file.read_text(encoding="utf-8").splitlines()
-        return cls(root=root.resolve(), ignore=pathspec.PathSpec.from_lines("gitignore", lines))
+        return cls(root=root.resolve(), ignore=pathspec.PathSpec.from_lines("gitignore", lines), cache_dir=cache_dir)
+
+    def facts(self, rel: str) -> ModuleFacts:
+        """What an app module's source says (omnicloud.sources: parsed once per content), read once
+        for the life of this object."""
+        if rel not in self._facts:
+            self._facts[rel] = module_facts(self.root / rel, self.cache_dir)
+        return self._facts[rel]
 
     def excluded(self, rel: str, is_dir: bool = False) -> bool:
         parts = rel.split("/")
@@ -58,6 +69,13 @@ class AppFiles:
         return sorted(out)
 
     def module_file(self, module: str) -> str | None:
+        """The app file of a module (`shop/db.py`, `shop/__init__.py`), None when the app has none
+        or ignores it; looked up once per module for the life of this object (one build)."""
+        if module not in self._module_files:
+            self._module_files[module] = self._find_module_file(module)
+        return self._module_files[module]
+
+    def _find_module_file(self, module: str) -> str | None:
         base = self.root.joinpath(*module.split("."))
         for candidate in (base.with_suffix(".py"), base / "__init__.py"):
             if candidate.is_file():
@@ -76,54 +94,36 @@ class ImportSite:
     guarded: bool = False  # inside `try: ... except ImportError` or `if TYPE_CHECKING:`
 
 
-_IMPORT_ERRORS = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})
-
-
-def _catches_import_error(node: ast.Try) -> bool:
-    for handler in node.handlers:
-        if handler.type is None:
-            return True
-        types = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
-        if any(isinstance(t, ast.Name) and t.id in _IMPORT_ERRORS for t in types):
-            return True
-    return False
-
-
-def _is_type_checking(test: ast.expr) -> bool:
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
-
-
-def _absolute(node: ast.ImportFrom, package: str) -> str:
+def _absolute(statement: ImportStatement, package: str) -> str:
     """The module a `from ... import` names, relative imports resolved against `package`."""
-    if not node.level:
-        return node.module or ""
+    if not statement.level:
+        return statement.module or ""
     base_parts = package.split(".") if package else []
-    if node.level > 1:
-        base_parts = base_parts[: len(base_parts) - (node.level - 1)]
+    if statement.level > 1:
+        base_parts = base_parts[: len(base_parts) - (statement.level - 1)]
     base = ".".join(base_parts)
-    return f"{base}.{node.module}" if node.module else base
+    return f"{base}.{statement.module}" if statement.module else base
 
 
-def import_bindings(tree: ast.AST, module: str, is_package: bool) -> dict[str, str]:
+def import_bindings(facts: ModuleFacts, module: str, is_package: bool) -> dict[str, str]:
     """Local name -> the dotted path an import statement binds it to, anywhere in the module
     (`from runtime import Table as T` binds T to runtime.Table; `import runtime.clients` binds
     runtime); star imports bind nothing knowable."""
     package = module if is_package else module.rpartition(".")[0]
     bound: dict[str, str] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.asname:
-                    bound[alias.asname] = alias.name
+    for statement in facts.imports:
+        if not statement.is_from:
+            for name, asname in statement.names:
+                if asname:
+                    bound[asname] = name
                 else:
-                    top = alias.name.split(".")[0]
+                    top = name.split(".")[0]
                     bound[top] = top
-        elif isinstance(node, ast.ImportFrom):
-            target = _absolute(node, package)
-            for alias in node.names:
-                if alias.name != "*" and target:
-                    bound[alias.asname or alias.name] = f"{target}.{alias.name}"
+            continue
+        target = _absolute(statement, package)
+        for name, asname in statement.names:
+            if name != "*" and target:
+                bound[asname or name] = f"{target}.{name}"
     return bound
 
 
@@ -144,66 +144,35 @@ def function_closures(app: AppSpec, files: AppFiles) -> dict[str, list[str]]:
     return closures
 
 
-_BLOCK_NODES = (ast.stmt, ast.excepthandler, ast.match_case)
-
-
-def import_sites(tree: ast.AST, module: str, is_package: bool) -> list[ImportSite]:
-    """Every import statement of a parsed module, with relative imports made absolute."""
+def import_sites(facts: ModuleFacts, module: str, is_package: bool) -> list[ImportSite]:
+    """Every import statement of a module, with relative imports made absolute."""
     package = module if is_package else module.rpartition(".")[0]
     sites: list[ImportSite] = []
-
-    def visit(node: ast.AST, guarded: bool) -> None:
-        if isinstance(node, ast.Import):
-            sites.extend(ImportSite(alias.name, node.lineno, guarded=guarded) for alias in node.names)
-            return
-        if isinstance(node, ast.ImportFrom):
-            target = _absolute(node, package)
-            if target:
-                sites.append(ImportSite(target, node.lineno, bool(node.level), guarded))
-                # `from pkg import mod` may import a submodule.
-                sites.extend(ImportSite(f"{target}.{alias.name}", node.lineno, bool(node.level), guarded)
-                             for alias in node.names if alias.name != "*")
-            return
-        if isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
-            inner = guarded or _catches_import_error(node)  # type: ignore[arg-type]
-            for child in node.body:  # type: ignore[attr-defined]
-                visit(child, inner)
-            for part in (*node.handlers, *node.orelse, *node.finalbody):  # type: ignore[attr-defined]
-                visit(part, guarded)
-            return
-        if isinstance(node, ast.If) and _is_type_checking(node.test):
-            for child in node.body:
-                visit(child, True)
-            for child in node.orelse:
-                visit(child, guarded)
-            return
-        # Imports are statements: only blocks of statements (bodies, handlers, match cases) can
-        # hold one, so expressions are never walked.
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, _BLOCK_NODES):
-                visit(child, guarded)
-
-    visit(tree, False)
+    for statement in facts.imports:
+        line, guarded = statement.line, statement.guarded
+        if not statement.is_from:
+            sites.extend(ImportSite(name, line, guarded=guarded) for name, _ in statement.names)
+            continue
+        target = _absolute(statement, package)
+        if target:
+            relative = bool(statement.level)
+            sites.append(ImportSite(target, line, relative, guarded))
+            # `from pkg import mod` may import a submodule.
+            sites.extend(ImportSite(f"{target}.{name}", line, relative, guarded)
+                         for name, _ in statement.names if name != "*")
     return sites
 
 
-_parsed: dict[tuple[Path, int, int], tuple[ImportSite, ...]] = {}
+def file_import_sites(files: AppFiles, rel: str) -> list[ImportSite]:
+    """import_sites of one app file (its module name from its path); [] for a file that does not
+    parse (import_closure and the handler check report it)."""
+    facts = files.facts(rel)
+    return import_sites(facts, module_name(rel), rel.endswith("__init__.py")) if facts.error is None else []
 
 
-def file_import_sites(path: Path, module: str, is_package: bool) -> tuple[ImportSite, ...]:
-    """import_sites of a file, parsed once per content (size and mtime) however often a build asks:
-    every function's closure and the dependency check read the same modules. SyntaxError as ast."""
-    stat = path.stat()
-    key = (path, stat.st_size, stat.st_mtime_ns)
-    sites = _parsed.get(key)
-    if sites is None:
-        sites = _parsed[key] = tuple(import_sites(ast.parse(path.read_text(encoding="utf-8")), module, is_package))
-    return sites
-
-
-def _imported_modules(path: Path, module: str, is_package: bool) -> set[str]:
-    """Absolute names of the modules `module` imports (statically; relative imports resolved)."""
-    return {site.module for site in file_import_sites(path, module, is_package)}
+def module_name(rel: str) -> str:
+    """`shop/db.py` -> `shop.db`, `shop/__init__.py` -> `shop`."""
+    return rel.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
 
 
 def import_closure(files: AppFiles, entry_module: str, skip_top: frozenset[str] = frozenset({"runtime"})) -> list[str]:
@@ -235,10 +204,11 @@ def import_closure(files: AppFiles, entry_module: str, skip_top: frozenset[str] 
         is_package = rel.endswith("__init__.py")
         if is_package:
             packages.add(rel.rpartition("/")[0])
-        try:
-            pending.extend(_imported_modules(files.root / rel, module, is_package))
-        except SyntaxError as exc:
-            raise ValueError(f"{rel}:{exc.lineno}: syntax error: {exc.msg}; fix it before packaging") from None
+        error = files.facts(rel).error
+        if error is not None:
+            raise ValueError(f"{rel}:{error.line}: syntax error: {error.message}; fix it before packaging"
+                             if error.kind == "syntax" else f"{rel}: {error.message}; fix it before packaging")
+        pending.extend({site.module for site in file_import_sites(files, rel)})
     # Data files (templates, schemas) of the packages the closure touches ship too, including
     # those in plain subdirectories; sub-packages ship only if imported.
     for package in sorted(packages):

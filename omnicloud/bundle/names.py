@@ -12,7 +12,6 @@ A module several functions import is checked for each of them (see name_problems
 
 from __future__ import annotations
 
-import ast
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +19,11 @@ from typing import TYPE_CHECKING
 
 from runtime.links import nearest
 
-from .files import AppFiles, function_closures, import_bindings
+from .files import AppFiles, function_closures, import_bindings, module_name
 
 if TYPE_CHECKING:
     from omnicloud.registry import Registry
+    from omnicloud.sources import ModuleFacts
     from spec.model import AppSpec
 
 
@@ -76,37 +76,27 @@ def client_paths(registry: Registry) -> dict[str, tuple[str, str]]:
 
 
 class _Resolver:
-    """App modules parsed once each, and the dotted paths of the names they bind by import,
-    followed through app modules."""
+    """The dotted paths of the names app modules bind by import, followed through app modules."""
 
     def __init__(self, files: AppFiles):
         self.files = files
-        self._parsed: dict[str, tuple[ast.Module, str] | None] = {}
-        self._bindings: dict[str, dict[str, str]] = {}
+        self._bindings: dict[str, dict[str, str] | None] = {}
 
-    def parsed(self, module: str) -> tuple[ast.Module, str] | None:
-        """(tree, source) of an app module; None for another module, or one that does not parse
+    def facts(self, module: str) -> ModuleFacts | None:
+        """What an app module's source says; None for another module, or one that does not parse
         (the handler check reports that)."""
-        if module not in self._parsed:
-            rel = self.files.module_file(module)
-            found = None
-            if rel is not None:
-                try:
-                    source = (self.files.root / rel).read_text(encoding="utf-8")
-                    found = (ast.parse(source), source)
-                except (SyntaxError, ValueError, UnicodeDecodeError):
-                    pass
-            self._parsed[module] = found
-        return self._parsed[module]
+        rel = self.files.module_file(module)
+        if rel is None:
+            return None
+        facts = self.files.facts(rel)
+        return facts if facts.error is None else None
 
     def bindings(self, module: str) -> dict[str, str] | None:
         """Local name -> the dotted path it was imported as, for an app module (None otherwise)."""
         if module not in self._bindings:
-            parsed = self.parsed(module)
-            if parsed is None:
-                return None
+            facts = self.facts(module)
             is_package = (self.files.module_file(module) or "").endswith("__init__.py")
-            self._bindings[module] = import_bindings(parsed[0], module, is_package)
+            self._bindings[module] = None if facts is None else import_bindings(facts, module, is_package)
         return self._bindings[module]
 
     def resolve(self, path: str) -> str:
@@ -120,83 +110,49 @@ class _Resolver:
         return path
 
 
-def _dotted(node: ast.expr) -> list[str] | None:
-    """`a.b.C` as ["a", "b", "C"]; None for anything but names and attributes."""
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
-        return None
-    return [node.id, *reversed(parts)]
-
-
-def _literal_name(call: ast.Call) -> ast.Constant | None:
-    """The resource-name argument of a client call, when it is a string literal."""
-    if call.args:
-        first = call.args[0]
-        return first if isinstance(first, ast.Constant) and isinstance(first.value, str) else None
-    for keyword in call.keywords:
-        if keyword.arg == "name":
-            value = keyword.value
-            return (
-                value if isinstance(value, ast.Constant) and isinstance(value.value, str) else None
-            )
-    return None
-
-
 def client_uses(
     module: str, clients: dict[str, tuple[str, str]], resolver: _Resolver
 ) -> list[ClientUse]:
     """Every client of `clients` that app module `module` builds with a literal name."""
-    parsed, bindings = resolver.parsed(module), resolver.bindings(module)
-    if parsed is None or bindings is None:
+    facts, bindings = resolver.facts(module), resolver.bindings(module)
+    if facts is None or bindings is None:
         return []
-    tree, source = parsed
-    lines = source.splitlines()
     uses = []
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call):
+    for call in facts.calls:
+        if call.func[0] not in bindings:  # `from . import x` at the app's top: bound to nothing known
             continue
-        parts = _dotted(node.func)
-        if not parts or parts[0] not in bindings:
-            continue
-        path = resolver.resolve(".".join([bindings[parts[0]], *parts[1:]]))
-        if path not in clients:
-            continue
-        literal = _literal_name(node)
-        if literal is None:
-            continue
-        # ast columns count UTF-8 bytes; editors count characters.
-        text = lines[literal.lineno - 1] if literal.lineno <= len(lines) else ""
-        col = len(text.encode("utf-8")[: literal.col_offset].decode("utf-8", "replace")) + 1
-        uses.append(ClientUse(clients[path][0], literal.value, literal.lineno, col))
+        path = resolver.resolve(".".join([bindings[call.func[0]], *call.func[1:]]))
+        if path in clients:
+            uses.append(ClientUse(clients[path][0], call.name, call.line, call.col))
     return uses
 
 
-def uses_by_function(app: AppSpec, app_dir: Path) -> dict[str, list[tuple[str, ClientUse]]]:
+def uses_by_function(app: AppSpec, app_dir: Path, *, files: AppFiles | None = None,
+                     closures: dict[str, list[str]] | None = None) -> dict[str, list[tuple[str, ClientUse]]]:
     """Function name -> (file, use) for every client its handler's import closure builds with a
-    literal name; a module shared by several functions is parsed once and listed for each."""
+    literal name; a module shared by several functions is read once and listed for each. `files`
+    and `closures` (function_closures), when given, are the ones the caller's other checks use."""
     from omnicloud.registry import registry
 
-    files = AppFiles.load(app_dir.resolve())
+    files = files or AppFiles.load(app_dir.resolve())
+    closures = closures if closures is not None else function_closures(app, files)
     clients = client_paths(registry())
     resolver = _Resolver(files)
     uses_in: dict[str, list[ClientUse]] = {}
     found: dict[str, list[tuple[str, ClientUse]]] = {}
-    for fname, closure in function_closures(app, files).items():
+    for fname, closure in closures.items():
         found[fname] = []
         for rel in closure:
             if not rel.endswith(".py") or rel.startswith("runtime/"):
                 continue
             if rel not in uses_in:
-                module = rel.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
-                uses_in[rel] = client_uses(module, clients, resolver)
+                uses_in[rel] = client_uses(module_name(rel), clients, resolver)
             found[fname] += [(rel, use) for use in uses_in[rel]]
     return found
 
 
-def name_problems(app: AppSpec, app_dir: Path, shown_dir: Path | None = None) -> list[NameProblem]:
+def name_problems(app: AppSpec, app_dir: Path, shown_dir: Path | None = None, *, files: AppFiles | None = None,
+                  closures: dict[str, list[str]] | None = None) -> list[NameProblem]:
     """One problem per literal resource name a function's code uses without being linked to it
     (or as another kind than app.yaml declares it). Paths are shown relative to `shown_dir`.
 
@@ -208,7 +164,7 @@ def name_problems(app: AppSpec, app_dir: Path, shown_dir: Path | None = None) ->
 
     kinds = registry()
     class_of = {kind: cls for kind, cls in client_paths(kinds).values()}
-    found = uses_by_function(app, app_dir)
+    found = uses_by_function(app, app_dir, files=files, closures=closures)
     linked_in: dict[str, set[str]] = {}  # file -> every name the functions importing it link
     for fname, uses in found.items():
         for rel, _ in uses:

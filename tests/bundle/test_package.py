@@ -144,19 +144,25 @@ def test_lambda_provided_packages_are_left_out_unless_pinned(tmp_path):
     assert "six.py" in names  # pinned by the app, so shipped
 
 
-def test_manifest_lists_every_artifact_with_hash_and_size(tmp_path, capsys):
+@pytest.mark.parametrize("cloud", ["gcp", "azure"])  # azure: zips that start from a vendored tree's
+def test_manifest_lists_every_artifact_with_hash_and_size(tmp_path, capsys, cloud):
+    """The build knows each zip's entries (its own and the vendored tree's), so the manifest is
+    written without reading the zips again: what it says is what the zips hold."""
     app = _checkout(tmp_path, "manifest")
     out = tmp_path / "out"
-    assert main(["package", "--cloud", "gcp", "--app", str(app / "app.yaml"), "--out", str(out)]) == 0
+    assert main(["package", "--cloud", cloud, "--app", str(app / "app.yaml"), "--out", str(out)]) == 0
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["cloud"] == "gcp"
+    assert manifest["cloud"] == cloud
     assert set(manifest["artifacts"]) == {"web", "jobs", "tick"}
+    tags = set()
     for entry in manifest["artifacts"].values():
         data = (out / entry["path"]).read_bytes()
         assert entry["sha256"] == hashlib.sha256(data).hexdigest()
         assert entry["bytes"] == len(data)
         with zipfile.ZipFile(out / entry["path"]) as zf:
             assert entry["files"] == len(zf.namelist())
+            tags |= {n.rsplit(".", 2)[-2] for n in zf.namelist() if "/__pycache__/" in f"/{n}" and n.endswith(".pyc")}
+    assert [manifest["python"]["bytecode"]] == (sorted(tags) if tags else [None])
 
 
 def test_size_limit_names_the_largest_contributors(tmp_path, monkeypatch):
@@ -367,3 +373,74 @@ def test_a_requirements_line_for_omnicloud_itself_is_left_out_of_every_artifact(
     with zipfile.ZipFile(_build(app, "gcp")["web"].path) as zf:
         listed = zf.read("requirements.txt").decode()
     assert "omnicloud" not in listed and "PyJWT==2.15.1" in listed.splitlines()
+
+
+def test_bytecode_compiled_in_this_process_is_what_a_fresh_interpreter_of_the_same_python_writes(
+        tmp_path, monkeypatch):
+    """When the cloud's Python is the running one, the pycs are compiled in this process (no second
+    interpreter to start); they are the same bytes as `python -I -S` of that Python writes."""
+    import dataclasses
+
+    from omnicloud.bundle import bytecode
+
+    here = bytecode.compiler_for(f"{sys.version_info.major}.{sys.version_info.minor}", None)
+    assert here is not None and here.python == Path(sys.executable)
+    elsewhere = dataclasses.replace(here, python=Path(os.path.realpath(sys.executable)))
+    assert elsewhere.python != here.python  # the venv's python is a link to the same interpreter
+    sources = [("shop/a.py", b"TAGS = {'x', 'y', 3}\n\n\ndef f(n):\n    assert n, 'no n'\n    return {n} | TAGS\n"),
+               ("shop/broken.py", b"def f(:\n")]
+    started = []
+    worker = bytecode.Compiler.worker
+    monkeypatch.setattr(bytecode.Compiler, "worker", lambda self: started.append(self) or worker(self))
+    in_process = here.compile(sources, tmp_path / "here")
+    assert not started
+    fresh = elsewhere.compile(sources, tmp_path / "fresh")
+    assert started
+    assert in_process[0].read_bytes() == fresh[0].read_bytes()
+    assert in_process[1] is None and fresh[1] is None
+    why = here.failure("shop/broken.py", sources[1][1], tmp_path / "here")
+    assert why and why == elsewhere.failure("shop/broken.py", sources[1][1], tmp_path / "fresh")
+
+
+def test_an_azure_entry_file_is_rendered_once_for_its_arguments_and_templates(tmp_path, monkeypatch):
+    """function_app.py comes from the build cache while its arguments, the templates and the
+    renderer are unchanged (a rebuild then imports no jinja2), and is rendered again when one changes."""
+    from omnicloud import bundle
+    from runtime.adapters import azure_templates
+
+    cache = tmp_path / "cache"
+    rendered = azure_templates.render_function_app("api", "shop.web:app", "http", "/")
+    assert bundle._function_app("api", "shop.web:app", "http", "/", cache) == rendered
+    renders = []
+    monkeypatch.setattr(azure_templates, "render_function_app", lambda *args: renders.append(args) or "new\n")
+    assert bundle._function_app("api", "shop.web:app", "http", "/", cache) == rendered and not renders
+    assert bundle._function_app("api", "shop.web:app", "http", "/v2", cache) == "new\n"
+    templates = tmp_path / "templates"
+    shutil.copytree(azure_templates.TEMPLATES, templates)
+    (templates / "azure_function_app.py.j2").write_text("# another template\n")
+    monkeypatch.setattr(azure_templates, "TEMPLATES", templates)
+    assert bundle._function_app("api", "shop.web:app", "http", "/", cache) == "new\n"
+    assert renders == [("api", "shop.web:app", "http", "/v2"), ("api", "shop.web:app", "http", "/")]
+
+
+def test_a_compiler_started_early_takes_the_next_jobs_and_one_left_unused_is_ended(tmp_path, monkeypatch):
+    """`omnicloud package` starts the cloud's interpreter before loading app.yaml; the build's compile
+    then uses that process (no second start) and gets the same bytes; an unused one is ended."""
+    from omnicloud.bundle import PYTHON_VERSIONS, bytecode
+
+    compiler = bytecode.compiler_for(PYTHON_VERSIONS["aws"], None)
+    if compiler is None or compiler.python == Path(sys.executable):
+        pytest.skip(f"no separate Python {PYTHON_VERSIONS['aws']} on this machine")
+    sources = [("shop/a.py", b"TAGS = {'x', 'y'}\n")]
+    reference = compiler.compile(sources, tmp_path / "fresh")[0].read_bytes()
+    bytecode.start_early(compiler)
+    early = bytecode._early[compiler.python]
+    started = []
+    worker = bytecode.Compiler.worker
+    monkeypatch.setattr(bytecode.Compiler, "worker", lambda self: started.append(self) or worker(self))
+    assert compiler.compile(sources, tmp_path / "early")[0].read_bytes() == reference
+    assert not started and early.returncode == 0 and not bytecode._early
+    bytecode.start_early(compiler)
+    unused = bytecode._early[compiler.python]
+    bytecode.stop_early()
+    assert unused.returncode is not None and not bytecode._early
