@@ -192,7 +192,13 @@ class Request(_Record):
         return self.headers.get(name, default)
 
     def _traceparent(self) -> str | None:
-        """The traceparent header, if any (what the request's invocation continues: context.new)."""
+        """The traceparent header, if any (what the request's invocation continues: context.new).
+        A request whose headers are still in the event asks its decoder, which can find this one
+        header without decoding the others."""
+        fields = self.__dict__
+        if "headers" not in fields and "_wire" in fields:
+            decode, data = fields["_wire"]
+            return decode(self, data, "traceparent")
         return self.headers.get("traceparent")
 
 

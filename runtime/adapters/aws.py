@@ -439,7 +439,7 @@ class SqsRecord(_Wrapper):
         if ('"TopicArn"' in body or (attributes and (type(attributes) is not dict or BODY_ENCODING_ATTRIBUTE in attributes))
                 or (sent is not None and not (type(sent) is str and sent.isdecimal()))):
             return self._decoded_message(message_id, body, source)
-        return _message_from_wire(message_id or self.message_id, body.encode("utf-8"), source, _decode_sqs_fields, data)
+        return _message_from_wire(message_id or self.message_id, body.encode(), source, _decode_sqs_fields, data)
 
     def _decoded_message(self, message_id: str | None, body: str, source: str) -> Message:
         """The message of a record that needs more than copying: an SNS envelope in the body, a body

@@ -266,23 +266,35 @@ def run_message(target: str, message: Message, *, trigger: str = "queue", invoca
 
     A failure is always logged, with the message's id and correlation id; `log_success=False`
     leaves a success to the caller's summary (an SQS batch logs one line, runtime/adapters/aws.py).
+    The trace it continues is the message's own traceparent unless `traceparent` is given; either is
+    read only when its correlation id first is (a failure's line, a client).
     """
-    message_runner(target, trigger, invocation_id, function, traceparent, log_success)(message)
+    # message.correlation_id reads the invocation's when asked
+    message._invocation = invocation = context.new(invocation_id or message.id, traceparent or message, function)
+    token = context.enter(invocation)
+    started = perf_counter()
+    try:
+        load_handler(target)(message)
+    except BaseException as exc:
+        _message_line(trigger, message, started, exc)
+        raise
+    else:
+        if log_success:
+            _message_line(trigger, message, started, None)
+    finally:
+        context.end(token)
 
 
-def message_runner(target: str, trigger: str, invocation_id: str | None = None, function: str | None = None,
-                   traceparent: str | None = None, log_success: bool = False) -> Callable[[Message], None]:
-    """run_message as a function of the message alone, for the records of one batch: the handler is
-    looked up once, and each record runs in its own invocation context, whose trace (the message's
-    own traceparent unless `traceparent` is given) is read only when its correlation id first is
-    (a failure's line, a client)."""
+def message_runner(target: str, trigger: str, invocation_id: str | None, function: str) -> Callable[[Message], None]:
+    """run_message(target, message, trigger=trigger, invocation_id=invocation_id, function=function,
+    log_success=False) as a function of the message alone, for the records of one batch: the handler
+    is looked up once, and the rest of the work per record is what it cannot do without."""
     handler: Callable[[Message], Any] | None = None
     new, enter, end = context.new, context.enter, context.end
 
     def run(message: Message) -> None:
         nonlocal handler
-        # message.correlation_id reads the invocation's when asked
-        message._invocation = invocation = new(invocation_id or message.id, traceparent or message, function)
+        message._invocation = invocation = new(invocation_id or message.id, message, function)
         token = enter(invocation)
         started = perf_counter()
         try:
@@ -290,17 +302,17 @@ def message_runner(target: str, trigger: str, invocation_id: str | None = None, 
                 handler = load_handler(target)
             handler(message)
         except BaseException as exc:
-            _log_line(trigger, "error", (perf_counter() - started) * 1000,
-                      {"message_id": message.id, "delivery_attempt": message.delivery_attempt}, exc)
+            _message_line(trigger, message, started, exc)
             raise
-        else:
-            if log_success:
-                _log_line(trigger, "ok", (perf_counter() - started) * 1000,
-                          {"message_id": message.id, "delivery_attempt": message.delivery_attempt}, None)
         finally:
             end(token)
 
     return run
+
+
+def _message_line(trigger: str, message: Message, started: float, error: BaseException | None) -> None:
+    _log_line(trigger, "ok" if error is None else "error", (perf_counter() - started) * 1000,
+              {"message_id": message.id, "delivery_attempt": message.delivery_attempt}, error)
 
 
 def log_batch(trigger: str, records: int, failed: int, duration_ms: float, *, invocation_id: str | None = None,
@@ -406,10 +418,23 @@ def http_request(method: str, path: str, headers: Headers | Mapping[str, str] | 
 _new_request = Request.__new__
 
 
-def _decode_wire(request: Request, wire: tuple[Any, Any, str | None], name: str) -> None:
-    """Decode a field http_request left in the event: `headers`, `cookies`, or `query` and `query_all`."""
+def _decode_wire(request: Request, wire: tuple[Any, Any, str | None], name: str) -> str | None:
+    """Decode a field http_request left in the event: `headers`, `cookies`, or `query` and `query_all`;
+    or, for name "traceparent", answer that header's value (Request._traceparent)."""
     headers, query, cookie_header = wire
     fields = request.__dict__
+    if name == "traceparent":
+        # Names all in lower case (HTTP API v2, the Functions host): one lookup, and the headers stay
+        # in the event until the handler reads them. Otherwise they are decoded now.
+        if isinstance(headers, Mapping) and type(headers) is not Headers:
+            try:
+                lower = "".join(headers).islower()
+            except TypeError:
+                lower = False
+            if lower:
+                value = headers.get("traceparent")
+                return value if value is None or type(value) is str else str(value)
+        return request.headers.get("traceparent")
     if name == "headers" or name == "cookies":
         if "headers" not in fields:
             # Header names in lower case, whoever delivered them (HTTP API and the Functions host do

@@ -41,3 +41,17 @@ def test_an_event_given_as_the_parent_is_read_for_its_traceparent_only_when_the_
     assert invocation.correlation_id == "1" * 32
     assert invocation.traceparent.startswith(f"00-{'1' * 32}-")
     assert context.new("i", Message("m2", b"x"), "f").correlation_id != invocation.correlation_id
+
+
+@pytest.mark.parametrize("headers", [
+    {"traceparent": VALID, "accept": "*/*"},  # names in lower case, as HTTP API v2 and Azure deliver them
+    {"Traceparent": VALID, "Accept": "*/*"},
+    [("accept", "*/*"), ("TRACEPARENT", VALID)],
+])
+def test_a_request_continues_the_trace_of_its_traceparent_header_however_it_is_spelt(headers):
+    from runtime.adapters.base import http_request
+
+    request = http_request("GET", "/", headers)
+    assert context.new("i", request, "f").correlation_id == TRACE
+    assert request.headers["traceparent"] == VALID and request.header("accept") == "*/*"
+    assert context.new("i", http_request("GET", "/", {"accept": "*/*"}), "f").correlation_id != TRACE
