@@ -32,6 +32,9 @@ def load(path: Path) -> tuple[dict, dict[str, dict[str, dict]]]:
     return meta, by_bench
 
 
+HTTP_VS_AWS = 1.5  # bench/warm_overhead.py: HTTP on Azure and GCP within this many times ours on AWS
+
+
 def _f(value, digits: int = 1) -> str:
     if value is None:
         return "—"
@@ -248,16 +251,18 @@ class Report:
                 f"{_f(quiet['value'] if quiet else None, 1)} µs: the line and the ids it reads cost about "
                 f"{_f(http['value'] - quiet['value'] if quiet else None, 1)} µs (INFO minus WARNING; rendering and "
                 f"writing it alone is the `log line` step below); each step timed alone (µs): "
-                f"{steps or '—'}. The Request's headers, query and cookies are decoded when first read (every "
-                "INFO invocation reads the headers: the traceparent its correlation id comes from), a route "
+                f"{steps or '—'}. The Request's headers, query and cookies are decoded when first read (an "
+                "invocation looks up only the traceparent its correlation id comes from, with one lookup where "
+                "the names arrive in lower case, as from HTTP API v2), a route "
                 "without parameters is matched without a regular expression, and a JSON body goes into Lambda's "
                 "answer without a round trip through bytes. What is left is mostly what Powertools does not do: "
                 "the invocation line (rendered from JSON fragments and written with a flush, so it reaches "
                 "CloudWatch before the instance freezes, with a new trace id unless the request brought one) "
                 "and the invocation context the router and the handler run in (so clients forward the trace). "
-                "What would fix it: a line that costs less than rendering ten JSON members per request, which "
-                "Python makes hard, or no line for a successful request, which the README's log contract "
-                "promises operators; the rest of the path is within a few µs of its floor.")
+                f"With the line off ours is {_f(quiet['value'] / pt['value'] if quiet and pt else None, 2)}x "
+                "Powertools. What would fix it: a line that costs less than rendering ten JSON members per "
+                "request, which Python makes hard, or no line for a successful request, which the README's log "
+                "contract promises operators.")
         sqs, sqs_quiet, sqs_pt = d.get("sqs_100.aws"), d.get("sqs_100.aws.quiet"), d.get("sqs_100.powertools")
         sqs_parts = (d.get("breakdown.sqs_record_aws") or {}).get("parts") or {}
         if sqs and sqs.get("met") is False:
@@ -272,6 +277,23 @@ class Report:
                 "invocation context (one object, a context variable set and reset), so a failure is logged with "
                 "that record's id and correlation id and its clients carry its trace. What would fix the rest: "
                 "one invocation context per batch, which would give up the per-record correlation id.")
+        where = {"azure": "the Functions host's HttpRequest and HttpResponse objects, and the line going "
+                          "through `logging` to the worker's handler (which sends it to the host with the "
+                          "invocation attached)",
+                 "gcp": "werkzeug's request (its headers are title-cased from the WSGI environ on every read) "
+                        "and flask's response tuple"}
+        for cloud, host_part in where.items():
+            line, line_quiet = d.get(f"http.{cloud}"), d.get(f"http.{cloud}.quiet")
+            if not line or line.get("met") is not False or not http:
+                continue
+            notes.append(
+                f"**HTTP on {'Azure' if cloud == 'azure' else 'Google Cloud'}: {_f(line['value'], 1)} µs, "
+                f"{_f(line.get('vs_aws'), 2)}x ours on AWS** (target {HTTP_VS_AWS:g}x, {_f(line.get('limit_us'), 1)} µs). "
+                f"With the line off {_f(line_quiet['value'] if line_quiet else None, 1)} µs against AWS's "
+                f"{_f(quiet['value'] if quiet else None, 1)} µs. It runs the same Request builder, router and "
+                f"line as AWS; the difference is the host's part: {host_part}. The target is relative to ours "
+                "on AWS, so what made AWS faster (the Request decoded when first read) tightened it; what would "
+                "fix it is less work per request in the host's objects, which are not ours to change.")
         if notes:
             self.add("What holds the targets back, and what would fix it:", "")
             self.add(*[f"- {n}" for n in notes], "")

@@ -464,10 +464,13 @@ _message_from_wire = Message._from_wire
 def _decode_sqs_fields(message: Message, data: dict[str, Any], name: str) -> None:
     """Message._from_wire's decoder for an SQS record: attributes, receive count and send time."""
     record = SqsRecord(data)
-    fields = message.__dict__
-    fields["attributes"] = record.message_attributes
-    fields["delivery_attempt"] = record.receive_count
-    fields["published_at"] = record.sent_at
+    fields = message.__dict__  # a field the handler has set already keeps its value
+    if "attributes" not in fields:
+        fields["attributes"] = record.message_attributes
+    if "delivery_attempt" not in fields:
+        fields["delivery_attempt"] = record.receive_count
+    if "published_at" not in fields:
+        fields["published_at"] = record.sent_at
 
 
 def _receive_count(count: Any) -> int:

@@ -204,7 +204,11 @@ def _log_line(trigger: str, result: str, duration_ms: float, fields: dict[str, A
               error: BaseException | None) -> None:
     """The invocation's line: INFO when it went well, ERROR with the error (and, for a bug, its
     traceback) when not. runtime/log.py says where it goes."""
-    _write_line(result, {"trigger": trigger, "outcome": result, "duration_ms": round(duration_ms, 2), **fields}, error)
+    fields = {"trigger": trigger, "outcome": result, "duration_ms": round(duration_ms, 2), **fields}
+    if error is None:
+        jsonlog.invocation_line(_INFO, f"invocation {result}", fields)
+    else:
+        _write_line(result, fields, error)
 
 
 def _write_line(result: str, fields: dict[str, Any], error: BaseException | None) -> None:
@@ -455,8 +459,8 @@ def _decode_wire(request: Request, wire: tuple[Any, Any, str | None], name: str)
             query_all[key] = [value]
         else:
             values.append(value)
-    fields["query_all"] = query_all
-    fields["query"] = {key: values[0] for key, values in query_all.items()}
+    fields.setdefault("query_all", query_all)  # a field the handler has set already keeps its value
+    fields.setdefault("query", {key: values[0] for key, values in query_all.items()})
 
 
 def query_pairs(raw: str) -> list[tuple[str, str]]:

@@ -51,3 +51,12 @@ def test_an_sqs_message_reads_its_attributes_receive_count_and_send_time_as_an_e
     assert lazy == eager
     assert (lazy.attributes, lazy.delivery_attempt, lazy.published_at.isoformat()) == (
         {"testAttr": "100"}, 3, "2018-12-17T21:37:29.183000+00:00")
+
+
+def test_a_field_set_before_the_others_are_read_keeps_its_value():
+    message = aws.SqsRecord(load("aws", "sqs")["Records"][0]).to_message()
+    message.attributes = {"type": "set.by.a.test"}
+    assert message.delivery_attempt == 1 and message.attributes == {"type": "set.by.a.test"}
+    request = http_request("GET", "/", {}, query="a=1&a=2")
+    request.query = {"a": "set"}
+    assert request.query_all == {"a": ["1", "2"]} and request.query == {"a": "set"}
