@@ -32,6 +32,9 @@ def load(path: Path) -> tuple[dict, dict[str, dict[str, dict]]]:
     return meta, by_bench
 
 
+HTTP_VS_AWS = 1.5  # bench/warm_overhead.py: HTTP on Azure and GCP within this many times ours on AWS
+
+
 def _f(value, digits: int = 1) -> str:
     if value is None:
         return "—"
@@ -173,9 +176,12 @@ class Report:
                 f"Under importtime its imports are {_f(imp['value']) if imp else '—'} ms: our own modules "
                 f"{_f(groups.get('ours'))} ms (by importer: {first or '—'}), `json` {_f(groups.get('json'))} ms "
                 f"({json_where[name]}), the rest {_f(groups.get('other standard library and packages'))} ms. "
-                "What would fix it: less code on the cold path, i.e. fewer and smaller `runtime` modules (each "
-                "costs its file lookups and its unmarshalling even from bytecode) and, on AWS, an entry that loads "
-                "only its trigger's adapters (an HTTP function loads the SQS, SNS and schedule adapters too).")
+                "Our modules compile no regular expression on the way any more (the router compiles a route's "
+                "pattern only for templates with parameters, traceparents are checked by hand); what is left of ours is "
+                "the modules themselves: eight `runtime` files, each with its file lookups and unmarshalling even "
+                "from bytecode, and some thirty classes built at import (under a millisecond together). What would "
+                "fix it: fewer and smaller `runtime` modules and, on AWS, an entry that loads only its trigger's "
+                "adapters (an HTTP function loads the SQS, SNS and schedule code of runtime/adapters/aws.py too).")
         for cloud in ("azure", "gcp", "azure_artifact", "gcp_artifact"):
             line = d.get(f"{cloud}.wall")
             if not line or line.get("met") is not False:
@@ -245,12 +251,18 @@ class Report:
                 f"{_f(quiet['value'] if quiet else None, 1)} µs: the line and the ids it reads cost about "
                 f"{_f(http['value'] - quiet['value'] if quiet else None, 1)} µs (INFO minus WARNING; rendering and "
                 f"writing it alone is the `log line` step below); each step timed alone (µs): "
-                f"{steps or '—'}. Powertools writes no log line and builds its request view lazily; ours builds "
-                "the neutral Request (lower-cased headers, query, cookies) for every request, runs the router and "
-                "the handler inside an invocation context, and writes the JSON line with function, invocation id "
-                "and correlation id. What would fix it: a Request whose headers, query and cookies are decoded on "
-                "first use, and fewer layers between the event and the handler; the line itself is already "
-                "written without `logging` where nothing else listens.")
+                f"{steps or '—'}. The Request's headers, query and cookies are decoded when first read (an "
+                "invocation looks up only the traceparent its correlation id comes from, with one lookup where "
+                "the names arrive in lower case, as from HTTP API v2), a route "
+                "without parameters is matched without a regular expression, and a JSON body goes into Lambda's "
+                "answer without a round trip through bytes. What is left is mostly what Powertools does not do: "
+                "the invocation line (rendered from JSON fragments and written with a flush, so it reaches "
+                "CloudWatch before the instance freezes, with a new trace id unless the request brought one) "
+                "and the invocation context the router and the handler run in (so clients forward the trace). "
+                f"With the line off ours is {_f(quiet['value'] / pt['value'] if quiet and pt else None, 2)}x "
+                "Powertools. What would fix it: a line that costs less than rendering ten JSON members per "
+                "request, which Python makes hard, or no line for a successful request, which the README's log "
+                "contract promises operators.")
         sqs, sqs_quiet, sqs_pt = d.get("sqs_100.aws"), d.get("sqs_100.aws.quiet"), d.get("sqs_100.powertools")
         sqs_parts = (d.get("breakdown.sqs_record_aws") or {}).get("parts") or {}
         if sqs and sqs.get("met") is False:
@@ -260,10 +272,28 @@ class Report:
                 f"(twice Powertools' BatchProcessor at {_f(sqs_pt['value'] if sqs_pt else None, 2)} µs). The log is "
                 f"already one line per batch ({_f(sqs_quiet['value'] if sqs_quiet else None, 2)} µs per record with "
                 f"it off); per record (µs): {steps or '—'}. BatchProcessor wraps the record dict and calls the "
-                "handler; ours decodes it into a Message (body bytes, attributes, receive count, send time) and "
-                "runs the handler in the record's own invocation context, so a failure is logged with that "
-                "record's id and correlation id and its clients carry its trace. What would fix it: a Message "
-                "that reads the record's attributes and timestamps when first asked.")
+                "handler; ours checks the record's id, body and source, makes a Message whose attributes, receive "
+                "count and send time stay in the record until read, and runs the handler in the record's own "
+                "invocation context (one object, a context variable set and reset), so a failure is logged with "
+                "that record's id and correlation id and its clients carry its trace. What would fix the rest: "
+                "one invocation context per batch, which would give up the per-record correlation id.")
+        where = {"azure": "the Functions host's HttpRequest and HttpResponse objects, and the line going "
+                          "through `logging` to the worker's handler (which sends it to the host with the "
+                          "invocation attached)",
+                 "gcp": "werkzeug's request (its headers are title-cased from the WSGI environ on every read) "
+                        "and flask's response tuple"}
+        for cloud, host_part in where.items():
+            line, line_quiet = d.get(f"http.{cloud}"), d.get(f"http.{cloud}.quiet")
+            if not line or line.get("met") is not False or not http:
+                continue
+            notes.append(
+                f"**HTTP on {'Azure' if cloud == 'azure' else 'Google Cloud'}: {_f(line['value'], 1)} µs, "
+                f"{_f(line.get('vs_aws'), 2)}x ours on AWS** (target {HTTP_VS_AWS:g}x, {_f(line.get('limit_us'), 1)} µs). "
+                f"With the line off {_f(line_quiet['value'] if line_quiet else None, 1)} µs against AWS's "
+                f"{_f(quiet['value'] if quiet else None, 1)} µs. It runs the same Request builder, router and "
+                f"line as AWS; the difference is the host's part: {host_part}. The target is relative to ours "
+                "on AWS, so what made AWS faster (the Request decoded when first read) tightened it; what would "
+                "fix it is less work per request in the host's objects, which are not ours to change.")
         if notes:
             self.add("What holds the targets back, and what would fix it:", "")
             self.add(*[f"- {n}" for n in notes], "")

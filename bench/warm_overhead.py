@@ -365,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
 def breakdown(hosts: Hosts, repeats: int, min_seconds: float) -> dict[str, dict[str, float]]:
     """What one AWS HTTP event and one SQS record cost, step by step: the measured basis of the
     'what holds it back' notes."""
+    from runtime import context
     from runtime import log as jsonlog
     from runtime.adapters import aws, base
     from runtime.types import Response
@@ -375,40 +376,41 @@ def breakdown(hosts: Hosts, repeats: int, min_seconds: float) -> dict[str, dict[
     request = wrapper.to_request()
     record = aws.SqsRecord(sqs_batch(1)["Records"][0])
     message = record.to_message()
+    run_record = base.message_runner(QUEUE_TARGET, "queue", "id", "bench")  # as the adapter, once per batch
     fields = {"trigger": "http", "outcome": "ok", "duration_ms": 0.05, "method": "POST", "path": "/my/path",
               "status": 200}
-    root = logging.getLogger()
 
-    def quiet(call: Callable[[], object]) -> Callable[[], object]:
-        def run() -> object:
-            root.setLevel(logging.WARNING)
-            try:
-                return call()
-            finally:
-                root.setLevel(logging.INFO)
-        return run
+    def line() -> None:
+        # In an invocation of its own: the line draws its correlation id, as a request without a
+        # traceparent does.
+        token = context.begin("id", None, "bench")
+        jsonlog.invocation_line(20, "invocation ok", fields)
+        context.end(token)
 
+    # (step, call, whether it runs with the line off); the level is set around a step, not per call
     steps = {
-        "http_aws": {
-            "adapter choice": lambda: [a.infer(http_event, ctx) for a in aws.ADAPTERS[4:7]],
-            "event to Request": lambda: aws.HttpApiV2Event(http_event).to_request(),
-            "context, router, handler (no line)": quiet(lambda: base.run_http(HTTP_TARGET, request,
-                                                                              invocation_id="id")),
-            "log line": lambda: jsonlog.invocation_line(20, "invocation ok", fields),
-            "Response to event": lambda: wrapper.from_response(Response.json({"ok": True, "message": "hello"})),
-        },
-        "sqs_record_aws": {
-            "record to Message": lambda: record.to_message(),
-            "context and handler": lambda: base.run_message(QUEUE_TARGET, message, invocation_id="id",
-                                                             function="bench", log_success=False),
-        },
+        "http_aws": [
+            ("adapter choice", lambda: [a.infer(http_event, ctx) for a in aws.ADAPTERS[4:7]], False),
+            ("event to Request", lambda: aws.HttpApiV2Event(http_event).to_request(), False),
+            ("context, router, handler (no line)", lambda: base.run_http(HTTP_TARGET, request, invocation_id="id"),
+             True),
+            ("log line", line, False),
+            ("Response to event", lambda: wrapper.from_response(Response.json({"ok": True, "message": "hello"})),
+             False),
+        ],
+        "sqs_record_aws": [
+            ("record to Message", lambda: record.to_message(), False),
+            ("context and handler", lambda: run_record(message), False),
+        ],
     }
     out: dict[str, dict[str, float]] = {}
+    root = logging.getLogger()
     hosts.use("aws")
     try:
         for name, calls in steps.items():
             out[name] = {}
-            for step, call in calls.items():
+            for step, call, quiet in calls:
+                root.setLevel(logging.WARNING if quiet else logging.INFO)
                 number = _calibrate(call, min_seconds)
                 samples = []
                 for _ in range(repeats):
@@ -418,6 +420,7 @@ def breakdown(hosts: Hosts, repeats: int, min_seconds: float) -> dict[str, dict[
                     samples.append((time.perf_counter() - start) / number * 1e6)
                 out[name][step] = median(samples)
     finally:
+        root.setLevel(logging.INFO)
         hosts.restore()
     return out
 

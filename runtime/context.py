@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import contextvars
 import os
-import re
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on the cold path
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .types import Message, Request
 
 TRACEPARENT = "traceparent"
 
@@ -13,8 +18,8 @@ TRACEPARENT = "traceparent"
 # invocation draws its ids only when something reads them (the log line, a client forwarding the
 # traceparent): a queue record that succeeds without either draws none.
 
-_VALID = re.compile(r"[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
 _ZERO_TRACE = "0" * 32
+_HEX = "0123456789abcdef"
 
 
 class Invocation:
@@ -39,7 +44,10 @@ class Invocation:
     def correlation_id(self) -> str:
         correlation_id = self._correlation_id
         if correlation_id is None:
-            correlation_id = self._correlation_id = _trace_id(self._parent)
+            parent = self._parent
+            if parent is not None and type(parent) is not str:
+                parent = parent._traceparent()  # begin() was given the event that carries it
+            correlation_id = self._correlation_id = _trace_id(parent)
         return correlation_id
 
     @property
@@ -79,19 +87,29 @@ def new_traceparent(trace_id: str | None = None) -> str:
     return f"00-{trace_id or _hex(16)}-{_hex(8)}-01"
 
 
+def _valid_trace_id(value: str) -> str | None:
+    """The trace id of `value` if it is a W3C traceparent (version-traceid-spanid-flags, lower-case
+    hex of 2, 32, 16 and 2 digits, a trace id not all zeros), else None. Checked without a regular
+    expression: compiling one costs a cold start more than this whole check."""
+    parts = value.split("-")
+    if (len(parts) != 4 or len(parts[0]) != 2 or len(parts[1]) != 32 or len(parts[2]) != 16
+            or len(parts[3]) != 2 or "".join(parts).strip(_HEX) or parts[1] == _ZERO_TRACE):
+        return None  # strip() leaves something exactly when a character is not lower-case hex
+    return parts[1]
+
+
 def valid_traceparent(value: str | None) -> bool:
     if not value:
         return False
-    match = _VALID.fullmatch(value.strip().lower())
-    return match is not None and match.group(1) != _ZERO_TRACE
+    return _valid_trace_id(value.strip().lower()) is not None
 
 
 def _trace_id(parent: str | None) -> str:
     """The trace id of a valid parent traceparent, else a new one."""
     if parent:
-        match = _VALID.fullmatch(parent) or _VALID.fullmatch(parent.strip().lower())
-        if match is not None and match.group(1) != _ZERO_TRACE:
-            return match.group(1)
+        trace_id = _valid_trace_id(parent) or _valid_trace_id(parent.strip().lower())
+        if trace_id is not None:
+            return trace_id
     return _hex(16)
 
 
@@ -105,21 +123,29 @@ def function_name() -> str:
     return os.environ.get("OMNICLOUD_FUNCTION", "local")
 
 
-def begin(invocation_id: str | None = None, traceparent: str | None = None, function: str | None = None) -> contextvars.Token:
+def new(invocation_id: str | None = None, traceparent: str | Request | Message | None = None,
+        function: str | None = None) -> Invocation:
+    """A new invocation (not yet entered: see `enter`). `traceparent` is the incoming one, or the
+    event (Request, Message) that carries it, read only when the trace id is first read."""
     invocation = Invocation.__new__(Invocation)
     invocation.function = function or os.environ.get("OMNICLOUD_FUNCTION", "local")
     invocation.invocation_id = invocation_id or _hex(8)
     invocation._parent = traceparent  # the trace id and a span id of its own when first read
     invocation._correlation_id = invocation._traceparent = None
-    return _current.set(invocation)
+    return invocation
 
 
-def end(token: contextvars.Token) -> None:
-    _current.reset(token)
+def begin(invocation_id: str | None = None, traceparent: str | Request | Message | None = None,
+          function: str | None = None) -> contextvars.Token:
+    """Enter a new invocation (see `new`); `end` leaves it."""
+    return _current.set(new(invocation_id, traceparent, function))
 
 
-def current() -> Invocation | None:
-    return _current.get()
+# Make `invocation` the current one, and leave it (`end(token)`): the context variable's own
+# methods, so the per-invocation path has no call in between.
+enter: Callable[[Invocation], contextvars.Token] = _current.set
+end: Callable[[contextvars.Token], None] = _current.reset
+current: Callable[[], Invocation | None] = _current.get
 
 
 def outgoing_attributes(attributes: dict[str, str] | None) -> dict[str, str]:

@@ -106,16 +106,15 @@ def render(created: float, msecs: float, levelname: str, logger: str, message: s
     head = _heads.get(key)
     if head is None:
         head = _heads[key] = f'", "level": {_string(levelname.lower())}, "logger": {_value(logger)}, "message": '
-    parts = ['{"ts": "', _timestamp(created, msecs), head, _string(message)]
+    line = f'{{"ts": "{_timestamp(created, msecs)}{head}{_string(message)}'
     if invocation is not None:
-        parts += (', "function": ', _value(invocation.function), ', "invocation_id": ',
-                  _value(invocation.invocation_id), ', "correlation_id": ', _value(invocation.correlation_id))
+        line = (f'{line}, "function": {_value(invocation.function)}, "invocation_id": '
+                f'{_value(invocation.invocation_id)}, "correlation_id": {_value(invocation.correlation_id)}')
     if fields:
-        parts += (", ", _fields(fields))
+        line = f"{line}, {_fields(fields)}"
     if exception is not None:
-        parts += (', "exception": ', _string(exception))
-    parts.append("}")
-    return "".join(parts)
+        line = f'{line}, "exception": {_string(exception)}'
+    return line + "}"
 
 
 def format_exception(error: BaseException) -> str:

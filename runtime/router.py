@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 from .types import BadRequest, Request, Response
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on the cold path
 if TYPE_CHECKING:
+    import re
     from collections.abc import Callable
 
     Handler = Callable[..., Response | dict | list | str | bytes | None]
@@ -27,20 +26,24 @@ class HTTPError(Exception):
         return Response.error(self.status, self.code, self.message, dict(self.headers))
 
 
-_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}")
+_PARAM = r"\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}"  # compiled (and cached by re) when a route with parameters first is
 
 
 class Route:
     """One registered route: method, path template, the handler, and its pattern, compiled when a
     request first reaches it (a cold start pays for the routes it tries, not for every route)."""
 
-    __slots__ = ("method", "template", "pattern", "handler")
+    __slots__ = ("method", "template", "pattern", "handler", "literal")
 
     def __init__(self, method: str, template: str, handler: Handler):
         self.method = method
         self.template = template
         self.pattern: re.Pattern[str] | None = None
         self.handler = handler
+        # A template without parameters is matched without its pattern: the paths the pattern
+        # matches (the optional trailing slash, and `$` before a final newline), as a set.
+        self.literal = (None if "{" in template else
+                        frozenset((template, template + "/", template + "\n", template + "/\n")))
 
     def compile(self) -> re.Pattern[str]:
         self.pattern = _compile(self.template)
@@ -51,8 +54,10 @@ class Route:
 
 
 def _compile(template: str) -> re.Pattern[str]:
+    import re  # only for templates with parameters, when a request first reaches one
+
     out, pos = [], 0
-    for match in _PARAM.finditer(template):
+    for match in re.finditer(_PARAM, template):
         out.append(re.escape(template[pos : match.start()]))
         out.append(f"(?P<{match.group(1)}>.+)" if match.group(2) else f"(?P<{match.group(1)}>[^/]+)")
         pos = match.end()
@@ -152,13 +157,19 @@ class Router:
         request.route_path = path
         allowed: list[str] = []
         for route in self.routes:
-            match = (route.pattern or route.compile()).match(path)
-            if not match:
-                continue
+            if route.literal is not None:
+                if path not in route.literal:
+                    continue
+                params: dict[str, str] = {}
+            else:
+                match = (route.pattern or route.compile()).match(path)
+                if not match:
+                    continue
+                params = match.groupdict()
             if route.method != request.method and not (route.method == "GET" and request.method == "HEAD"):
                 allowed.append(route.method)
                 continue
-            request.path_params = match.groupdict()
+            request.path_params = params
             for hook in self._before:
                 early = hook(request)
                 if early is not None:

@@ -34,74 +34,96 @@ class _Record:
         return f"{type(self).__name__}({', '.join(f'{f}={getattr(self, f)!r}' for f in self._fields)})"
 
 
+class OnFirstRead:
+    """A field an adapter left in the event: decoded when first read, then a plain attribute.
+
+    The instance's `_wire` is `(decode, data)`; `decode(instance, data, name)` stores `name` (and
+    whatever it decodes along with it) in the instance's `__dict__`, which shadows this descriptor
+    from then on. An instance built by its constructor has every field set and never gets here.
+    """
+
+    __slots__ = ("name",)
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        decode, data = instance._wire
+        decode(instance, data, self.name)
+        return instance.__dict__[self.name]
+
+
 class Headers(Mapping[str, str]):
     """Case-insensitive, read-only HTTP headers; repeated headers are joined with ', '."""
 
-    __slots__ = ("_items",)
+    # _values: lower-case name -> value; _names: lower-case name -> the name as given, or None when
+    # every name was given in lower case (as adapters hand them over: Headers.from_wire).
+    __slots__ = ("_values", "_names")
 
     def __init__(self, items: Mapping[str, str] | Iterable[tuple[str, str]] | None = None):
-        merged: dict[str, tuple[str, str]] = {}
+        values: dict[str, str] = {}
+        names: dict[str, str] = {}
         if items is None:
             pairs: Iterable[tuple[str, str]] = ()
-        elif type(items) is dict:
-            # Names differing only in case are the one case to merge; without them, one pass.
-            merged = {k.lower(): (k, v if type(v) is str else str(v)) for k, v in items.items()}
-            if len(merged) == len(items):
-                self._items = merged
-                return
-            merged, pairs = {}, items.items()
         elif isinstance(items, Mapping):
             pairs = items.items()
         else:
             pairs = items
         for key, value in pairs:
             lower = key.lower()
-            if lower in merged:
-                merged[lower] = (merged[lower][0], f"{merged[lower][1]}, {value}")
+            value = value if type(value) is str else str(value)
+            if lower in values:
+                values[lower] = f"{values[lower]}, {value}"
             else:
-                merged[lower] = (key, value if type(value) is str else str(value))
-        self._items = merged
+                values[lower], names[lower] = value, key
+        self._values = values
+        self._names = names
 
     @classmethod
     def from_wire(cls, items: Mapping[str, str] | Iterable[tuple[str, str]]) -> Headers:
         """Headers as an adapter hands them to handlers: every name in lower case, repeated names
         joined with ', ' (Cookie with '; ', as HTTP/2 splits it: RFC 9113 8.2.3)."""
         self = cls.__new__(cls)
+        self._names = None
         if type(items) is dict:
-            merged = {key.lower(): (key.lower(), value) for key, value in items.items()}
-            if len(merged) == len(items) and all(type(value) is str for _, value in merged.values()):
-                self._items = merged
+            # Names already in lower case and string values (HTTP API v2, the Functions host): a copy.
+            # Both checks in C: join raises TypeError on anything but strings.
+            try:
+                plain = "".join(items).islower() and ("".join(items.values()) or True)
+            except TypeError:
+                plain = False
+            if plain:
+                self._values = dict(items)
                 return self
             items = items.items()
         elif isinstance(items, Mapping):
             items = items.items()
-        merged = {}
+        values: dict[str, str] = {}
         for key, value in items:
             lower = key.lower()
             value = value if type(value) is str else str(value)
-            found = merged.get(lower)
-            if found is None:
-                merged[lower] = (lower, value)
-            else:
-                merged[lower] = (lower, f"{found[1]}{'; ' if lower == 'cookie' else ', '}{value}")
-        self._items = merged
+            found = values.get(lower)
+            values[lower] = value if found is None else f"{found}{'; ' if lower == 'cookie' else ', '}{value}"
+        self._values = values
         return self
 
     def __getitem__(self, key: str) -> str:
-        return self._items[key.lower()][1]
+        return self._values[key.lower()]
 
     def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
-        item = self._items.get(key.lower()) if isinstance(key, str) else None
-        return default if item is None else item[1]
+        value = self._values.get(key.lower()) if isinstance(key, str) else None
+        return default if value is None else value
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and key.lower() in self._items
+        return isinstance(key, str) and key.lower() in self._values
 
     def __iter__(self) -> Iterator[str]:
-        return (original for original, _ in self._items.values())
+        return iter(self._values) if self._names is None else iter(self._names.values())
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._values)
 
     def __repr__(self) -> str:
         return f"Headers({dict(self)!r})"
@@ -120,6 +142,11 @@ class Request(_Record):
     """
 
     gateway_authorization: str | None = None
+    # Built by runtime/adapters/base.http_request, these are decoded from the event when first read.
+    headers = OnFirstRead()
+    query = OnFirstRead()
+    query_all = OnFirstRead()
+    cookies = OnFirstRead()
 
     _fields = ("method", "path", "headers", "query", "query_all", "body", "cookies", "path_params", "source_ip",
                "request_id", "route_path")
@@ -164,6 +191,16 @@ class Request(_Record):
     def header(self, name: str, default: str | None = None) -> str | None:
         return self.headers.get(name, default)
 
+    def _traceparent(self) -> str | None:
+        """The traceparent header, if any (what the request's invocation continues: context.new).
+        A request whose headers are still in the event asks its decoder, which can find this one
+        header without decoding the others."""
+        fields = self.__dict__
+        if "headers" not in fields and "_wire" in fields:
+            decode, data = fields["_wire"]
+            return decode(self, data, "traceparent")
+        return self.headers.get("traceparent")
+
 
 class Response(_Record):
     """An HTTP response. `body` may be bytes, str, or anything JSON-serialisable."""
@@ -196,14 +233,29 @@ class Response(_Record):
         if isinstance(body, str):
             self.headers.setdefault("content-type", "text/plain; charset=utf-8")
             return body.encode("utf-8")
+        return self._json_text().encode("utf-8")
+
+    def _json_text(self) -> str | None:
+        """The body as JSON text when it is neither bytes, str nor None (and the content-type set),
+        else None: what an adapter whose event carries text (Lambda's) sends without a round trip
+        through bytes."""
+        body = self.body
+        if body is None or type(body) is bytes or type(body) is str or isinstance(body, (bytes, str)):
+            return None
         self.headers.setdefault("content-type", "application/json")
-        return _encode_json(body).encode("utf-8")
+        return _encode_json(body)
 
 
 class Message(_Record):
     """One queue or topic message. A handler raises to have it retried (then dead-lettered)."""
 
     _fields = ("id", "body", "attributes", "delivery_attempt", "source", "correlation_id", "published_at")
+    # An adapter may leave these in the event (see `message_from_wire`): decoded when first read.
+    attributes = OnFirstRead()
+    delivery_attempt = OnFirstRead()
+    published_at = OnFirstRead()
+    _correlation_id: str | None = None
+    _invocation: Any = None
 
     def __init__(self, id: str, body: bytes, attributes: dict[str, str] | None = None,  # noqa: A002
                  delivery_attempt: int = 1, source: str = "", correlation_id: str | None = None,
@@ -215,8 +267,7 @@ class Message(_Record):
         self.source = source
         self._correlation_id = correlation_id
         self._invocation: Any = None
-        self._published_at = published_at
-        self._published_ms: str | None = None
+        self.published_at = published_at
 
     @property
     def correlation_id(self) -> str | None:
@@ -230,18 +281,9 @@ class Message(_Record):
     def correlation_id(self, value: str | None) -> None:
         self._correlation_id, self._invocation = value, None
 
-    @property
-    def published_at(self) -> datetime | None:
-        if self._published_ms is not None:
-            from datetime import UTC, datetime
-
-            self._published_at = datetime.fromtimestamp(int(self._published_ms) / 1000, tz=UTC)
-            self._published_ms = None
-        return self._published_at
-
-    @published_at.setter
-    def published_at(self, value: datetime | None) -> None:
-        self._published_at, self._published_ms = value, None
+    def _traceparent(self) -> str | None:
+        """The traceparent the message carries, if any (what its invocation continues: context.new)."""
+        return self.attributes.get("traceparent")
 
     @property
     def text(self) -> str:
@@ -263,6 +305,21 @@ class Message(_Record):
         return self.attributes.get("type")
 
 
+_new_object = object.__new__
+
+
+def message_from_wire(id: str, body: bytes, source: str, decode: Any, data: Any) -> Message:  # noqa: A002
+    """A Message whose attributes, delivery_attempt and published_at stay in the event `data` until
+    first read: `decode(message, data, name)` then sets them (OnFirstRead). For adapters; once per
+    record of a batch, so without the constructor's defaults."""
+    message = _new_object(Message)
+    message.id = id
+    message.body = body
+    message.source = source
+    message._wire = (decode, data)
+    return message
+
+
 class ScheduledEvent(_Record):
     """A schedule firing: when it was due, and which schedule."""
 
@@ -276,17 +333,6 @@ class ScheduledEvent(_Record):
         self.time = time
         self.schedule = schedule
         self.id = id
-
-
-def correlate(message: Message, invocation: Any) -> None:
-    """`message.correlation_id` becomes `invocation`'s correlation id, read from it when first asked."""
-    message._invocation = invocation
-
-
-def published_epoch_ms(message: Message, epoch_ms: str) -> Message:
-    """Set `message.published_at` from epoch milliseconds (a digit string), parsed only when read."""
-    message._published_at, message._published_ms = None, epoch_ms
-    return message
 
 
 def encode_body(body: Any) -> tuple[bytes, str]:

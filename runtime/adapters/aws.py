@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from time import perf_counter
 
 from .. import context as invocation_context
-from ..types import Message, Request, Response, ScheduledEvent, published_epoch_ms
+from ..types import Message, Request, Response, ScheduledEvent, message_from_wire
 from . import base
 from .base import EventError, HandlerNotFound
 
@@ -176,10 +176,8 @@ class HttpApiV2Event(_Wrapper):
             for cookie in cookies:
                 if type(cookie) is not str:
                     raise self._malformed(("cookies",), cookie, "a list of strings")
-            # HTTP API moves the Cookie header into `cookies` (one entry per cookie); give handlers both views.
+            # HTTP API moves the Cookie header into `cookies` (one entry per cookie).
             cookie_header = "; ".join(cookies)
-            if "cookie" not in headers:
-                headers = {**headers, "cookie": cookie_header}
         path = self._stageless(data.get("rawPath") or http.get("path") or "/", context.get("stage"))
         query = data.get("rawQueryString") or ""
         if type(query) is not str:
@@ -212,7 +210,7 @@ class HttpApiV2Event(_Wrapper):
         return path
 
     def from_response(self, response: Response) -> dict[str, Any]:
-        body, is_b64 = _encode_body(response.body_bytes())
+        body, is_b64 = _event_body(response)
         out: dict[str, Any] = {"statusCode": response.status, "headers": dict(response.headers),
                                "body": body, "isBase64Encoded": is_b64}
         if response.cookies:
@@ -274,7 +272,7 @@ class RestApiV1Event(_Wrapper):
         )
 
     def from_response(self, response: Response) -> dict[str, Any]:
-        body, is_b64 = _encode_body(response.body_bytes())
+        body, is_b64 = _event_body(response)
         out: dict[str, Any] = {"statusCode": response.status, "body": body, "isBase64Encoded": is_b64}
         if not self.is_alb:
             # API Gateway merges both forms.
@@ -317,6 +315,12 @@ def _spellings(name: str):
             if n >> bit & 1:
                 chars[i] = chars[i].upper()
         yield "".join(chars)
+
+
+def _event_body(response: Response) -> tuple[str, bool]:
+    """The response body as Lambda's answer carries it: (text, whether it is base64)."""
+    text = response._json_text()
+    return (text, False) if text is not None else _encode_body(response.body_bytes())
 
 
 def _encode_body(data: bytes) -> tuple[str, bool]:
@@ -416,40 +420,54 @@ class SqsRecord(_Wrapper):
     def sns_envelope(self) -> SnsNotification | None:
         return _sns_envelope(self.body)
     def to_message(self, message_id: str | None = None) -> Message:
-        # Once per record of every batch: each field is read once, straight from the dicts.
+        # Once per record of every batch: what a handler always reads (id, body, source) is checked
+        # and set here; the attributes, receive count and send time stay in the record until read.
         data = self._data
         body = data.get("body")
         if body is None:
             body = ""
         elif type(body) is not str and not isinstance(body, str):
             raise self._malformed(("body",), body, "a string")
-        system = data.get("attributes")
-        if type(system) is not dict and not _is_mapping(system):
-            system = {}
-        count = system.get("ApproximateReceiveCount", 1)
-        count = (int(count) or 1) if type(count) is str and count.isdecimal() else _receive_count(count)
-        if '"TopicArn"' in body:
-            envelope = _sns_envelope(body)
-            if envelope is not None:
-                message = envelope.to_message(count)
-                message.attributes = {**self.message_attributes, **message.attributes}
-                return message
         source = data.get("eventSourceARN")
         if source is None:
             source = ""
         elif type(source) is not str and not isinstance(source, str):
             raise self._malformed(("eventSourceARN",), source, "a string")
-        attributes = self.message_attributes if data.get("messageAttributes") else {}
+        attributes = data.get("messageAttributes")
+        system = data.get("attributes")
+        sent = system.get("SentTimestamp") if type(system) is dict else None
+        if ('"TopicArn"' in body or (attributes and (type(attributes) is not dict or BODY_ENCODING_ATTRIBUTE in attributes))
+                or (sent is not None and not (type(sent) is str and sent.isdecimal()))):
+            return self._decoded_message(message_id, body, source)
+        return message_from_wire(message_id or self.message_id, body.encode(), source, _decode_sqs_fields, data)
+
+    def _decoded_message(self, message_id: str | None, body: str, source: str) -> Message:
+        """The message of a record that needs more than copying: an SNS envelope in the body, a body
+        runtime/backends/aws.py encoded, a send time to check."""
+        count = self.receive_count
+        envelope = _sns_envelope(body)
+        if envelope is not None:
+            message = envelope.to_message(count)
+            message.attributes = {**self.message_attributes, **message.attributes}
+            return message
+        attributes = self.message_attributes
         if BODY_ENCODING_ATTRIBUTE in attributes:
             body_bytes, attributes = _decoded_body(body, attributes)
         else:
             body_bytes = body.encode("utf-8")
-        message = Message(message_id or self.message_id, body_bytes, attributes, count, source)
-        sent = system.get("SentTimestamp")
-        if type(sent) is str and sent.isdecimal():
-            return published_epoch_ms(message, sent)
-        message.published_at = base.parse_time(sent, ADAPTER, "SQS SentTimestamp")
-        return message
+        return Message(message_id or self.message_id, body_bytes, attributes, count, source, published_at=self.sent_at)
+
+
+def _decode_sqs_fields(message: Message, data: dict[str, Any], name: str) -> None:
+    """message_from_wire's decoder for an SQS record: attributes, receive count and send time."""
+    record = SqsRecord(data)
+    fields = message.__dict__  # a field the handler has set already keeps its value
+    if "attributes" not in fields:
+        fields["attributes"] = record.message_attributes
+    if "delivery_attempt" not in fields:
+        fields["delivery_attempt"] = record.receive_count
+    if "published_at" not in fields:
+        fields["published_at"] = record.sent_at
 
 
 def _receive_count(count: Any) -> int:
@@ -610,9 +628,12 @@ class SqsAdapter:
         function = invocation_context.function_name()  # once per batch, not per record
         records = _records(event)
         record = SqsRecord({})  # one read-only view, moved from record to record
+        run = base.message_runner(target, trigger, request_id, function)
         for raw in records:
-            record._data = raw if type(raw) is dict or _is_mapping(raw) else {}
-            message_id = record.message_id
+            record._data = data = raw if type(raw) is dict or _is_mapping(raw) else {}
+            message_id = data.get("messageId")
+            if type(message_id) is not str:
+                message_id = record.message_id  # a string after all, or the EventError naming the field
             # FIFO: once a record fails, later ones in the batch must not overtake it.
             if failures and record.source_arn.endswith(".fifo"):
                 failures.append(message_id)
@@ -625,8 +646,7 @@ class SqsAdapter:
                 failures.append(message_id)
                 continue
             try:
-                base.run_message(target, message, trigger=trigger, invocation_id=request_id, function=function,
-                                 log_success=False)
+                run(message)
             except HandlerNotFound:
                 raise
             except Exception:

@@ -42,8 +42,9 @@ def _host_traceparent(context: Any) -> str | None:
 def to_request(req: func.HttpRequest, context: Any = None) -> Request:
     """func.HttpRequest -> Request (path from the URL; the host's route prefix is empty)."""
     try:
-        method, url, body = req.method, req.url, req.get_body()
-        headers = {str(k): str(v) for k, v in req.headers.items()}
+        method, url, body, headers = req.method, req.url, req.get_body(), req.headers
+        if not isinstance(headers, Mapping):
+            raise AttributeError
     except AttributeError:
         raise EventError(ADAPTER, f"the HTTP trigger passed {base.describe(req)}", "an azure.functions.HttpRequest") from None
     parts = urlsplit(url or "/")
@@ -52,6 +53,7 @@ def to_request(req: func.HttpRequest, context: Any = None) -> Request:
     return base.http_request(
         # Decoded, as API Gateway (rawPath) and functions-framework (PATH_INFO) give it.
         method or "GET", unquote(parts.path) or "/", headers, query=parts.query, body=body or b"",
+        # The host's headers (names in lower case, looked up case-insensitively) are decoded when read.
         source_ip=base.first_ip(headers.get("x-forwarded-for") or headers.get("X-Forwarded-For")),
         request_id=_invocation_id(context),
     )
@@ -61,8 +63,11 @@ def to_http_response(response: Response) -> func.HttpResponse:
     import azure.functions as func
 
     body = response.body_bytes()
-    headers = {k: v for k, v in response.headers.items() if k.lower() != "set-cookie"}
-    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), None)
+    headers = response.headers
+    if any(k.lower() == "set-cookie" for k in headers):
+        headers = {k: v for k, v in headers.items() if k.lower() != "set-cookie"}
+    content_type = headers.get("content-type") or next(
+        (v for k, v in headers.items() if k.lower() == "content-type"), None)
     out = func.HttpResponse(body=body, status_code=response.status, headers=headers,
                             mimetype=content_type.split(";")[0].strip() if content_type else None)
     for cookie in response.cookies:
@@ -128,7 +133,7 @@ def handle_http(target: str, req: func.HttpRequest, context: Any = None) -> func
     except EventError as exc:
         base.reject("http", exc, invocation_id=_invocation_id(context), consequence="answered 400")
         return to_http_response(Response.error(400, "bad_request", str(exc)))
-    traceparent = request.header(invocation_context.TRACEPARENT) or _host_traceparent(context)
+    traceparent = request._traceparent() or _host_traceparent(context)  # without decoding the other headers
     return to_http_response(base.run_http(target, request, invocation_id=_invocation_id(context),
                                           traceparent=traceparent))
 

@@ -16,7 +16,7 @@ from time import perf_counter
 from .. import context
 from .. import log as jsonlog
 from ..router import HTTPError, as_response
-from ..types import BadRequest, Headers, Message, Request, Response, ScheduledEvent, correlate
+from ..types import BadRequest, Headers, Message, Request, Response, ScheduledEvent
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on the cold path
 if TYPE_CHECKING:
@@ -204,13 +204,20 @@ def _log_line(trigger: str, result: str, duration_ms: float, fields: dict[str, A
               error: BaseException | None) -> None:
     """The invocation's line: INFO when it went well, ERROR with the error (and, for a bug, its
     traceback) when not. runtime/log.py says where it goes."""
+    fields = {"trigger": trigger, "outcome": result, "duration_ms": round(duration_ms, 2), **fields}
     if error is None:
-        jsonlog.invocation_line(_INFO, f"invocation {result}", {"trigger": trigger, "outcome": result,
-                                                                "duration_ms": round(duration_ms, 2), **fields})
+        jsonlog.invocation_line(_INFO, f"invocation {result}", fields)
+    else:
+        _write_line(result, fields, error)
+
+
+def _write_line(result: str, fields: dict[str, Any], error: BaseException | None) -> None:
+    """_log_line with `fields` already starting with trigger, outcome and duration_ms."""
+    if error is None:
+        jsonlog.invocation_line(_INFO, f"invocation {result}", fields)
         return
-    jsonlog.invocation_line(_ERROR, f"invocation {result}", {"trigger": trigger, "outcome": result, "duration_ms": round(duration_ms, 2),
-                                             **fields, "error": _one_line(error)},
-                            error, traceback=not is_expected_error(error))
+    fields["error"] = _one_line(error)
+    jsonlog.invocation_line(_ERROR, f"invocation {result}", fields, error, traceback=not is_expected_error(error))
 
 
 def is_expected_error(exc: BaseException) -> bool:
@@ -227,8 +234,7 @@ def _one_line(exc: BaseException) -> str:
 def run_http(target: str, request: Request, *, invocation_id: str | None = None,
              function: str | None = None, traceparent: str | None = None) -> Response:
     """Call an HTTP handler; errors become JSON error responses, never a traceback to the caller."""
-    token = context.begin(invocation_id or request.request_id,
-                          traceparent or request.headers.get(context.TRACEPARENT), function)
+    token = context.begin(invocation_id or request.request_id, traceparent or request, function)
     started = perf_counter()
     result, error, status = "ok", None, None
     try:
@@ -250,10 +256,11 @@ def run_http(target: str, request: Request, *, invocation_id: str | None = None,
             result, error = "error", exc
         raise
     finally:
-        fields = {"method": request.method, "path": request.path}
+        fields = {"trigger": "http", "outcome": result, "duration_ms": round((perf_counter() - started) * 1000, 2),
+                  "method": request.method, "path": request.path}
         if status is not None:
             fields["status"] = status
-        _log_line("http", result, (perf_counter() - started) * 1000, fields, error)
+        _write_line(result, fields, error)
         context.end(token)
 
 
@@ -263,23 +270,58 @@ def run_message(target: str, message: Message, *, trigger: str = "queue", invoca
 
     A failure is always logged, with the message's id and correlation id; `log_success=False`
     leaves a success to the caller's summary (an SQS batch logs one line, runtime/adapters/aws.py).
+    The trace it continues is the message's own traceparent unless `traceparent` is given; either is
+    read only when its correlation id first is (a failure's line, a client).
     """
-    token = context.begin(invocation_id or message.id,
-                          traceparent or message.attributes.get(context.TRACEPARENT), function)
+    # message.correlation_id reads the invocation's when asked
+    message._invocation = invocation = context.new(invocation_id or message.id, traceparent or message, function)
+    token = context.enter(invocation)
     started = perf_counter()
     try:
-        correlate(message, context.current())
         load_handler(target)(message)
     except BaseException as exc:
-        _log_line(trigger, "error", (perf_counter() - started) * 1000,
-                  {"message_id": message.id, "delivery_attempt": message.delivery_attempt}, exc)
+        _message_line(trigger, message, started, exc)
         raise
     else:
         if log_success:
-            _log_line(trigger, "ok", (perf_counter() - started) * 1000,
-                      {"message_id": message.id, "delivery_attempt": message.delivery_attempt}, None)
+            _message_line(trigger, message, started, None)
     finally:
         context.end(token)
+
+
+def message_runner(target: str, trigger: str, invocation_id: str | None, function: str) -> Callable[[Message], None]:
+    """run_message(target, message, trigger=trigger, invocation_id=invocation_id, function=function,
+    log_success=False) as a function of the message alone, for the records of one batch: the handler
+    is looked up once, and the rest of the work per record is what it cannot do without."""
+    handler: Callable[[Message], Any] | None = None
+    invocation_class, enter, end = context.Invocation, context.enter, context.end
+    new_invocation = invocation_class.__new__
+
+    def run(message: Message) -> None:
+        nonlocal handler
+        # context.new(invocation_id or message.id, message, function), without a call per record
+        invocation = new_invocation(invocation_class)
+        invocation.function, invocation.invocation_id = function, invocation_id or message.id
+        invocation._parent, invocation._correlation_id, invocation._traceparent = message, None, None
+        message._invocation = invocation
+        token = enter(invocation)
+        started = perf_counter()
+        try:
+            if handler is None:
+                handler = load_handler(target)
+            handler(message)
+        except BaseException as exc:
+            _message_line(trigger, message, started, exc)
+            raise
+        finally:
+            end(token)
+
+    return run
+
+
+def _message_line(trigger: str, message: Message, started: float, error: BaseException | None) -> None:
+    _log_line(trigger, "ok" if error is None else "error", (perf_counter() - started) * 1000,
+              {"message_id": message.id, "delivery_attempt": message.delivery_attempt}, error)
 
 
 def log_batch(trigger: str, records: int, failed: int, duration_ms: float, *, invocation_id: str | None = None,
@@ -361,10 +403,59 @@ def http_request(method: str, path: str, headers: Headers | Mapping[str, str] | 
 
     `path` is decoded (no percent-escapes left); `query` is the raw query string, or (name, value)
     pairs already decoded; `cookie_header` is the Cookie header when the event carries cookies
-    apart from the headers (HTTP API v2), else the Cookie header(s) among `headers` are read.
-    Where a query key or a cookie name repeats, `query` and `cookies` hold its FIRST value, as API
-    Gateway, Azure and Cloud Functions hand it over; `query_all` holds every value in order.
+    apart from the headers (HTTP API v2: it is also added to the headers when they have none),
+    else the Cookie header(s) among `headers` are read. Where a query key or a cookie name repeats,
+    `query` and `cookies` hold its FIRST value, as API Gateway, Azure and Cloud Functions hand it
+    over; `query_all` holds every value in order.
+
+    The headers, query and cookies are decoded when the handler first reads them (`_decode_wire`),
+    so a request pays only for what its handler looks at; what it reads is the same either way.
     """
+    request = _new_request(Request)
+    request.method = method.upper()
+    request.path = request.route_path = path
+    request.body = body
+    request.path_params = {}
+    request.source_ip = source_ip
+    request.request_id = request_id
+    request._wire = (_decode_wire, (headers, query, cookie_header))
+    if gateway_authorization is not None:
+        request.gateway_authorization = gateway_authorization
+    return request
+
+
+_new_request = Request.__new__
+
+
+def _decode_wire(request: Request, wire: tuple[Any, Any, str | None], name: str) -> str | None:
+    """Decode a field http_request left in the event: `headers`, `cookies`, or `query` and `query_all`;
+    or, for name "traceparent", answer that header's value (Request._traceparent)."""
+    headers, query, cookie_header = wire
+    fields = request.__dict__
+    if name == "traceparent":
+        # Names all in lower case (HTTP API v2, the Functions host): one lookup, and the headers stay
+        # in the event until the handler reads them. Otherwise they are decoded now.
+        if isinstance(headers, Mapping) and type(headers) is not Headers:
+            try:
+                lower = "".join(headers).islower()
+            except TypeError:
+                lower = False
+            if lower:
+                value = headers.get("traceparent")
+                return value if value is None or type(value) is str else str(value)
+        return request.headers.get("traceparent")
+    if name == "headers" or name == "cookies":
+        if "headers" not in fields:
+            # Header names in lower case, whoever delivered them (HTTP API and the Functions host do
+            # already; REST APIs keep the client's spelling, werkzeug title-cases): the same Request everywhere.
+            if cookie_header is not None and isinstance(headers, Mapping) and "cookie" not in headers:
+                # HTTP API moves the Cookie header into `cookies`; give handlers both views.
+                headers = {**headers, "cookie": cookie_header}
+            fields["headers"] = headers if type(headers) is Headers else Headers.from_wire(headers)
+        if name == "cookies":
+            fields["cookies"] = cookies_from_header(fields["headers"].get("cookie") if cookie_header is None
+                                                    else cookie_header)
+        return
     pairs = query_pairs(query) if type(query) is str else query
     query_all: dict[str, list[str]] = {}
     for key, value in pairs:
@@ -373,19 +464,8 @@ def http_request(method: str, path: str, headers: Headers | Mapping[str, str] | 
             query_all[key] = [value]
         else:
             values.append(value)
-    # Header names in lower case, whoever delivered them (HTTP API and the Functions host do already;
-    # REST APIs keep the client's spelling, werkzeug title-cases): the same Request everywhere.
-    if type(headers) is not Headers:  # a Headers given is one made by Headers.from_wire
-        headers = Headers.from_wire(headers)
-    if cookie_header is None:
-        cookie_header = headers.get("cookie")
-    request = Request(method=method, path=path, headers=headers,
-                      query={key: values[0] for key, values in query_all.items()}, query_all=query_all,
-                      body=body, cookies=cookies_from_header(cookie_header), source_ip=source_ip,
-                      request_id=request_id)
-    if gateway_authorization is not None:
-        request.gateway_authorization = gateway_authorization
-    return request
+    fields.setdefault("query_all", query_all)  # a field the handler has set already keeps its value
+    fields.setdefault("query", {key: values[0] for key, values in query_all.items()})
 
 
 def query_pairs(raw: str) -> list[tuple[str, str]]:
