@@ -250,7 +250,7 @@ class Message(_Record):
     """One queue or topic message. A handler raises to have it retried (then dead-lettered)."""
 
     _fields = ("id", "body", "attributes", "delivery_attempt", "source", "correlation_id", "published_at")
-    # An adapter may leave these in the event (see `message_from_wire`): decoded when first read.
+    # An adapter may leave these in the event (see `_from_wire`): decoded when first read.
     attributes = OnFirstRead()
     delivery_attempt = OnFirstRead()
     published_at = OnFirstRead()
@@ -268,6 +268,14 @@ class Message(_Record):
         self._correlation_id = correlation_id
         self._invocation: Any = None
         self.published_at = published_at
+
+    @classmethod
+    def _from_wire(cls, id: str, body: bytes, source: str, decode: Any, data: Any) -> Message:  # noqa: A002
+        """A message whose attributes, delivery_attempt and published_at stay in the event `data`
+        until first read: `decode(message, data, name)` then sets them (OnFirstRead). For adapters."""
+        self = cls.__new__(cls)
+        self.id, self.body, self.source, self._wire = id, body, source, (decode, data)
+        return self
 
     @property
     def correlation_id(self) -> str | None:
@@ -303,21 +311,6 @@ class Message(_Record):
     @property
     def type(self) -> str | None:
         return self.attributes.get("type")
-
-
-_new_object = object.__new__
-
-
-def message_from_wire(id: str, body: bytes, source: str, decode: Any, data: Any) -> Message:  # noqa: A002
-    """A Message whose attributes, delivery_attempt and published_at stay in the event `data` until
-    first read: `decode(message, data, name)` then sets them (OnFirstRead). For adapters; once per
-    record of a batch, so without the constructor's defaults."""
-    message = _new_object(Message)
-    message.id = id
-    message.body = body
-    message.source = source
-    message._wire = (decode, data)
-    return message
 
 
 class ScheduledEvent(_Record):

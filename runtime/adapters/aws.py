@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from time import perf_counter
 
 from .. import context as invocation_context
-from ..types import Message, Request, Response, ScheduledEvent, message_from_wire
+from ..types import Message, Request, Response, ScheduledEvent
 from . import base
 from .base import EventError, HandlerNotFound
 
@@ -439,7 +439,7 @@ class SqsRecord(_Wrapper):
         if ('"TopicArn"' in body or (attributes and (type(attributes) is not dict or BODY_ENCODING_ATTRIBUTE in attributes))
                 or (sent is not None and not (type(sent) is str and sent.isdecimal()))):
             return self._decoded_message(message_id, body, source)
-        return message_from_wire(message_id or self.message_id, body.encode(), source, _decode_sqs_fields, data)
+        return _message_from_wire(message_id or self.message_id, body.encode(), source, _decode_sqs_fields, data)
 
     def _decoded_message(self, message_id: str | None, body: str, source: str) -> Message:
         """The message of a record that needs more than copying: an SNS envelope in the body, a body
@@ -458,8 +458,11 @@ class SqsRecord(_Wrapper):
         return Message(message_id or self.message_id, body_bytes, attributes, count, source, published_at=self.sent_at)
 
 
+_message_from_wire = Message._from_wire
+
+
 def _decode_sqs_fields(message: Message, data: dict[str, Any], name: str) -> None:
-    """message_from_wire's decoder for an SQS record: attributes, receive count and send time."""
+    """Message._from_wire's decoder for an SQS record: attributes, receive count and send time."""
     record = SqsRecord(data)
     fields = message.__dict__  # a field the handler has set already keeps its value
     if "attributes" not in fields:

@@ -294,16 +294,11 @@ def message_runner(target: str, trigger: str, invocation_id: str | None, functio
     log_success=False) as a function of the message alone, for the records of one batch: the handler
     is looked up once, and the rest of the work per record is what it cannot do without."""
     handler: Callable[[Message], Any] | None = None
-    invocation_class, enter, end = context.Invocation, context.enter, context.end
-    new_invocation = invocation_class.__new__
+    new, enter, end = context.new, context.enter, context.end
 
     def run(message: Message) -> None:
         nonlocal handler
-        # context.new(invocation_id or message.id, message, function), without a call per record
-        invocation = new_invocation(invocation_class)
-        invocation.function, invocation.invocation_id = function, invocation_id or message.id
-        invocation._parent, invocation._correlation_id, invocation._traceparent = message, None, None
-        message._invocation = invocation
+        message._invocation = invocation = new(invocation_id or message.id, message, function)
         token = enter(invocation)
         started = perf_counter()
         try:
