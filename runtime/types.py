@@ -55,6 +55,12 @@ class OnFirstRead:
         return instance.__dict__[self.name]
 
 
+def lower_case_names(items: Mapping[Any, Any]) -> bool:
+    """Whether every key of `items` is a str already in lower case (as HTTP API v2 and the Functions
+    host hand header names over), so headers need no decoding to be looked up by name."""
+    return all(type(key) is str and key == key.lower() for key in items)
+
+
 class Headers(Mapping[str, str]):
     """Case-insensitive, read-only HTTP headers; repeated headers are joined with ', '."""
 
@@ -89,12 +95,7 @@ class Headers(Mapping[str, str]):
         self._names = None
         if type(items) is dict:
             # Names already in lower case and string values (HTTP API v2, the Functions host): a copy.
-            # Both checks in C: join raises TypeError on anything but strings.
-            try:
-                plain = "".join(items).islower() and ("".join(items.values()) or True)
-            except TypeError:
-                plain = False
-            if plain:
+            if lower_case_names(items) and all(type(value) is str for value in items.values()):
                 self._values = dict(items)
                 return self
             items = items.items()

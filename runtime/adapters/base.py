@@ -16,7 +16,7 @@ from time import perf_counter
 from .. import context
 from .. import log as jsonlog
 from ..router import HTTPError, as_response
-from ..types import BadRequest, Headers, Message, Request, Response, ScheduledEvent
+from ..types import BadRequest, Headers, Message, Request, Response, ScheduledEvent, lower_case_names
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on the cold path
 if TYPE_CHECKING:
@@ -430,14 +430,9 @@ def _decode_wire(request: Request, wire: tuple[Any, Any, str | None], name: str)
     if name == "traceparent":
         # Names all in lower case (HTTP API v2, the Functions host): one lookup, and the headers stay
         # in the event until the handler reads them. Otherwise they are decoded now.
-        if isinstance(headers, Mapping) and type(headers) is not Headers:
-            try:
-                lower = "".join(headers).islower()
-            except TypeError:
-                lower = False
-            if lower:
-                value = headers.get("traceparent")
-                return value if value is None or type(value) is str else str(value)
+        if isinstance(headers, Mapping) and type(headers) is not Headers and lower_case_names(headers):
+            value = headers.get("traceparent")
+            return value if value is None or type(value) is str else str(value)
         return request.headers.get("traceparent")
     if name == "headers" or name == "cookies":
         if "headers" not in fields:
