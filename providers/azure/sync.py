@@ -108,11 +108,12 @@ def sync_triggers(
     if not site_id.startswith("/subscriptions/") or "/providers/Microsoft.Web/sites/" not in site_id:
         raise TriggerSyncError(f"sync triggers: {site_id!r} is not a Function App's ARM id")
     credential = credential or _default_credential()
-    url = f"{endpoint.rstrip('/')}{site_id}/syncfunctiontriggers?api-version={API_VERSION}"
+    endpoint = endpoint.rstrip("/")
+    url = f"{endpoint}{site_id}/syncfunctiontriggers?api-version={API_VERSION}"
     app = site_id.rsplit("/", 1)[-1]
     last = ""
     for attempt in range(1, ATTEMPTS + 1):
-        token = credential.get_token(f"{endpoint.rstrip('/')}/.default").token
+        token = credential.get_token(f"{endpoint}/.default").token
         request = urllib.request.Request(
             url,
             data=b"",

@@ -16,7 +16,15 @@ from time import perf_counter
 from .. import context
 from .. import log as jsonlog
 from ..router import HTTPError, as_response
-from ..types import BadRequest, Headers, Message, Request, Response, ScheduledEvent, lower_case_names
+from ..types import (
+    BadRequest,
+    Headers,
+    Message,
+    Request,
+    Response,
+    ScheduledEvent,
+    lower_case_names,
+)
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing on the cold path
 if TYPE_CHECKING:

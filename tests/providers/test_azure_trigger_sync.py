@@ -18,7 +18,7 @@ import dill
 import pytest
 
 from providers.azure import sync
-from tests.providers.contract import ROOT, preview
+from tests.providers.contract import preview
 from tests.providers.test_azure import arm_id, function_child, web_app
 
 SYNC_TYPE = "pulumi-python:dynamic/omnicloud-azure:TriggerSync"
